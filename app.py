@@ -1,0 +1,23 @@
+"""freshcart: wiring only. Routes, handlers and jobs live in chalicelib blueprints."""
+
+from chalice import Chalice
+
+from chalicelib.core import openapi
+from chalicelib.core.http import error_middleware
+from chalicelib.notifications import jobs as notification_jobs
+from chalicelib.ops import jobs as ops_jobs
+from chalicelib.users import api as users_api
+from chalicelib.users import authorizer
+
+app = Chalice(app_name="freshcart")
+app.register_middleware(error_middleware, "http")
+app.register_blueprint(authorizer.bp)
+app.register_blueprint(users_api.bp)
+app.register_blueprint(notification_jobs.bp)
+app.register_blueprint(ops_jobs.bp)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> dict:
+    """The OpenAPI 3 description of this API."""
+    return openapi.build(app)

@@ -1,0 +1,1 @@
+"""freshcart domain code. Everything Lambda needs besides app.py lives here."""

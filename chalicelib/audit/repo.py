@@ -1,0 +1,65 @@
+"""Audit log: who did what, when, from where, in which role. Rows expire after 90 days (TTL).
+
+Rows are written in the SAME transaction as the state change they describe (``put_request``)
+so an action can never happen without its audit row, nor the reverse.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import from_item, to_item, values
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    role: str
+    ip: str
+    device: str
+
+
+def entry(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    s = get_settings()
+    now = datetime.now(timezone.utc)
+    return {
+        "pk": subject,
+        "sk": f"{now.isoformat()}#{uuid.uuid4().hex[:8]}",
+        "action": action,
+        "actorId": actor.user_id,
+        "actorRole": actor.role,
+        "at": now.isoformat(),
+        "ip": actor.ip,
+        "device": actor.device,
+        "details": details or None,
+        "expiresAt": int(time.time()) + s.audit_ttl_days * 86400,
+    }
+
+
+def put_request(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A TransactWriteItems element for one audit row."""
+    return {"Put": {"TableName": get_settings().audit_table, "Item": to_item(entry(subject, action, actor, details))}}
+
+
+def write(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> None:
+    """For audit rows with no state change beside them (a failed login)."""
+    aws.client("dynamodb").put_item(
+        TableName=get_settings().audit_table, Item=to_item(entry(subject, action, actor, details))
+    )
+
+
+def list_for(subject: str, limit: int = 50) -> list[dict[str, Any]]:
+    resp = aws.client("dynamodb").query(
+        TableName=get_settings().audit_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues=values(pk=subject),
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [row for row in (from_item(i) for i in resp.get("Items", [])) if row]

@@ -1,0 +1,94 @@
+"""Settings read once from the environment.
+
+Resource names follow one convention (``freshcart-<stage>-<name>``) shared with
+``infra/resources.json``; each can be overridden by its own environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def resource_name(stage: str, name: str) -> str:
+    return f"freshcart-{stage}-{name}"
+
+
+def _env(key: str, default: str) -> str:
+    value = os.environ.get(key)
+    return value if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    users_table: str
+    audit_table: str
+    ratelimit_table: str
+    idempotency_table: str
+    user_events_topic_arn: str
+    alerts_topic_arn: str
+    notifications_queue: str
+    archive_bucket: str
+    jwt_secret_id: str
+    jwt_issuer: str
+    jwt_audience: str
+    access_ttl_seconds: int
+    refresh_ttl_seconds: int
+    verify_ttl_seconds: int
+    bcrypt_rounds: int
+    mail_from: str
+    login_max_failures: int
+    login_window_seconds: int
+    check_max_per_window: int
+    check_window_seconds: int
+    audit_ttl_days: int
+    max_sessions: int
+
+
+def stage_name() -> str:
+    """The stage this code runs as; also used at import time to name queues for handlers."""
+    return _env("FRESHCART_STAGE", "dev")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    stage = stage_name()
+    region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1"))
+
+    def name(key: str, suffix: str) -> str:
+        return _env(key, resource_name(stage, suffix))
+
+    return Settings(
+        stage=stage,
+        region=region,
+        users_table=name("USERS_TABLE", "users"),
+        audit_table=name("AUDIT_TABLE", "audit"),
+        ratelimit_table=name("RATELIMIT_TABLE", "ratelimits"),
+        idempotency_table=name("IDEMPOTENCY_TABLE", "idempotency"),
+        user_events_topic_arn=_env("USER_EVENTS_TOPIC_ARN", ""),
+        alerts_topic_arn=_env("ALERTS_TOPIC_ARN", ""),
+        notifications_queue=name("NOTIFICATIONS_QUEUE", "notifications"),
+        archive_bucket=_env("ARCHIVE_BUCKET", ""),
+        jwt_secret_id=_env("JWT_SECRET_ID", f"freshcart/{stage}/jwt"),
+        jwt_issuer=_env("JWT_ISSUER", f"freshcart-{stage}"),
+        jwt_audience=_env("JWT_AUDIENCE", "freshcart-api"),
+        access_ttl_seconds=int(_env("ACCESS_TTL_SECONDS", "900")),
+        refresh_ttl_seconds=int(_env("REFRESH_TTL_SECONDS", str(30 * 24 * 3600))),
+        verify_ttl_seconds=int(_env("VERIFY_TTL_SECONDS", str(24 * 3600))),
+        bcrypt_rounds=int(_env("BCRYPT_ROUNDS", "12")),
+        mail_from=_env("MAIL_FROM", "no-reply@freshcart.example"),
+        login_max_failures=int(_env("LOGIN_MAX_FAILURES", "5")),
+        login_window_seconds=int(_env("LOGIN_WINDOW_SECONDS", "900")),
+        check_max_per_window=int(_env("CHECK_MAX_PER_WINDOW", "20")),
+        check_window_seconds=int(_env("CHECK_WINDOW_SECONDS", "60")),
+        audit_ttl_days=int(_env("AUDIT_TTL_DAYS", "90")),
+        max_sessions=int(_env("MAX_SESSIONS", "10")),
+    )
+
+
+def reset() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()

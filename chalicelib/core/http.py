@@ -1,0 +1,191 @@
+"""HTTP edge helpers: body parsing into pydantic models, caller identity, cursors, and the
+middleware that renders every error as ``{"error": {...}}`` with a correlation id."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from chalice import Response
+from chalice.app import Request
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from chalicelib.core import logs
+from chalicelib.core.errors import AppError, Forbidden, PayloadTooLarge, Unauthorized, ValidationError
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_PAGE_SIZE = 100
+log = logs.get_logger("freshcart.http")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """Base for request bodies: unknown fields are rejected (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        fields = {}
+        for err in exc.errors():
+            name = _field_name(tuple(err["loc"]))
+            if err["type"] == "extra_forbidden":
+                fields[name] = "unknown field"
+            else:
+                fields.setdefault(name, str(err["msg"]))
+        raise ValidationError("request body is invalid", fields=fields) from None
+
+
+def parse(model: type[M], request: Request) -> M:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("body is not valid JSON", fields={"body": "malformed JSON"}) from None
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object", fields={"body": "expected an object"})
+    return validate(model, data)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    role: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str
+    user_agent: str
+    country: str | None
+
+
+def caller(request: Request) -> Caller:
+    ctx = (request.context or {}).get("authorizer") or {}
+    user_id = ctx.get("principalId") or ctx.get("userId")
+    if not user_id:
+        raise Unauthorized("authentication required")
+    return Caller(user_id=str(user_id), role=str(ctx.get("role", "")), session_id=str(ctx.get("sid", "")))
+
+
+def require_role(request: Request, *roles: str) -> Caller:
+    who = caller(request)
+    if who.role not in roles:
+        raise Forbidden("this action needs role " + " or ".join(roles))
+    return who
+
+
+def client_info(request: Request) -> ClientInfo:
+    identity = (request.context or {}).get("identity") or {}
+    headers = request.headers or {}
+    return ClientInfo(
+        ip=str(identity.get("sourceIp") or "unknown"),
+        user_agent=str(headers.get("user-agent", ""))[:256],
+        country=headers.get("cloudfront-viewer-country"),
+    )
+
+
+def page_limit(request: Request, default: int = 20) -> int:
+    raw = (request.query_params or {}).get("limit")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError("limit must be an integer", fields={"limit": "not an integer"}) from None
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
+        )
+    return value
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(request: Request) -> dict[str, Any] | None:
+    raw = (request.query_params or {}).get("cursor")
+    if not raw:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor from this API"}) from None
+    ok = isinstance(key, dict) and all(
+        isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N") for v in key.values()
+    )
+    if not ok:
+        raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor from this API"})
+    return key
+
+
+# Chalice's own error codes (unknown method, media type, unhandled) mapped to ours.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "BadRequestError": "bad_request",
+    "NotFoundError": "not_found",
+}
+
+
+def error_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Correlation id in, JSON errors out; a 500 never leaks internals."""
+    cid = (request.headers or {}).get("x-correlation-id") or str(uuid.uuid4())
+    cid = cid[:128]
+    token = logs.correlation_id.set(cid)
+    try:
+        if len(request.raw_body or b"") > MAX_BODY_BYTES:
+            err = PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+            response = Response(body=err.body(), status_code=err.status)
+        else:
+            try:
+                response = get_response(request)
+            except AppError as err:
+                response = Response(body=err.body(), status_code=err.status, headers=dict(err.headers))
+            except Exception:
+                log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+                response = _internal_error(cid)
+            response = _normalise(response, cid)
+        response.headers["x-correlation-id"] = cid
+        return response
+    finally:
+        logs.correlation_id.reset(token)
+
+
+def _internal_error(cid: str) -> Response:
+    body = {"error": {"code": "internal_error", "message": "internal error", "requestId": cid}}
+    return Response(body=body, status_code=500)
+
+
+def _normalise(response: Response, cid: str) -> Response:
+    body = response.body
+    if response.status_code >= 500 and not (isinstance(body, dict) and "error" in body):
+        log.error("internal error response", extra={"status": response.status_code})
+        return _internal_error(cid)
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = _CHALICE_CODES.get(str(body["Code"]), "bad_request")
+        response.body = {"error": {"code": code, "message": str(body.get("Message", ""))}}
+    return response

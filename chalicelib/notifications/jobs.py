@@ -1,0 +1,35 @@
+"""SQS handler for the notifications queue (subscribed to the user-events topic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import SQSEvent
+
+from chalicelib.core import logs
+from chalicelib.core.config import resource_name, stage_name
+from chalicelib.core.events import parse_envelope
+from chalicelib.notifications import service
+
+bp = Blueprint(__name__)
+log = logs.get_logger("freshcart.notifications")
+
+
+@bp.on_sqs_message(queue=resource_name(stage_name(), "notifications"), batch_size=10)
+def handle_notifications(event: SQSEvent) -> dict[str, Any]:
+    """Each record stands alone: a failing one is reported back (ReportBatchItemFailures) and is
+    retried, then dead-lettered after maxReceiveCount; the rest of the batch is not redone."""
+    failures = []
+    for record in event:
+        try:
+            envelope = parse_envelope(record.body)
+            token = logs.correlation_id.set(str(envelope.get("correlationId") or "-"))
+            try:
+                service.handle(envelope)
+            finally:
+                logs.correlation_id.reset(token)
+        except Exception:
+            log.exception("notification failed", extra={"messageId": record.message_id})
+            failures.append({"itemIdentifier": record.message_id})
+    return {"batchItemFailures": failures}

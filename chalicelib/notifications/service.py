@@ -1,0 +1,58 @@
+"""What each domain event means for the customer's inbox. One message per event id."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chalicelib.core import idempotency, logs
+from chalicelib.core.config import get_settings
+from chalicelib.notifications import mailer
+from chalicelib.users import tokens
+
+log = logs.get_logger("freshcart.notifications")
+
+
+def _verification(data: dict[str, Any]) -> tuple[str, str, str]:
+    token = tokens.issue(
+        tokens.VERIFY_EMAIL, data["userId"], get_settings().verify_ttl_seconds, email=data["email"]
+    ).token
+    text = (
+        f"Hi {data.get('username', '')},\n\nWelcome to freshcart. Confirm your email by sending this "
+        f"token to POST /auth/verify-email as {{\"token\": \"...\"}}:\n\n{token}\n"
+    )
+    return data["email"], "Confirm your freshcart email", text
+
+
+def _new_device(data: dict[str, Any]) -> tuple[str, str, str]:
+    device = data.get("device") or {}
+    text = (
+        f"A new sign-in to your freshcart account at {data.get('at')} from IP {data.get('ip')} "
+        f"({device.get('browser') or device.get('userAgent') or 'unknown device'}).\n"
+        "If this was not you, change your password now."
+    )
+    return data["email"], "New sign-in to freshcart", text
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
+    "UserRegistered": _verification,
+    "NewDeviceLogin": _new_device,
+}
+
+
+def handle(event: dict[str, Any]) -> str:
+    """Send the email an event calls for, at most once per event id. Returns what happened."""
+    render = RENDERERS.get(event["type"])
+    if render is None:
+        return "ignored"
+    key = f"notify:{event['eventId']}"
+    if not idempotency.claim(key):
+        return "duplicate"
+    try:
+        to, subject, text = render(event["data"])
+        mailer.send(to, subject, text)
+    except Exception:
+        idempotency.release(key)
+        raise
+    idempotency.complete(key)
+    log.info("email sent", extra={"eventType": event["type"], "eventId": event["eventId"]})
+    return "sent"

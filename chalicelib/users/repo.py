@@ -1,0 +1,219 @@
+"""Users in DynamoDB.
+
+Items (one table, ``pk``/``sk``):
+- ``USER#<id>`` / ``PROFILE``: the user; ``sessions`` maps session id -> {jti, exp, ...};
+  ``tokenVersion`` bumps on every revoke-all; ``version`` guards profile edits.
+- ``EMAIL#<lower>`` / ``LOCK`` and ``USERNAME#<lower>`` / ``LOCK``: uniqueness claims written in
+  the same transaction as the user, so two concurrent registrations cannot both win.
+Listing uses the sparse GSI ``byCreated`` (only profiles carry ``gsi1pk``), never a Scan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import error_code, from_item, is_conditional_failure, to_attr, to_item, values
+from chalicelib.core.errors import Conflict, NotFound
+
+PROFILE = "PROFILE"
+LOCK = "LOCK"
+LIST_PK = "USER"
+
+
+def user_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": PROFILE}}
+
+
+def email_key(email: str) -> dict[str, Any]:
+    return {"pk": {"S": f"EMAIL#{email.lower()}"}, "sk": {"S": LOCK}}
+
+
+def username_key(username: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USERNAME#{username.lower()}"}, "sk": {"S": LOCK}}
+
+
+class UsersRepo:
+    """Every DynamoDB access for users. Methods take ``extra`` transaction items (audit rows)."""
+
+    @property
+    def table(self) -> str:
+        return get_settings().users_table
+
+    @property
+    def ddb(self) -> Any:
+        return aws.client("dynamodb")
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, user_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, Key=user_key(user_id), ConsistentRead=consistent)
+        return from_item(resp.get("Item"))
+
+    def auth_view(self, user_id: str, sid: str) -> dict[str, Any] | None:
+        """The few attributes the authorizer checks: status, role, tokenVersion, this session."""
+        resp = self.ddb.get_item(
+            TableName=self.table,
+            Key=user_key(user_id),
+            ProjectionExpression="#st, #r, tokenVersion, sessions.#sid",
+            ExpressionAttributeNames={"#st": "status", "#r": "role", "#sid": sid},
+        )
+        return from_item(resp.get("Item"))
+
+    def login_lookup(self, lock: dict[str, Any], rate_table: str, rate_key: str) -> tuple[str | None, int]:
+        """One BatchGetItem: the login's uniqueness claim and its failure counter."""
+        resp = self.ddb.batch_get_item(
+            RequestItems={
+                self.table: {"Keys": [lock]},
+                rate_table: {"Keys": [{"k": {"S": rate_key}}]},
+            }
+        )
+        found = resp.get("Responses", {})
+        locks = found.get(self.table, [])
+        rates = found.get(rate_table, [])
+        user_id = locks[0]["userId"]["S"] if locks else None
+        failures = int(rates[0]["n"]["N"]) if rates else 0
+        return user_id, failures
+
+    def lock_exists(self, lock: dict[str, Any]) -> bool:
+        return "Item" in self.ddb.get_item(TableName=self.table, Key=lock, ProjectionExpression="pk")
+
+    def list(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byCreated",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": values(pk=LIST_PK),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(**args)
+        items = [i for i in (from_item(x) for x in resp.get("Items", [])) if i]
+        return items, resp.get("LastEvaluatedKey")
+
+    # -- writes ---------------------------------------------------------------------------
+    def create(self, user: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+        item = {"pk": f"USER#{user['userId']}", "sk": PROFILE, "gsi1pk": LIST_PK,
+                "gsi1sk": f"{user['createdAt']}#{user['userId']}", **user}
+        not_exists = "attribute_not_exists(pk)"
+        claim = {"userId": {"S": user["userId"]}}
+        items = [
+            {"Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": not_exists}},
+            {"Put": {"TableName": self.table, "Item": {**email_key(user["email"]), **claim},
+                     "ConditionExpression": not_exists}},
+            {"Put": {"TableName": self.table, "Item": {**username_key(user["username"]), **claim},
+                     "ConditionExpression": not_exists}},
+            *extra,
+        ]
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise Conflict("email is already registered", fields={"email": "already registered"}) from None
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                raise Conflict("username is taken", fields={"username": "already taken"}) from None
+            raise
+
+    def _update(self, user_id: str, expression: str, vals: dict[str, Any], names: dict[str, str] | None,
+                condition: str, extra: list[dict[str, Any]]) -> None:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": user_key(user_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+        }
+        if vals:
+            update["ExpressionAttributeValues"] = vals
+        if names:
+            update["ExpressionAttributeNames"] = names
+        if extra:
+            self.ddb.transact_write_items(TransactItems=[{"Update": update}, *extra])
+        else:
+            self.ddb.update_item(**update)
+
+    def record_login(self, user_id: str, sid: str, session: dict[str, Any], devices: list[dict[str, Any]],
+                     now: str, stale_sids: list[str], extra: list[dict[str, Any]]) -> None:
+        names = {"#sid": sid, "#st": "status"}
+        removes = []
+        for i, old in enumerate(stale_sids):
+            names[f"#old{i}"] = old
+            removes.append(f"sessions.#old{i}")
+        expression = "SET sessions.#sid = :session, devices = :devices, lastActiveAt = :now"
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        self._update(user_id, expression, values(session=session, devices=devices, now=now, active="active"),
+                     names, "#st = :active", extra)
+
+    def rotate_session(self, user_id: str, sid: str, old_jti: str, new_jti: str, exp: int,
+                       now: str) -> dict[str, Any] | None:
+        """Swap the session's current refresh jti; None when the presented one is not current."""
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table,
+                Key=user_key(user_id),
+                UpdateExpression="SET sessions.#sid.jti = :new, sessions.#sid.exp = :exp, lastActiveAt = :now",
+                ConditionExpression="sessions.#sid.jti = :old AND #st = :active",
+                ExpressionAttributeNames={"#sid": sid, "#st": "status"},
+                ExpressionAttributeValues=values(new=new_jti, exp=exp, now=now, old=old_jti, active="active"),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return from_item(resp["Attributes"])
+
+    def remove_session(self, user_id: str, sid: str, extra: list[dict[str, Any]]) -> None:
+        self._update(user_id, "REMOVE sessions.#sid", {}, {"#sid": sid}, "attribute_exists(pk)", extra)
+
+    def revoke_all(self, user_id: str, sets: dict[str, Any], extra: list[dict[str, Any]],
+                   condition: str = "attribute_exists(pk)", cond_values: dict[str, Any] | None = None) -> None:
+        """Apply ``sets`` and end every session: clear them and bump tokenVersion so live access
+        tokens fail the authorizer's check at once."""
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        assigns = [f"#f{i} = :f{i}" for i in range(len(sets))]
+        vals = {f":f{i}": to_attr(v) for i, v in enumerate(sets.values())}
+        vals.update(values(empty={}, one=1))
+        vals.update(cond_values or {})
+        expression = "SET " + ", ".join([*assigns, "sessions = :empty"]) + " ADD tokenVersion :one"
+        try:
+            self._update(user_id, expression, vals, names, condition, extra)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFound("user not found") from None
+            raise
+
+    def update_profile(self, user_id: str, expected_version: int, changes: dict[str, Any],
+                       extra: list[dict[str, Any]] | None = None) -> None:
+        names = {f"#f{i}": k for i, k in enumerate(changes)}
+        vals = {f":f{i}": to_attr(v) for i, v in enumerate(changes.values())}
+        vals.update(values(v=expected_version, one=1))
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes))) + " ADD version :one"
+        try:
+            self._update(user_id, expression, vals, {**names, "#v": "version"}, "#v = :v", extra or [])
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict("profile changed concurrently; reload and retry", code="version_conflict") from None
+            raise
+
+    def set_email_verified(self, user_id: str, email: str) -> bool:
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=user_key(user_id),
+                UpdateExpression="SET emailVerified = :t",
+                ConditionExpression="email = :e",
+                ExpressionAttributeValues=values(t=True, e=email),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True

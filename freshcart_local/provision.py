@@ -1,0 +1,208 @@
+"""Create the resources of infra/resources.json against an AWS endpoint (moto locally).
+
+The SAME template is merged into `chalice package`, so local and AWS cannot drift. Only the
+resource types the template uses are supported; an unknown type fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from chalicelib.core import aws
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "resources.json"
+ACCOUNT_ID = "123456789012"  # moto's default account
+PLACEHOLDER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/freshcart-local"
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+class Provisioner:
+    def __init__(self, template: dict[str, Any], stage: str, region: str) -> None:
+        self.template = template
+        self.params = {"Stage": stage, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
+        self.region = region
+        self.refs: dict[str, str] = {}
+        self.attrs: dict[tuple[str, str], str] = {}
+
+    # -- intrinsic functions ------------------------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            name = value["Ref"]
+            return self.params.get(name) or self.refs[name]
+        if "Fn::GetAtt" in value:
+            res, attr = value["Fn::GetAtt"]
+            return self.attrs[(res, attr)]
+        if "Fn::Sub" in value:
+            text, extra = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+            extra = {k: self.resolve(v) for k, v in extra.items()}
+
+            def sub(m: re.Match[str]) -> str:
+                key = m.group(1)
+                if key in extra:
+                    return str(extra[key])
+                if "." in key:
+                    res, attr = key.split(".", 1)
+                    return self.attrs[(res, attr)]
+                return str(self.params.get(key) or self.refs[key])
+
+            return re.sub(r"\$\{([^}!]+)\}", sub, text)
+        if "Fn::Join" in value:
+            sep, parts = value["Fn::Join"]
+            return sep.join(str(p) for p in self.resolve(parts))
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    # -- resources ------------------------------------------------------------------------
+    def apply(self) -> dict[str, str]:
+        """Create every typed resource in dependency order; return the environment variables
+        that the template's Globals give each function."""
+        pending = {n: r for n, r in self.template["Resources"].items() if "Type" in r}
+        handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": lambda n, p: None,  # moto does not enforce queue policies
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::StepFunctions::StateMachine": self._state_machine,
+            "AWS::IAM::Role": self._role,
+        }
+        while pending:
+            progressed = False
+            for name, res in list(pending.items()):
+                try:
+                    props = self.resolve(res.get("Properties", {}))
+                except KeyError:
+                    continue  # depends on something not created yet
+                handler = handlers.get(res["Type"])
+                if handler is None:
+                    raise RuntimeError(f"local stack cannot create {name}: type {res['Type']} unsupported")
+                handler(name, props)
+                del pending[name]
+                progressed = True
+            if not progressed:
+                raise RuntimeError(f"unresolvable references among: {sorted(pending)}")
+        variables = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        return {k: str(self.resolve(v)) for k, v in variables.items()}
+
+    def _table(self, name: str, p: dict[str, Any]) -> None:
+        ddb = aws.client("dynamodb")
+        args = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p}
+        if "GlobalSecondaryIndexes" in p:
+            args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in p:
+            args["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
+        if p.get("SSESpecification", {}).get("SSEEnabled"):
+            args["SSESpecification"] = {"Enabled": True}
+        arn = ddb.create_table(**args)["TableDescription"]["TableArn"]
+        if "TimeToLiveSpecification" in p:
+            ddb.update_time_to_live(TableName=p["TableName"], TimeToLiveSpecification=p["TimeToLiveSpecification"])
+        self.refs[name] = p["TableName"]
+        self.attrs[(name, "Arn")] = arn
+
+    def _topic(self, name: str, p: dict[str, Any]) -> None:
+        arn = aws.client("sns").create_topic(Name=p["TopicName"])["TopicArn"]
+        self.refs[name] = arn
+        self.attrs[(name, "TopicArn")] = arn
+        self.attrs[(name, "TopicName")] = p["TopicName"]
+
+    def _queue(self, name: str, p: dict[str, Any]) -> None:
+        sqs = aws.client("sqs")
+        attributes = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds"):
+            if key in p:
+                attributes[key] = str(p[key])
+        if "RedrivePolicy" in p:
+            attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attributes)["QueueUrl"]
+        self.refs[name] = url
+        self.attrs[(name, "QueueUrl")] = url
+        self.attrs[(name, "QueueName")] = p["QueueName"]
+        self.attrs[(name, "Arn")] = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{p['QueueName']}"
+
+    def _subscription(self, name: str, p: dict[str, Any]) -> None:
+        attributes = {"RawMessageDelivery": "true"} if p.get("RawMessageDelivery") else {}
+        if "FilterPolicy" in p:
+            attributes["FilterPolicy"] = json.dumps(p["FilterPolicy"])
+        arn = aws.client("sns").subscribe(
+            TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"], Attributes=attributes
+        )["SubscriptionArn"]
+        self.refs[name] = arn
+
+    def _bucket(self, name: str, p: dict[str, Any]) -> None:
+        s3 = aws.client("s3")
+        args: dict[str, Any] = {"Bucket": p["BucketName"]}
+        if self.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        s3.create_bucket(**args)
+        self.refs[name] = p["BucketName"]
+        self.attrs[(name, "Arn")] = f"arn:aws:s3:::{p['BucketName']}"
+
+    def _secret(self, name: str, p: dict[str, Any]) -> None:
+        import secrets
+
+        length = int(p.get("GenerateSecretString", {}).get("PasswordLength", 64))
+        value = p.get("SecretString") or secrets.token_urlsafe(length)[:length]
+        arn = aws.client("secretsmanager").create_secret(Name=p["Name"], SecretString=value)["ARN"]
+        self.refs[name] = arn
+
+    def _role(self, name: str, p: dict[str, Any]) -> None:
+        self.refs[name] = p.get("RoleName", name)
+        self.attrs[(name, "Arn")] = PLACEHOLDER_ROLE
+
+    def _state_machine(self, name: str, p: dict[str, Any]) -> None:
+        definition = p.get("Definition")
+        text = json.dumps(definition) if definition is not None else p["DefinitionString"]
+        for key, value in (p.get("DefinitionSubstitutions") or {}).items():
+            text = text.replace("${" + key + "}", str(value))
+        ensure_lambda_functions(lambda_names_in(text))
+        arn = aws.client("stepfunctions").create_state_machine(
+            name=p["StateMachineName"], definition=text, roleArn=PLACEHOLDER_ROLE
+        )["stateMachineArn"]
+        self.refs[name] = arn
+        self.attrs[(name, "Arn")] = arn
+        self.attrs[(name, "Name")] = p["StateMachineName"]
+
+
+def lambda_names_in(definition: str) -> set[str]:
+    """Function names a state machine invokes (ARNs or plain names in FunctionName/Resource)."""
+    names = set(re.findall(r"arn:aws:lambda:[^:\"]+:\d+:function:([A-Za-z0-9_-]+)", definition))
+    for match in re.findall(r"\"FunctionName\"\s*:\s*\"([A-Za-z0-9_-]+)\"", definition):
+        names.add(match)
+    return names
+
+
+def ensure_lambda_functions(names: set[str]) -> None:
+    """Moto needs a function to exist before a state machine can invoke it; the invoke itself
+    is routed to the app in-process (see freshcart_local/lambdas.py)."""
+    import io
+    import zipfile
+
+    lam = aws.client("lambda")
+    existing = {f["FunctionName"] for f in lam.list_functions().get("Functions", [])}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    for fn in sorted(names - existing):
+        lam.create_function(
+            FunctionName=fn,
+            Runtime="python3.11",
+            Role=PLACEHOLDER_ROLE,
+            Handler="handler.handler",
+            Code={"ZipFile": buf.getvalue()},
+        )
+
+
+def provision(stage: str, region: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    return Provisioner(template or load_template(), stage, region).apply()

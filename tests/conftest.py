@@ -1,0 +1,118 @@
+"""Shared fixtures: moto with the template's resources, the Chalice test client, users."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Before app.py is imported: names and cheap bcrypt for tests.
+os.environ.update(
+    {
+        "FRESHCART_STAGE": "local",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "BCRYPT_ROUNDS": "4",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from moto import mock_aws  # noqa: E402
+
+from chalicelib import bootstrap  # noqa: E402
+from chalicelib.core import aws as aws_clients  # noqa: E402
+from chalicelib.core import config  # noqa: E402
+from chalicelib.users import tokens  # noqa: E402
+from freshcart_local.provision import provision  # noqa: E402
+
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+PASSWORD = "correct-horse-42"
+
+
+def reset_caches() -> None:
+    aws_clients.reset()
+    config.reset()
+    tokens.reset()
+    bootstrap.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Fresh moto state with every resource of infra/resources.json."""
+    with mock_aws(config=MOTO_CONFIG):
+        reset_caches()
+        env = provision("local", "us-east-1")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        config.reset()
+        aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
+        yield env
+        reset_caches()
+
+
+@pytest.fixture
+def client(aws: dict[str, str]) -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+class Api:
+    """Small helpers over chalice.test.Client for JSON calls."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        h = {"content-type": "application/json", **(headers or {})}
+        if token:
+            h["authorization"] = f"Bearer {token}"
+        payload = body if isinstance(body, (str, bytes)) else (json.dumps(body) if body is not None else None)
+        return getattr(self.client.http, method.lower())(path, headers=h, body=payload)
+
+    def register(self, username: str = "alice", email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        resp = self.call("POST", "/auth/register", {"username": username, "email": email or f"{username}@example.com",
+                                                  "password": password})
+        assert resp.status_code == 201, resp.body
+        return json_body(resp)
+
+    def login(self, username: str = "alice", password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
+        resp = self.call("POST", "/auth/login", {"username": username, "password": password, **extra})
+        assert resp.status_code == 200, resp.body
+        return json_body(resp)
+
+    def user(self, username: str = "alice", role: str = "customer") -> dict[str, Any]:
+        """A registered, logged-in user with the given role; returns its login response."""
+        registered = self.register(username)
+        if role != "customer":
+            set_role(registered["userId"], role)
+        return self.login(username)
+
+
+def set_role(user_id: str, role: str) -> None:
+    """Seed a role directly (as the local stack seeds the first admin)."""
+    aws_clients.client("dynamodb").update_item(
+        TableName=config.get_settings().users_table,
+        Key={"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #r = :r",
+        ExpressionAttributeNames={"#r": "role"},
+        ExpressionAttributeValues={":r": {"S": role}},
+    )
+
+
+def json_body(resp: Any) -> Any:
+    return json.loads(resp.body) if resp.body else None
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
