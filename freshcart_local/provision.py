@@ -19,6 +19,10 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 PLACEHOLDER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/freshcart-local"
 
 
+# API Gateway pieces: locally, Chalice's gateway plays API Gateway (see freshcart_local/gateway.py).
+SERVED_BY_CHALICE_LOCAL = {"AWS::ApiGateway::GatewayResponse"}
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return json.loads(path.read_text())
 
@@ -66,7 +70,10 @@ class Provisioner:
     def apply(self) -> dict[str, str]:
         """Create every typed resource in dependency order; return the environment variables
         that the template's Globals give each function."""
-        pending = {n: r for n, r in self.template["Resources"].items() if "Type" in r}
+        pending = {
+            n: r for n, r in self.template["Resources"].items()
+            if "Type" in r and r["Type"] not in SERVED_BY_CHALICE_LOCAL
+        }
         handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::DynamoDB::Table": self._table,
             "AWS::SNS::Topic": self._topic,

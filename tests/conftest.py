@@ -28,7 +28,11 @@ from chalicelib import bootstrap  # noqa: E402
 from chalicelib.core import aws as aws_clients  # noqa: E402
 from chalicelib.core import config  # noqa: E402
 from chalicelib.users import tokens  # noqa: E402
+from freshcart_local import gateway, moto_patches  # noqa: E402
 from freshcart_local.provision import provision  # noqa: E402
+
+moto_patches.apply()
+gateway.apply()
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 PASSWORD = "correct-horse-42"
@@ -51,8 +55,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             monkeypatch.setenv(key, value)
         config.reset()
         aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
+        aws_clients.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", _no_scan)
         yield env
         reset_caches()
+
+
+def _no_scan(**kwargs: Any) -> None:
+    raise AssertionError("Scan on a request path: use a Query or GetItem")
 
 
 @pytest.fixture

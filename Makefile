@@ -1,0 +1,60 @@
+# The command index. `make run` and `make test` are the two a newcomer needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: run test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+
+# The venv is rebuilt whenever a requirements or constraints file changes.
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv  ## the whole system on 127.0.0.1: API :8000, AWS (moto) :4566
+	$(BIN)/python -m freshcart_local run
+
+test: venv  ## every test: unit, integration (moto), api, e2e (local stack over HTTP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench: venv  ## prints `name: value` lines
+	$(BIN)/python -m bench
+
+package: venv  ## CloudFormation (SAM) for $(STAGE) in build/$(STAGE), checked by cfn-lint
+	rm -rf build/$(STAGE)
+	$(BIN)/python infra/for_stage.py $(STAGE) build/resources-$(STAGE).json
+	$(BIN)/chalice package --stage $(STAGE) --merge-template build/resources-$(STAGE).json build/$(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/sam.json
+	@echo "packaged: build/$(STAGE)/sam.json (cfn-lint clean)"
+
+deploy: package  ## needs AWS credentials and an S3 bucket for artifacts: make deploy STAGE=dev BUCKET=...
+	aws cloudformation package --template-file build/$(STAGE)/sam.json --s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.yaml
+	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name freshcart-$(STAGE) --capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE)
+
+mailbox: venv  ## emails the running local stack sent
+	$(BIN)/python -m freshcart_local mailbox
+
+jobs: venv
+	$(BIN)/python -m freshcart_local jobs
+
+job: venv  ## run a scheduled job now: make job NAME=health_monitor
+	$(BIN)/python -m freshcart_local run-job $(NAME)
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
