@@ -52,7 +52,7 @@ def build(app: Chalice) -> dict[str, Any]:
             "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
     }
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "freshcart API", "version": "1.0.0"},
         "paths": paths,
         "components": {
