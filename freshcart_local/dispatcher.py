@@ -23,6 +23,7 @@ from freshcart_local.runtime import ACCOUNT_ID, invoke
 
 log = logs.get_logger("freshcart.local.dispatcher")
 RETRY_BACKOFF_SECONDS = 2
+SNS_ASYNC_ATTEMPTS = 3  # Lambda's async invocation: the first try plus two retries
 
 
 @dataclass
@@ -83,8 +84,9 @@ def sns_record(msg: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
 
 
 class Dispatcher:
-    def __init__(self, app: Chalice, region: str, stage: str) -> None:
+    def __init__(self, app: Chalice, region: str, stage: str, retry_backoff: int = RETRY_BACKOFF_SECONDS) -> None:
         self.app = app
+        self.retry_backoff = retry_backoff
         self.region = region
         self.stage = stage
         self.sources: list[Source] = []
@@ -140,11 +142,14 @@ class Dispatcher:
             log.exception("handler failed; batch will be retried", extra={"handler": source.handler})
             failed = {m["MessageId"] for m in messages}
         for msg in messages:
-            if msg["MessageId"] in failed:
-                receives = int(msg.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            receives = int(msg.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if msg["MessageId"] in failed and source.sns and receives >= SNS_ASYNC_ATTEMPTS:
+                log.error("SNS event dropped after async retries", extra={"handler": source.handler})
+                sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+            elif msg["MessageId"] in failed:
                 sqs.change_message_visibility(
                     QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"],
-                    VisibilityTimeout=RETRY_BACKOFF_SECONDS * receives,
+                    VisibilityTimeout=self.retry_backoff * receives,
                 )
             else:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"])

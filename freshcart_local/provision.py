@@ -190,12 +190,26 @@ def lambda_names_in(definition: str) -> set[str]:
     return names
 
 
+def ensure_role() -> None:
+    """The placeholder role moto checks when functions and state machines are created."""
+    iam = aws.client("iam")
+    try:
+        iam.get_role(RoleName="freshcart-local")
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+        iam.create_role(RoleName="freshcart-local", AssumeRolePolicyDocument=json.dumps(trust))
+
+
 def ensure_lambda_functions(names: set[str]) -> None:
     """Moto needs a function to exist before a state machine can invoke it; the invoke itself
     is routed to the app in-process (see freshcart_local/lambdas.py)."""
     import io
     import zipfile
 
+    if not names:
+        return
+    ensure_role()
     lam = aws.client("lambda")
     existing = {f["FunctionName"] for f in lam.list_functions().get("Functions", [])}
     buf = io.BytesIO()

@@ -30,6 +30,6 @@ def handle_notifications(event: SQSEvent) -> dict[str, Any]:
             finally:
                 logs.correlation_id.reset(token)
         except Exception:
-            log.exception("notification failed", extra={"messageId": record.message_id})
-            failures.append({"itemIdentifier": record.message_id})
+            log.exception("notification failed", extra={"messageId": record.to_dict()["messageId"]})
+            failures.append({"itemIdentifier": record.to_dict()["messageId"]})
     return {"batchItemFailures": failures}
