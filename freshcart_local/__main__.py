@@ -6,6 +6,8 @@ import json
 import signal
 import threading
 import urllib.request
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,11 +21,14 @@ def cli() -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--aws-port", default=4566, show_default=True)
 @click.option("--no-schedules", is_flag=True, help="Do not fire @app.schedule jobs on their timers.")
-def run(api_port: int, aws_port: int, no_schedules: bool) -> None:
+@click.option("--state-file", type=click.Path(path_type=Path), default=None,
+              help="Where to write the facts for tools (default .freshcart/local.json).")
+def run(api_port: int, aws_port: int, no_schedules: bool, state_file: Path | None) -> None:
     """Start everything and wait for Ctrl-C."""
-    from freshcart_local.stack import LocalStack
+    from freshcart_local.stack import STATE_FILE, LocalStack
 
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, schedules=not no_schedules)
+    stack = LocalStack(api_port=api_port, aws_port=aws_port, schedules=not no_schedules,
+                       state_file=state_file or STATE_FILE)
     facts = stack.start()
     click.echo(
         "\nfreshcart is up (all on 127.0.0.1)\n"
@@ -32,7 +37,7 @@ def run(api_port: int, aws_port: int, no_schedules: bool) -> None:
         f"  admin login    {facts['admin']['email']} / {facts['admin']['password']}\n"
         f"  mailbox        make mailbox   (or {facts['aws_endpoint']}/moto-api/data.json)\n"
         f"  jobs           {', '.join(facts['jobs']) or '-'}   (run one now: make job NAME=...)\n"
-        f"  facts for tools: .freshcart/local.json\n"
+        f"  facts for tools: {stack.state_file}\n"
         "Ctrl-C stops everything.\n"
     )
     done = threading.Event()
@@ -44,37 +49,44 @@ def run(api_port: int, aws_port: int, no_schedules: bool) -> None:
     click.echo("stopped.")
 
 
+STATE = click.option("--state-file", type=click.Path(path_type=Path), default=None,
+                     help="The running stack's facts file (default .freshcart/local.json).")
+
+
 @cli.command("jobs")
-def list_jobs() -> None:
+@STATE
+def list_jobs(state_file: Path | None) -> None:
     """List the scheduled jobs and their schedules."""
     from freshcart_local.scheduler import jobs
-    from freshcart_local.stack import attach
+    from freshcart_local.stack import STATE_FILE, attach
 
-    for name, expr in jobs(attach()).items():
+    for name, expr in jobs(attach(state_file or STATE_FILE)).items():
         click.echo(f"{name}\t{expr}")
 
 
 @cli.command("run-job")
 @click.argument("name")
-def run_job(name: str) -> None:
+@STATE
+def run_job(name: str, state_file: Path | None) -> None:
     """Run one scheduled job now against the running stack."""
     from freshcart_local.scheduler import run_job as run
-    from freshcart_local.stack import REGION, attach
+    from freshcart_local.stack import REGION, STATE_FILE, attach
 
-    click.echo(json.dumps(run(attach(), name, REGION), indent=2, default=str))
+    click.echo(json.dumps(run(attach(state_file or STATE_FILE), name, REGION), indent=2, default=str))
 
 
 @cli.command()
 @click.option("--to", default=None, help="Only mail to this address.")
-def mailbox(to: str | None) -> None:
+@STATE
+def mailbox(to: str | None, state_file: Path | None) -> None:
     """Show the emails SES 'sent' (moto keeps them)."""
-    from freshcart_local.stack import read_state
+    from freshcart_local.stack import STATE_FILE, read_state
 
-    for msg in read_mailbox(read_state()["aws_endpoint"], to):
+    for msg in read_mailbox(read_state(state_file or STATE_FILE)["aws_endpoint"], to):
         click.echo(f"--- to {', '.join(msg['to'])} | {msg['subject']}\n{msg['body']}\n")
 
 
-def read_mailbox(endpoint: str, to: str | None = None) -> list[dict]:
+def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as resp:  # noqa: S310 - local only
         data = json.load(resp)
     out = []

@@ -1,0 +1,131 @@
+"""The real local stack (`make run`'s entry point) in a subprocess, driven over HTTP with
+requests: register -> verification email (SNS -> SQS -> handler -> SES) -> verify -> login ->
+profile -> refresh -> logout; a job run from the CLI; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("stack") / "local.json"
+    api_port, aws_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in (
+        "FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "freshcart_local", "run", "--api-port", str(api_port), "--aws-port", str(aws_port),
+         "--state-file", str(state)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not state.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("local stack did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
+        time.sleep(0.2)
+    facts = json.loads(state.read_text())
+    facts["_proc"], facts["_state"], facts["_ports"] = proc, state, (api_port, aws_port)
+    yield facts
+    if proc.poll() is None:
+        proc.kill()
+
+
+def mailbox(facts: dict[str, Any], to: str, subject: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = requests.get(f"{facts['aws_endpoint']}/moto-api/data.json", timeout=5).json()
+        for msg in data.get("ses", {}).get("Message", []):
+            if to in msg["destinations"]["ToAddresses"] and msg["subject"] == subject:
+                return str(msg["body"])
+        time.sleep(0.3)
+    raise AssertionError(f"no '{subject}' mail to {to} within {timeout}s")
+
+
+def test_facts_file_says_where_things_are(stack: dict[str, Any]) -> None:
+    assert stack["api_url"].startswith("http://127.0.0.1:")
+    assert stack["aws_endpoint"].startswith("http://127.0.0.1:")
+    assert {"email", "password"} <= set(stack["admin"])
+    assert "health_monitor" in stack["jobs"]
+
+
+def test_customer_journey_over_http(stack: dict[str, Any]) -> None:
+    api = stack["api_url"]
+    s = requests.Session()
+    r = s.post(f"{api}/auth/check", json={"email": "eve@example.com"}, timeout=10)
+    assert r.json() == {"next": "register"}
+    r = s.post(f"{api}/auth/register", json={"username": "eve", "email": "eve@example.com",
+                                             "password": "correct-horse-42"}, timeout=10)
+    assert r.status_code == 201, r.text
+    body = mailbox(stack, "eve@example.com", "Confirm your freshcart email")
+    token = body.strip().splitlines()[-1]
+    assert s.post(f"{api}/auth/verify-email", json={"token": token}, timeout=10).json() == {"emailVerified": True}
+    r = s.post(f"{api}/auth/login", json={"email": "eve@example.com", "password": "correct-horse-42"}, timeout=10)
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    auth = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    r = s.patch(f"{api}/users/me", json={"name": "Eve", "phone": "+44 20 7946 0000"}, headers=auth, timeout=10)
+    assert r.status_code == 200 and r.json()["emailVerified"] is True
+    r = s.post(f"{api}/auth/refresh", json={"refreshToken": tokens["refreshToken"]}, timeout=10)
+    assert r.status_code == 200
+    auth = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    assert s.post(f"{api}/auth/logout", headers=auth, timeout=10).status_code == 204
+    r = s.get(f"{api}/users/me", headers=auth, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_admin_login_and_listing(stack: dict[str, Any]) -> None:
+    api = stack["api_url"]
+    r = requests.post(f"{api}/auth/login", json={"email": stack["admin"]["email"],
+                                                 "password": stack["admin"]["password"]}, timeout=10)
+    assert r.status_code == 200 and r.json()["role"] == "admin"
+    r = requests.get(f"{api}/users?limit=5", headers={"Authorization": f"Bearer {r.json()['accessToken']}"},
+                     timeout=10)
+    assert r.status_code == 200 and any(u["role"] == "admin" for u in r.json()["items"])
+
+
+def test_unknown_route_is_json_404(stack: dict[str, Any]) -> None:
+    r = requests.get(f"{stack['api_url']}/nope", timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_cli_runs_a_job_against_the_stack(stack: dict[str, Any]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--state-file", str(stack["_state"])],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    assert json.loads(out)["healthy"] is True
+
+
+def test_ctrl_c_stops_everything(stack: dict[str, Any]) -> None:
+    proc = stack["_proc"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    assert not any(port_open(p) for p in stack["_ports"])
+    assert not stack["_state"].exists()

@@ -1,0 +1,71 @@
+"""The one resource template: safe defaults everywhere, and policies without wildcards."""
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = json.loads((ROOT / "infra" / "resources.json").read_text())
+RESOURCES = TEMPLATE["Resources"]
+
+
+def of_type(kind: str) -> dict:
+    return {n: r for n, r in RESOURCES.items() if r.get("Type") == kind}
+
+
+def test_tables_have_pitr_sse_and_on_demand() -> None:
+    tables = of_type("AWS::DynamoDB::Table")
+    assert {"UsersTable", "AuditTable"} <= set(tables)
+    for name, t in tables.items():
+        p = t["Properties"]
+        assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+        assert p["SSESpecification"]["SSEEnabled"] is True, name
+        assert t["DeletionPolicy"] == "Retain", name
+
+
+def test_audit_rows_expire() -> None:
+    assert RESOURCES["AuditTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_every_work_queue_has_a_dead_letter_queue() -> None:
+    queues = of_type("AWS::SQS::Queue")
+    work = {n: q for n, q in queues.items() if not n.endswith("DLQ")}
+    assert work
+    for name, q in work.items():
+        redrive = q["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [name + "DLQ", "Arn"]}
+        assert 1 < redrive["maxReceiveCount"] <= 10
+
+
+def test_sqs_handlers_report_batch_item_failures() -> None:
+    from app import app
+    from chalice.app import SQSEventConfig
+
+    for cfg in app.event_sources:
+        if isinstance(cfg, SQSEventConfig):
+            cfn = "".join(part.capitalize() for part in cfg.name.split("_"))
+            events = RESOURCES[cfn]["Properties"]["Events"]
+            props = events[f"{cfn}SqsEventSource"]["Properties"]
+            assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_policies_have_no_wildcard_action_or_resource() -> None:
+    for stage in ("local", "dev", "prod"):
+        policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+        for st in policy["Statement"]:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions), st
+            assert "*" not in resources, st
+            assert all(f"freshcart-{stage}" in r or f"freshcart/{stage}" in r or r.endswith("identity/*")
+                       or "log-group" in r for r in resources), st
+
+
+def test_stages_name_every_resource() -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["autogen_policy"] is False
+    for stage in ("local", "dev", "prod"):
+        env = config["stages"][stage]["environment_variables"]
+        for key in ("USERS_TABLE", "AUDIT_TABLE", "RATELIMIT_TABLE", "IDEMPOTENCY_TABLE", "NOTIFICATIONS_QUEUE",
+                    "JWT_SECRET_ID"):
+            assert env[key].startswith(f"freshcart-{stage}") or env[key].startswith(f"freshcart/{stage}")
