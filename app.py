@@ -1,5 +1,7 @@
 """freshcart: wiring only. Routes, handlers and jobs live in chalicelib blueprints."""
 
+from typing import Any
+
 from chalice import Chalice
 
 from chalicelib.core import openapi
@@ -18,6 +20,6 @@ app.register_blueprint(ops_jobs.bp)
 
 
 @app.route("/openapi.json", methods=["GET"])
-def openapi_document() -> dict:
+def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3 description of this API."""
     return openapi.build(app)

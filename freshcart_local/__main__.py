@@ -21,14 +21,19 @@ def cli() -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--aws-port", default=4566, show_default=True)
 @click.option("--no-schedules", is_flag=True, help="Do not fire @app.schedule jobs on their timers.")
-@click.option("--state-file", type=click.Path(path_type=Path), default=None,
-              help="Where to write the facts for tools (default .freshcart/local.json).")
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the facts for tools (default .freshcart/local.json).",
+)
 def run(api_port: int, aws_port: int, no_schedules: bool, state_file: Path | None) -> None:
     """Start everything and wait for Ctrl-C."""
     from freshcart_local.stack import STATE_FILE, LocalStack
 
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, schedules=not no_schedules,
-                       state_file=state_file or STATE_FILE)
+    stack = LocalStack(
+        api_port=api_port, aws_port=aws_port, schedules=not no_schedules, state_file=state_file or STATE_FILE
+    )
     facts = stack.start()
     click.echo(
         "\nfreshcart is up (all on 127.0.0.1)\n"
@@ -49,8 +54,12 @@ def run(api_port: int, aws_port: int, no_schedules: bool, state_file: Path | Non
     click.echo("stopped.")
 
 
-STATE = click.option("--state-file", type=click.Path(path_type=Path), default=None,
-                     help="The running stack's facts file (default .freshcart/local.json).")
+STATE = click.option(
+    "--state-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The running stack's facts file (default .freshcart/local.json).",
+)
 
 
 @cli.command("jobs")

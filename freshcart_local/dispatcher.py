@@ -136,8 +136,11 @@ class Dispatcher:
         sqs = aws.client("sqs")
         try:
             result = invoke(self.app, source.handler, event)
-            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} \
-                if isinstance(result, dict) else set()
+            failed = (
+                {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+                if isinstance(result, dict)
+                else set()
+            )
         except Exception:
             log.exception("handler failed; batch will be retried", extra={"handler": source.handler})
             failed = {m["MessageId"] for m in messages}
@@ -148,7 +151,8 @@ class Dispatcher:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"])
             elif msg["MessageId"] in failed:
                 sqs.change_message_visibility(
-                    QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"],
+                    QueueUrl=source.queue_url,
+                    ReceiptHandle=msg["ReceiptHandle"],
                     VisibilityTimeout=self.retry_backoff * receives,
                 )
             else:

@@ -32,25 +32,29 @@ def function_name_to_handler(name: str) -> str:
     return name
 
 
-def _invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
-            response_headers: Any) -> bytes:
+def _invoke(
+    self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
     name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
     handler = function_name_to_handler(name)
     event = json.loads(body) if body else {}
     app = next((a for a in _apps if handler in a.handler_map), None)
     if app is None:
         response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps({"errorType": "ResourceNotFoundException",
-                           "errorMessage": f"no local handler for {name}"}).encode()
+        return json.dumps(
+            {"errorType": "ResourceNotFoundException", "errorMessage": f"no local handler for {name}"}
+        ).encode()
     try:
         result = invoke(app, handler, event)
     except Exception as exc:  # the Lambda runtime's shape for an unhandled error
         response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps({
-            "errorType": type(exc).__name__,
-            "errorMessage": str(exc),
-            "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
-        }).encode()
+        return json.dumps(
+            {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
+            }
+        ).encode()
     return json.dumps(result).encode()
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.core import aws
 
@@ -24,7 +25,8 @@ SERVED_BY_CHALICE_LOCAL = {"AWS::ApiGateway::GatewayResponse"}
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    template: dict[str, Any] = json.loads(path.read_text())
+    return template
 
 
 class Provisioner:
@@ -71,7 +73,8 @@ class Provisioner:
         """Create every typed resource in dependency order; return the environment variables
         that the template's Globals give each function."""
         pending = {
-            n: r for n, r in self.template["Resources"].items()
+            n: r
+            for n, r in self.template["Resources"].items()
             if "Type" in r and r["Type"] not in SERVED_BY_CHALICE_LOCAL
         }
         handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
@@ -105,7 +108,9 @@ class Provisioner:
 
     def _table(self, name: str, p: dict[str, Any]) -> None:
         ddb = aws.client("dynamodb")
-        args = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p}
+        args: dict[str, Any] = {
+            k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p
+        }
         if "GlobalSecondaryIndexes" in p:
             args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
         if "StreamSpecification" in p:
@@ -126,7 +131,7 @@ class Provisioner:
 
     def _queue(self, name: str, p: dict[str, Any]) -> None:
         sqs = aws.client("sqs")
-        attributes = {}
+        attributes: dict[str, str] = {}
         for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds"):
             if key in p:
                 attributes[key] = str(p[key])
@@ -196,8 +201,16 @@ def ensure_role() -> None:
     try:
         iam.get_role(RoleName="freshcart-local")
     except iam.exceptions.NoSuchEntityException:
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                 "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                }
+            ],
+        }
         iam.create_role(RoleName="freshcart-local", AssumeRolePolicyDocument=json.dumps(trust))
 
 

@@ -6,7 +6,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalice import Chalice
@@ -18,8 +18,10 @@ from freshcart_local.runtime import ACCOUNT_ID, invoke
 log = logs.get_logger("freshcart.local.scheduler")
 
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
-_DAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}  # AWS: 1=SUN
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
+}
+_DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}  # AWS: 1=SUN
 
 
 def _expr(cfg: ScheduledEventConfig) -> str:
@@ -72,15 +74,23 @@ class Cron:
             if unsupported in dom or unsupported in dow:
                 raise ValueError(f"local scheduler does not support {unsupported!r} in {body!r}")
         return cls(
-            _field(mi, 0, 59), _field(h, 0, 23), _field(dom, 1, 31), _field(mon, 1, 12, _MONTHS),
-            _field(dow, 1, 7, _DAYS), dom in ("*", "?"), dow in ("*", "?"),
+            _field(mi, 0, 59),
+            _field(h, 0, 23),
+            _field(dom, 1, 31),
+            _field(mon, 1, 12, _MONTHS),
+            _field(dow, 1, 7, _DAYS),
+            dom in ("*", "?"),
+            dow in ("*", "?"),
         )
 
     def matches(self, t: datetime) -> bool:
         aws_dow = (t.isoweekday() % 7) + 1  # Monday=2 ... Sunday=1
         return (
-            t.minute in self.minutes and t.hour in self.hours and t.month in self.months
-            and (self.dom_any or t.day in self.days) and (self.dow_any or aws_dow in self.weekdays)
+            t.minute in self.minutes
+            and t.hour in self.hours
+            and t.month in self.months
+            and (self.dom_any or t.day in self.days)
+            and (self.dow_any or aws_dow in self.weekdays)
         )
 
     def next_after(self, t: datetime) -> datetime:
@@ -123,7 +133,7 @@ def jobs(app: Chalice) -> dict[str, str]:
 def run_job(app: Chalice, name: str, region: str) -> Any:
     if name not in jobs(app):
         raise KeyError(f"no scheduled job {name!r}; known: {sorted(jobs(app))}")
-    return invoke(app, name, scheduled_event(name, region, datetime.now(timezone.utc)))
+    return invoke(app, name, scheduled_event(name, region, datetime.now(UTC)))
 
 
 class Scheduler:
@@ -135,7 +145,7 @@ class Scheduler:
         self.next: dict[str, datetime] = {}
 
     def start(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.next = {name: next_run(expr, now) for name, expr in jobs(self.app).items()}
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
@@ -143,7 +153,7 @@ class Scheduler:
     def _loop(self) -> None:
         schedule = jobs(self.app)
         while not self._stop.wait(1):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for name, due in list(self.next.items()):
                 if now >= due:
                     self.next[name] = next_run(schedule[name], now)

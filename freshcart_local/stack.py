@@ -85,8 +85,11 @@ def seed_admin(password: str) -> str:
     body = RegisterBody(username=ADMIN_USERNAME, email=ADMIN_EMAIL, password=password)
     user_id = str(svc.register(body, ClientInfo("127.0.0.1", "freshcart-local", None))["userId"])
     system = audit.Actor("system", "system", "127.0.0.1", "freshcart-local")
-    svc.repo.revoke_all(user_id, {"role": "admin", "emailVerified": True},
-                        [audit.put_request(subject(user_id), "role_change", system, {"to": "admin", "seed": True})])
+    svc.repo.revoke_all(
+        user_id,
+        {"role": "admin", "emailVerified": True},
+        [audit.put_request(subject(user_id), "role_change", system, {"to": "admin", "seed": True})],
+    )
     return user_id
 
 
@@ -95,8 +98,9 @@ class LocalStack:
     api_port: int = 8000
     aws_port: int = 4566
     host: str = "127.0.0.1"
-    admin_password: str = field(default_factory=lambda: os.environ.get("FRESHCART_ADMIN_PASSWORD")
-                                or "Fc-" + secrets.token_urlsafe(12) + "9")
+    admin_password: str = field(
+        default_factory=lambda: os.environ.get("FRESHCART_ADMIN_PASSWORD") or "Fc-" + secrets.token_urlsafe(12) + "9"
+    )
     schedules: bool = True
     state_file: Path = STATE_FILE
 
@@ -163,8 +167,12 @@ class LocalStack:
             "aws_endpoint": self.aws_endpoint,
             "region": REGION,
             "stage": STAGE,
-            "admin": {"email": ADMIN_EMAIL, "username": ADMIN_USERNAME, "password": self.admin_password,
-                      "userId": admin_id},
+            "admin": {
+                "email": ADMIN_EMAIL,
+                "username": ADMIN_USERNAME,
+                "password": self.admin_password,
+                "userId": admin_id,
+            },
             "mailbox": f"{self.aws_endpoint}/moto-api/data.json (ses.Message) or `make mailbox`",
             "queues": [s.queue_url for s in self.dispatcher.sources],
             "jobs": jobs(app),

@@ -22,14 +22,14 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from moto import mock_aws  # noqa: E402
+from moto import mock_aws
 
-from chalicelib import bootstrap  # noqa: E402
-from chalicelib.core import aws as aws_clients  # noqa: E402
-from chalicelib.core import config  # noqa: E402
-from chalicelib.users import tokens  # noqa: E402
-from freshcart_local import gateway, moto_patches  # noqa: E402
-from freshcart_local.provision import provision  # noqa: E402
+from chalicelib import bootstrap
+from chalicelib.core import aws as aws_clients
+from chalicelib.core import config
+from chalicelib.users import tokens
+from freshcart_local import gateway, moto_patches
+from freshcart_local.provision import provision
 
 moto_patches.apply()
 gateway.apply()
@@ -80,8 +80,9 @@ class Api:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         h = {"content-type": "application/json", **(headers or {})}
         if token:
             h["authorization"] = f"Bearer {token}"
@@ -89,8 +90,11 @@ class Api:
         return getattr(self.client.http, method.lower())(path, headers=h, body=payload)
 
     def register(self, username: str = "alice", email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
-        resp = self.call("POST", "/auth/register", {"username": username, "email": email or f"{username}@example.com",
-                                                  "password": password})
+        resp = self.call(
+            "POST",
+            "/auth/register",
+            {"username": username, "email": email or f"{username}@example.com", "password": password},
+        )
         assert resp.status_code == 201, resp.body
         return json_body(resp)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.core import aws
@@ -27,7 +27,7 @@ class Actor:
 
 def entry(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> dict[str, Any]:
     s = get_settings()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "pk": subject,
         "sk": f"{now.isoformat()}#{uuid.uuid4().hex[:8]}",

@@ -25,7 +25,8 @@ def _plain(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    return _ser.serialize(_decimal(value))
+    attr: dict[str, Any] = _ser.serialize(_decimal(value))
+    return attr
 
 
 def _decimal(value: Any) -> Any:

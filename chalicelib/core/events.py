@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.core import aws, logs
@@ -17,7 +17,7 @@ def envelope(event_type: str, data: dict[str, Any], version: int = ENVELOPE_VERS
         "eventId": str(uuid.uuid4()),
         "type": event_type,
         "version": version,
-        "time": datetime.now(timezone.utc).isoformat(),
+        "time": datetime.now(UTC).isoformat(),
         "correlationId": logs.correlation_id.get(),
         "data": data,
     }

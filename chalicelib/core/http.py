@@ -7,8 +7,9 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from chalice import Response
 from chalice.app import Request
@@ -80,7 +81,8 @@ class ClientInfo:
 
 
 def caller(request: Request) -> Caller:
-    ctx = (request.context or {}).get("authorizer") or {}
+    context: dict[str, Any] = dict(request.context or {})
+    ctx: dict[str, Any] = context.get("authorizer") or {}
     user_id = ctx.get("principalId") or ctx.get("userId")
     if not user_id:
         raise Unauthorized("authentication required")
@@ -94,18 +96,29 @@ def require_role(request: Request, *roles: str) -> Caller:
     return who
 
 
+def _query(request: Request, name: str) -> str | None:
+    params: dict[str, str] = dict(request.query_params or {})
+    return params.get(name)
+
+
+def _header(request: Request, name: str) -> str | None:
+    headers: Any = request.headers or {}
+    value = headers.get(name)
+    return str(value) if value is not None else None
+
+
 def client_info(request: Request) -> ClientInfo:
-    identity = (request.context or {}).get("identity") or {}
-    headers = request.headers or {}
+    context: dict[str, Any] = dict(request.context or {})
+    identity: dict[str, Any] = context.get("identity") or {}
     return ClientInfo(
         ip=str(identity.get("sourceIp") or "unknown"),
-        user_agent=str(headers.get("user-agent", ""))[:256],
-        country=headers.get("cloudfront-viewer-country"),
+        user_agent=(_header(request, "user-agent") or "")[:256],
+        country=_header(request, "cloudfront-viewer-country"),
     )
 
 
 def page_limit(request: Request, default: int = 20) -> int:
-    raw = (request.query_params or {}).get("limit")
+    raw = _query(request, "limit")
     if raw is None:
         return default
     try:
@@ -113,9 +126,7 @@ def page_limit(request: Request, default: int = 20) -> int:
     except ValueError:
         raise ValidationError("limit must be an integer", fields={"limit": "not an integer"}) from None
     if not 1 <= value <= MAX_PAGE_SIZE:
-        raise ValidationError(
-            f"limit must be between 1 and {MAX_PAGE_SIZE}", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}", fields={"limit": f"1..{MAX_PAGE_SIZE}"})
     return value
 
 
@@ -126,7 +137,7 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 
 def decode_cursor(request: Request) -> dict[str, Any] | None:
-    raw = (request.query_params or {}).get("cursor")
+    raw = _query(request, "cursor")
     if not raw:
         return None
     try:
@@ -138,7 +149,7 @@ def decode_cursor(request: Request) -> dict[str, Any] | None:
     )
     if not ok:
         raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor from this API"})
-    return key
+    return dict(key)
 
 
 # Chalice's own error codes (unknown method, media type, unhandled) mapped to ours.
@@ -153,8 +164,7 @@ _CHALICE_CODES = {
 
 def error_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Correlation id in, JSON errors out; a 500 never leaks internals."""
-    cid = (request.headers or {}).get("x-correlation-id") or str(uuid.uuid4())
-    cid = cid[:128]
+    cid = (_header(request, "x-correlation-id") or str(uuid.uuid4()))[:128]
     token = logs.correlation_id.set(cid)
     try:
         if len(request.raw_body or b"") > MAX_BODY_BYTES:

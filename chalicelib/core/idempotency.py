@@ -20,8 +20,12 @@ def claim(key: str, ttl_seconds: int = 7 * 86400, lease_seconds: int = 300) -> b
     try:
         aws.client("dynamodb").put_item(
             TableName=get_settings().idempotency_table,
-            Item={"k": {"S": key}, "state": {"S": IN_PROGRESS}, "leaseUntil": {"N": str(now + lease_seconds)},
-                  "expiresAt": {"N": str(now + ttl_seconds)}},
+            Item={
+                "k": {"S": key},
+                "state": {"S": IN_PROGRESS},
+                "leaseUntil": {"N": str(now + lease_seconds)},
+                "expiresAt": {"N": str(now + ttl_seconds)},
+            },
             ConditionExpression="attribute_not_exists(k) OR (#s = :p AND leaseUntil < :now)",
             ExpressionAttributeNames={"#s": "state"},
             ExpressionAttributeValues=values(p=IN_PROGRESS, now=now),

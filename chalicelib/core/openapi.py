@@ -29,7 +29,9 @@ def build(app: Chalice) -> dict[str, Any]:
                     "4XX": {"description": "client error", "content": {"application/json": {"schema": error_ref}}},
                 },
             }
-            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in entry.view_args]
+            params = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in entry.view_args
+            ]
             if params:
                 op["parameters"] = params
             if entry.authorizer is not None:
@@ -47,9 +49,17 @@ def build(app: Chalice) -> dict[str, Any]:
     schemas["Error"] = {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }
+        },
     }
     return {
         "openapi": "3.1.0",

@@ -10,6 +10,9 @@ def send(to: str, subject: str, text: str) -> str:
     resp = aws.client("ses").send_email(
         Source=get_settings().mail_from,
         Destination={"ToAddresses": [to]},
-        Message={"Subject": {"Data": subject, "Charset": "UTF-8"}, "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        },
     )
     return str(resp["MessageId"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.core import idempotency, logs
 from chalicelib.core.config import get_settings
@@ -18,7 +19,7 @@ def _verification(data: dict[str, Any]) -> tuple[str, str, str]:
     ).token
     text = (
         f"Hi {data.get('username', '')},\n\nWelcome to freshcart. Confirm your email by sending this "
-        f"token to POST /auth/verify-email as {{\"token\": \"...\"}}:\n\n{token}\n"
+        f'token to POST /auth/verify-email as {{"token": "..."}}:\n\n{token}\n'
     )
     return data["email"], "Confirm your freshcart email", text
 

@@ -7,8 +7,8 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.core.openapi import documents
 from chalicelib.core.http import caller, client_info, decode_cursor, encode_cursor, page_limit, parse, require_role
+from chalicelib.core.openapi import documents
 from chalicelib.users import models
 from chalicelib.users.authorizer import jwt_auth
 

@@ -121,9 +121,23 @@ class RoleBody(Body):
 
 
 # -- views: the only shapes that leave the service ----------------------------------------
-PUBLIC_FIELDS = ("userId", "username", "email", "role", "status", "emailVerified", "name", "phone",
-                 "preferences", "addresses", "profileCompletionPrompted", "createdAt", "updatedAt",
-                 "lastActiveAt", "region")
+PUBLIC_FIELDS = (
+    "userId",
+    "username",
+    "email",
+    "role",
+    "status",
+    "emailVerified",
+    "name",
+    "phone",
+    "preferences",
+    "addresses",
+    "profileCompletionPrompted",
+    "createdAt",
+    "updatedAt",
+    "lastActiveAt",
+    "region",
+)
 ADMIN_LIST_FIELDS = ("userId", "username", "email", "role", "status", "createdAt", "name", "emailVerified")
 
 

@@ -80,7 +80,9 @@ class UsersRepo:
     def lock_exists(self, lock: dict[str, Any]) -> bool:
         return "Item" in self.ddb.get_item(TableName=self.table, Key=lock, ProjectionExpression="pk")
 
-    def list(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def list_page(
+        self, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         args: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "byCreated",
@@ -97,16 +99,31 @@ class UsersRepo:
 
     # -- writes ---------------------------------------------------------------------------
     def create(self, user: dict[str, Any], extra: list[dict[str, Any]]) -> None:
-        item = {"pk": f"USER#{user['userId']}", "sk": PROFILE, "gsi1pk": LIST_PK,
-                "gsi1sk": f"{user['createdAt']}#{user['userId']}", **user}
+        item = {
+            "pk": f"USER#{user['userId']}",
+            "sk": PROFILE,
+            "gsi1pk": LIST_PK,
+            "gsi1sk": f"{user['createdAt']}#{user['userId']}",
+            **user,
+        }
         not_exists = "attribute_not_exists(pk)"
         claim = {"userId": {"S": user["userId"]}}
         items = [
             {"Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": not_exists}},
-            {"Put": {"TableName": self.table, "Item": {**email_key(user["email"]), **claim},
-                     "ConditionExpression": not_exists}},
-            {"Put": {"TableName": self.table, "Item": {**username_key(user["username"]), **claim},
-                     "ConditionExpression": not_exists}},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**email_key(user["email"]), **claim},
+                    "ConditionExpression": not_exists,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**username_key(user["username"]), **claim},
+                    "ConditionExpression": not_exists,
+                }
+            },
             *extra,
         ]
         try:
@@ -121,8 +138,15 @@ class UsersRepo:
                 raise Conflict("username is taken", fields={"username": "already taken"}) from None
             raise
 
-    def _update(self, user_id: str, expression: str, vals: dict[str, Any], names: dict[str, str] | None,
-                condition: str, extra: list[dict[str, Any]]) -> None:
+    def _update(
+        self,
+        user_id: str,
+        expression: str,
+        vals: dict[str, Any],
+        names: dict[str, str] | None,
+        condition: str,
+        extra: list[dict[str, Any]],
+    ) -> None:
         update: dict[str, Any] = {
             "TableName": self.table,
             "Key": user_key(user_id),
@@ -138,8 +162,16 @@ class UsersRepo:
         else:
             self.ddb.update_item(**update)
 
-    def record_login(self, user_id: str, sid: str, session: dict[str, Any], devices: list[dict[str, Any]],
-                     now: str, stale_sids: list[str], extra: list[dict[str, Any]]) -> None:
+    def record_login(
+        self,
+        user_id: str,
+        sid: str,
+        session: dict[str, Any],
+        devices: list[dict[str, Any]],
+        now: str,
+        stale_sids: list[str],
+        extra: list[dict[str, Any]],
+    ) -> None:
         names = {"#sid": sid, "#st": "status"}
         removes = []
         for i, old in enumerate(stale_sids):
@@ -148,11 +180,18 @@ class UsersRepo:
         expression = "SET sessions.#sid = :session, devices = :devices, lastActiveAt = :now"
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        self._update(user_id, expression, values(session=session, devices=devices, now=now, active="active"),
-                     names, "#st = :active", extra)
+        self._update(
+            user_id,
+            expression,
+            values(session=session, devices=devices, now=now, active="active"),
+            names,
+            "#st = :active",
+            extra,
+        )
 
-    def rotate_session(self, user_id: str, sid: str, old_jti: str, new_jti: str, exp: int,
-                       now: str) -> dict[str, Any] | None:
+    def rotate_session(
+        self, user_id: str, sid: str, old_jti: str, new_jti: str, exp: int, now: str
+    ) -> dict[str, Any] | None:
         """Swap the session's current refresh jti; None when the presented one is not current."""
         try:
             resp = self.ddb.update_item(
@@ -173,8 +212,14 @@ class UsersRepo:
     def remove_session(self, user_id: str, sid: str, extra: list[dict[str, Any]]) -> None:
         self._update(user_id, "REMOVE sessions.#sid", {}, {"#sid": sid}, "attribute_exists(pk)", extra)
 
-    def revoke_all(self, user_id: str, sets: dict[str, Any], extra: list[dict[str, Any]],
-                   condition: str = "attribute_exists(pk)", cond_values: dict[str, Any] | None = None) -> None:
+    def revoke_all(
+        self,
+        user_id: str,
+        sets: dict[str, Any],
+        extra: list[dict[str, Any]],
+        condition: str = "attribute_exists(pk)",
+        cond_values: dict[str, Any] | None = None,
+    ) -> None:
         """Apply ``sets`` and end every session: clear them and bump tokenVersion so live access
         tokens fail the authorizer's check at once."""
         names = {f"#f{i}": k for i, k in enumerate(sets)}
@@ -190,8 +235,9 @@ class UsersRepo:
                 raise NotFound("user not found") from None
             raise
 
-    def update_profile(self, user_id: str, expected_version: int, changes: dict[str, Any],
-                       extra: list[dict[str, Any]] | None = None) -> None:
+    def update_profile(
+        self, user_id: str, expected_version: int, changes: dict[str, Any], extra: list[dict[str, Any]] | None = None
+    ) -> None:
         names = {f"#f{i}": k for i, k in enumerate(changes)}
         vals = {f":f{i}": to_attr(v) for i, v in enumerate(changes.values())}
         vals.update(values(v=expected_version, one=1))

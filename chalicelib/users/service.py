@@ -6,7 +6,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit import repo as audit
@@ -34,7 +34,7 @@ NEW_DEVICE_LOGIN = "NewDeviceLogin"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def subject(user_id: str) -> str:
@@ -120,7 +120,12 @@ class UserService:
         actor = Actor(user["userId"], user["role"], client.ip, client.user_agent)
         details = {"newDevice": True} if is_new else None
         self.repo.record_login(
-            user["userId"], sid, session, devices, now, stale,
+            user["userId"],
+            sid,
+            session,
+            devices,
+            now,
+            stale,
             [audit.put_request(subject(user["userId"]), "login_success", actor, details)],
         )
         if failures:
@@ -129,16 +134,25 @@ class UserService:
             events.publish(
                 s.user_events_topic_arn,
                 NEW_DEVICE_LOGIN,
-                {"userId": user["userId"], "email": user["email"], "ip": client.ip,
-                 "device": {k: device.get(k) for k in ("os", "browser", "userAgent")}, "at": now},
+                {
+                    "userId": user["userId"],
+                    "email": user["email"],
+                    "ip": client.ip,
+                    "device": {k: device.get(k) for k in ("os", "browser", "userAgent")},
+                    "at": now,
+                },
             )
         return self._token_pair(user, sid, refresh)
 
     def _token_pair(self, user: dict[str, Any], sid: str, refresh: tokens.Issued) -> dict[str, Any]:
         s = get_settings()
         access = tokens.issue(
-            tokens.ACCESS, user["userId"], s.access_ttl_seconds,
-            role=user["role"], sid=sid, ver=int(user.get("tokenVersion", 0)),
+            tokens.ACCESS,
+            user["userId"],
+            s.access_ttl_seconds,
+            role=user["role"],
+            sid=sid,
+            ver=int(user.get("tokenVersion", 0)),
         )
         return {
             "accessToken": access.token,
@@ -256,13 +270,16 @@ class UserService:
         idx = _find(addresses, address_id)
         patch = body.model_dump(exclude_unset=True)
         if patch.get("isDefault") is False and addresses[idx].get("isDefault"):
-            raise Conflict("choose another default address instead", fields={"isDefault": "one address must be default"})
-        if "country" in patch and patch["country"]:
+            raise Conflict(
+                "choose another default address instead", fields={"isDefault": "one address must be default"}
+            )
+        if patch.get("country"):
             patch["country"] = patch["country"].upper()
         addresses[idx] = {k: v for k, v in {**addresses[idx], **patch}.items() if v is not None}
         default_id = address_id if patch.get("isDefault") else None
-        self._save(user, {"addresses": _one_default(addresses, default_id)})
-        return addresses[idx]
+        saved = _one_default(addresses, default_id)
+        self._save(user, {"addresses": saved})
+        return dict(saved[idx])
 
     def delete_address(self, who: Caller, address_id: str) -> None:
         user = self._get(who.user_id)
@@ -272,8 +289,10 @@ class UserService:
         self._save(user, {"addresses": _one_default(addresses, None)})
 
     # -- admin ----------------------------------------------------------------------------
-    def list_users(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        items, last = self.repo.list(limit, cursor)
+    def list_users(
+        self, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        items, last = self.repo.list_page(limit, cursor)
         return [models.list_view(u) for u in items], last
 
     def get_user(self, user_id: str) -> dict[str, Any]:
@@ -287,7 +306,8 @@ class UserService:
             return models.profile_view(user)
         actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
         self.repo.revoke_all(
-            user_id, {"role": role, "updatedAt": _now()},
+            user_id,
+            {"role": role, "updatedAt": _now()},
             [audit.put_request(subject(user_id), "role_change", actor, {"from": user["role"], "to": role})],
         )
         return models.profile_view({**user, "role": role})
@@ -299,7 +319,8 @@ class UserService:
         actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
         action = "disable" if status == "disabled" else "enable"
         self.repo.revoke_all(
-            user_id, {"status": status, "updatedAt": _now()},
+            user_id,
+            {"status": status, "updatedAt": _now()},
             [audit.put_request(subject(user_id), action, actor)],
         )
         return models.profile_view({**user, "status": status})

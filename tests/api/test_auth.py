@@ -22,9 +22,17 @@ def error(resp: Any) -> dict[str, Any]:
 
 
 def test_register_creates_customer_with_flags_and_audit(api: Api) -> None:
-    resp = api.call("POST", "/auth/register", {"username": "alice", "email": "Alice@Example.com",
-                                               "password": PASSWORD, "deviceInfo": {"os": "iOS", "browser": "Safari"}},
-                    headers={"user-agent": "UA-1", "cloudfront-viewer-country": "IN"})
+    resp = api.call(
+        "POST",
+        "/auth/register",
+        {
+            "username": "alice",
+            "email": "Alice@Example.com",
+            "password": PASSWORD,
+            "deviceInfo": {"os": "iOS", "browser": "Safari"},
+        },
+        headers={"user-agent": "UA-1", "cloudfront-viewer-country": "IN"},
+    )
     assert resp.status_code == 201
     body = json_body(resp)
     assert body["role"] == "customer" and body["status"] == "created"
@@ -45,7 +53,9 @@ def test_register_creates_customer_with_flags_and_audit(api: Api) -> None:
 
 def test_email_unique_case_insensitive(api: Api) -> None:
     api.register("alice", "alice@example.com")
-    resp = api.call("POST", "/auth/register", {"username": "alice2", "email": "ALICE@example.com", "password": PASSWORD})
+    resp = api.call(
+        "POST", "/auth/register", {"username": "alice2", "email": "ALICE@example.com", "password": PASSWORD}
+    )
     assert resp.status_code == 409
     assert error(resp)["fields"] == {"email": "already registered"}
     resp = api.call("POST", "/auth/register", {"username": "ALICE", "email": "other@example.com", "password": PASSWORD})
@@ -58,8 +68,9 @@ def test_concurrent_registrations_one_wins(api: Api) -> None:
 
     def go(i: int) -> None:
         barrier.wait()
-        r = api.call("POST", "/auth/register", {"username": f"racer{i}", "email": "same@example.com",
-                                                "password": PASSWORD})
+        r = api.call(
+            "POST", "/auth/register", {"username": f"racer{i}", "email": "same@example.com", "password": PASSWORD}
+        )
         results.append(r.status_code)
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
@@ -70,14 +81,20 @@ def test_concurrent_registrations_one_wins(api: Api) -> None:
     assert sorted(results) == [201] + [409] * 7
     # exactly one user and one email claim exist
     items = aws.client("dynamodb").query(
-        TableName=config.get_settings().users_table, KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": "EMAIL#same@example.com"}})["Items"]
+        TableName=config.get_settings().users_table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "EMAIL#same@example.com"}},
+    )["Items"]
     assert len(items) == 1
 
 
 def test_password_policy_names_the_field(api: Api) -> None:
-    for pw, msg in [("short1", "at least 10"), ("onlyletterslong", "letter and one digit"),
-                    ("alice-secret-99", "username or email"), ("x1" * 40, "72 bytes")]:
+    for pw, msg in [
+        ("short1", "at least 10"),
+        ("onlyletterslong", "letter and one digit"),
+        ("alice-secret-99", "username or email"),
+        ("x1" * 40, "72 bytes"),
+    ]:
         resp = api.call("POST", "/auth/register", {"username": "alice", "email": "a@example.com", "password": pw})
         assert resp.status_code == 400, pw
         assert msg in error(resp)["fields"]["password"]
@@ -189,11 +206,19 @@ def test_logout_revokes_only_that_session(api: Api) -> None:
 def test_password_change_revokes_every_session(api: Api) -> None:
     api.register("alice")
     a, b = api.login("alice"), api.login("alice")
-    resp = api.call("POST", "/auth/password", {"currentPassword": "nope-nope-1", "newPassword": "another-pass-77"},
-                    token=a["accessToken"])
+    resp = api.call(
+        "POST",
+        "/auth/password",
+        {"currentPassword": "nope-nope-1", "newPassword": "another-pass-77"},
+        token=a["accessToken"],
+    )
     assert resp.status_code == 401
-    resp = api.call("POST", "/auth/password", {"currentPassword": PASSWORD, "newPassword": "another-pass-77"},
-                    token=a["accessToken"])
+    resp = api.call(
+        "POST",
+        "/auth/password",
+        {"currentPassword": PASSWORD, "newPassword": "another-pass-77"},
+        token=a["accessToken"],
+    )
     assert resp.status_code == 204
     for t in (a, b):
         assert api.call("GET", "/users/me", token=t["accessToken"]).status_code == 401

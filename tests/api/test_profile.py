@@ -14,9 +14,17 @@ def test_profile_completion_is_derived(api: Api) -> None:
     me = json_body(api.call("GET", "/users/me", token=t))
     assert me["isProfileComplete"] is False
     assert me["missingProfileFields"] == ["name", "phone", "addresses"]
-    resp = api.call("PATCH", "/users/me", {"name": "Alice", "phone": "+91 98765 43210",
-                                          "preferences": {"deliveryTime": "morning"},
-                                          "profileCompletionPrompted": True}, token=t)
+    resp = api.call(
+        "PATCH",
+        "/users/me",
+        {
+            "name": "Alice",
+            "phone": "+91 98765 43210",
+            "preferences": {"deliveryTime": "morning"},
+            "profileCompletionPrompted": True,
+        },
+        token=t,
+    )
     assert resp.status_code == 200
     me = json_body(resp)
     assert me["missingProfileFields"] == ["addresses"] and me["profileCompletionPrompted"] is True
@@ -107,8 +115,9 @@ def test_admin_lists_users_newest_first_with_cursor(api: Api) -> None:
             break
     names = [u["username"] for u in seen]
     assert names[:5] == ["user4", "user3", "user2", "user1", "user0"] and names[-1] == "root"
-    assert all(set(u) <= {"userId", "username", "email", "role", "status", "createdAt", "name", "emailVerified"}
-               for u in seen)
+    assert all(
+        set(u) <= {"userId", "username", "email", "role", "status", "createdAt", "name", "emailVerified"} for u in seen
+    )
     one = json_body(api.call("GET", f"/users/{seen[0]['userId']}", token=admin["accessToken"]))
     assert one["username"] == "user4"
     assert api.call("GET", "/users/nope", token=admin["accessToken"]).status_code == 404

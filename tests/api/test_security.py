@@ -18,8 +18,17 @@ from tests.conftest import PASSWORD, Api, json_body
 def claims_for(user_id: str, **over: Any) -> dict[str, Any]:
     s = get_settings()
     now = int(time.time())
-    base = {"iss": s.jwt_issuer, "aud": s.jwt_audience, "sub": user_id, "typ": "access", "iat": now,
-            "exp": now + 600, "role": "customer", "ver": 0, "jti": "x"}
+    base = {
+        "iss": s.jwt_issuer,
+        "aud": s.jwt_audience,
+        "sub": user_id,
+        "typ": "access",
+        "iat": now,
+        "exp": now + 600,
+        "role": "customer",
+        "ver": 0,
+        "jti": "x",
+    }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -70,16 +79,19 @@ def test_tampered_payload_rejected(api: Api, alice: dict) -> None:
     assert_401(api, f"{head}.{b64(c)}.{sig}")
 
 
-@pytest.mark.parametrize("over", [
-    {"exp": int(time.time()) - 5},
-    {"aud": "someone-else"},
-    {"iss": "evil"},
-    {"typ": "refresh"},
-    {"typ": None},
-    {"iat": None},
-    {"exp": None},
-    {"ver": 7},
-])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"exp": int(time.time()) - 5},
+        {"aud": "someone-else"},
+        {"iss": "evil"},
+        {"typ": "refresh"},
+        {"typ": None},
+        {"iat": None},
+        {"exp": None},
+        {"ver": 7},
+    ],
+)
 def test_bad_claims_rejected(api: Api, alice: dict, over: dict) -> None:
     assert_401(api, forged(alice, **over))
 
@@ -126,13 +138,16 @@ def test_role_change_revokes_and_takes_effect(api: Api, alice: dict) -> None:
     assert rows[0]["details"] == {"from": "customer", "to": "manager"}
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("GET", "/users", None),
-    ("GET", "/users/{other}", None),
-    ("PATCH", "/users/{other}/role", {"role": "admin"}),
-    ("POST", "/users/{other}/disable", None),
-    ("POST", "/users/{other}/enable", None),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", "/users", None),
+        ("GET", "/users/{other}", None),
+        ("PATCH", "/users/{other}/role", {"role": "admin"}),
+        ("POST", "/users/{other}/disable", None),
+        ("POST", "/users/{other}/enable", None),
+    ],
+)
 @pytest.mark.parametrize("role", ["customer", "manager", "vendor"])
 def test_admin_routes_closed_to_others(api: Api, method: str, path: str, body: Any, role: str) -> None:
     victim = api.register("victim")
@@ -150,18 +165,32 @@ def test_no_object_of_another_user_is_reachable(api: Api, alice: dict) -> None:
     addr = {"label": "home", "line1": "1 Main", "city": "Pune", "state": "MH", "pincode": "411001", "country": "IN"}
     created = json_body(api.call("POST", "/users/me/addresses", addr, token=alice["accessToken"]))
     # bob cannot see, edit or delete alice's address through his own routes
-    assert api.call("PATCH", f"/users/me/addresses/{created['addressId']}", {"label": "x"},
-                    token=bob["accessToken"]).status_code == 404
-    assert api.call("DELETE", f"/users/me/addresses/{created['addressId']}",
-                    token=bob["accessToken"]).status_code == 404
+    assert (
+        api.call(
+            "PATCH", f"/users/me/addresses/{created['addressId']}", {"label": "x"}, token=bob["accessToken"]
+        ).status_code
+        == 404
+    )
+    assert (
+        api.call("DELETE", f"/users/me/addresses/{created['addressId']}", token=bob["accessToken"]).status_code == 404
+    )
     assert json_body(api.call("GET", "/users/me/addresses", token=bob["accessToken"]))["items"] == []
     assert api.call("GET", f"/users/{alice['userId']}", token=bob["accessToken"]).status_code == 403
 
 
-@pytest.mark.parametrize("field,value", [
-    ("role", "admin"), ("userId", "u-1"), ("status", "active"), ("emailVerified", True),
-    ("isProfileComplete", True), ("passwordHash", "x"), ("tokenVersion", 0), ("email", "x@example.com"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("role", "admin"),
+        ("userId", "u-1"),
+        ("status", "active"),
+        ("emailVerified", True),
+        ("isProfileComplete", True),
+        ("passwordHash", "x"),
+        ("tokenVersion", 0),
+        ("email", "x@example.com"),
+    ],
+)
 def test_mass_assignment_rejected(api: Api, alice: dict, field: str, value: Any) -> None:
     resp = api.call("PATCH", "/users/me", {"name": "Alice", field: value}, token=alice["accessToken"])
     assert resp.status_code == 400
@@ -172,8 +201,9 @@ def test_mass_assignment_rejected(api: Api, alice: dict, field: str, value: Any)
 
 @pytest.mark.parametrize("field,value", [("role", "admin"), ("userId", "u-1"), ("status", "active")])
 def test_register_mass_assignment_rejected(api: Api, field: str, value: Any) -> None:
-    resp = api.call("POST", "/auth/register", {"username": "eve", "email": "eve@example.com", "password": PASSWORD,
-                                               field: value})
+    resp = api.call(
+        "POST", "/auth/register", {"username": "eve", "email": "eve@example.com", "password": PASSWORD, field: value}
+    )
     assert resp.status_code == 400 and field in json_body(resp)["error"]["fields"]
 
 

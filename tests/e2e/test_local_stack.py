@@ -37,12 +37,30 @@ def port_open(port: int) -> bool:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state = tmp_path_factory.mktemp("stack") / "local.json"
     api_port, aws_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in (
-        "FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_")
+        and k not in ("FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "freshcart_local", "run", "--api-port", str(api_port), "--aws-port", str(aws_port),
-         "--state-file", str(state)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "freshcart_local",
+            "run",
+            "--api-port",
+            str(api_port),
+            "--aws-port",
+            str(aws_port),
+            "--state-file",
+            str(state),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 90
     while not state.exists():
@@ -80,8 +98,11 @@ def test_customer_journey_over_http(stack: dict[str, Any]) -> None:
     s = requests.Session()
     r = s.post(f"{api}/auth/check", json={"email": "eve@example.com"}, timeout=10)
     assert r.json() == {"next": "register"}
-    r = s.post(f"{api}/auth/register", json={"username": "eve", "email": "eve@example.com",
-                                             "password": "correct-horse-42"}, timeout=10)
+    r = s.post(
+        f"{api}/auth/register",
+        json={"username": "eve", "email": "eve@example.com", "password": "correct-horse-42"},
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     body = mailbox(stack, "eve@example.com", "Confirm your freshcart email")
     token = body.strip().splitlines()[-1]
@@ -102,11 +123,11 @@ def test_customer_journey_over_http(stack: dict[str, Any]) -> None:
 
 def test_admin_login_and_listing(stack: dict[str, Any]) -> None:
     api = stack["api_url"]
-    r = requests.post(f"{api}/auth/login", json={"email": stack["admin"]["email"],
-                                                 "password": stack["admin"]["password"]}, timeout=10)
+    r = requests.post(
+        f"{api}/auth/login", json={"email": stack["admin"]["email"], "password": stack["admin"]["password"]}, timeout=10
+    )
     assert r.status_code == 200 and r.json()["role"] == "admin"
-    r = requests.get(f"{api}/users?limit=5", headers={"Authorization": f"Bearer {r.json()['accessToken']}"},
-                     timeout=10)
+    r = requests.get(f"{api}/users?limit=5", headers={"Authorization": f"Bearer {r.json()['accessToken']}"}, timeout=10)
     assert r.status_code == 200 and any(u["role"] == "admin" for u in r.json()["items"])
 
 
@@ -118,7 +139,11 @@ def test_unknown_route_is_json_404(stack: dict[str, Any]) -> None:
 def test_cli_runs_a_job_against_the_stack(stack: dict[str, Any]) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--state-file", str(stack["_state"])],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     assert json.loads(out)["healthy"] is True
 

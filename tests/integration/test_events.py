@@ -27,8 +27,9 @@ def queue_url(name: str) -> str:
 
 
 def depth(name: str) -> int:
-    attrs = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url(name),
-                                                   AttributeNames=["ApproximateNumberOfMessages"])
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
 
@@ -41,8 +42,9 @@ def app_dispatcher() -> Dispatcher:
 
 
 def registered(user_id: str = "u-1", email: str = "a@example.com") -> dict[str, Any]:
-    return events.publish(get_settings().user_events_topic_arn, "UserRegistered",
-                          {"userId": user_id, "email": email, "username": "a"})
+    return events.publish(
+        get_settings().user_events_topic_arn, "UserRegistered", {"userId": user_id, "email": email, "username": "a"}
+    )
 
 
 def test_poison_message_does_not_block_batch_and_lands_in_dlq() -> None:
@@ -105,8 +107,12 @@ def test_health_monitor_alerts_on_dead_letters() -> None:
     s = get_settings()
     sqs, sns = aws.client("sqs"), aws.client("sns")
     watch = sqs.create_queue(QueueName="alerts-watch")["QueueUrl"]
-    sns.subscribe(TopicArn=s.alerts_topic_arn, Protocol="sqs",
-                  Endpoint="arn:aws:sqs:us-east-1:123456789012:alerts-watch", Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=s.alerts_topic_arn,
+        Protocol="sqs",
+        Endpoint="arn:aws:sqs:us-east-1:123456789012:alerts-watch",
+        Attributes={"RawMessageDelivery": "true"},
+    )
     assert health.check() == {"healthy": True, "deadLetters": {f"{s.notifications_queue}-dlq": 0}}
     assert "Messages" not in sqs.receive_message(QueueUrl=watch)
     sqs.send_message(QueueUrl=queue_url(f"{s.notifications_queue}-dlq"), MessageBody="x")

@@ -25,8 +25,9 @@ def test_queue_redrive_and_topic_subscription() -> None:
     s = get_settings()
     sqs, sns = aws.client("sqs"), aws.client("sns")
     url = sqs.get_queue_url(QueueName=s.notifications_queue)["QueueUrl"]
-    redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
-                         ["Attributes"]["RedrivePolicy"])
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
     assert redrive["deadLetterTargetArn"].endswith(f"{s.notifications_queue}-dlq")
     assert int(redrive["maxReceiveCount"]) == 5
     subs = sns.list_subscriptions_by_topic(TopicArn=s.user_events_topic_arn)["Subscriptions"]

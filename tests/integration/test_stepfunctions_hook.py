@@ -48,8 +48,9 @@ def canary_app() -> tuple[Chalice, dict[str, int]]:
 def run(definition: str, payload: dict[str, Any]) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     ensure_lambda_functions(lambda_names_in(definition))
-    arn = sfn.create_state_machine(name=f"canary-{uuid.uuid4().hex[:6]}", definition=definition,
-                                   roleArn=PLACEHOLDER_ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name=f"canary-{uuid.uuid4().hex[:6]}", definition=definition, roleArn=PLACEHOLDER_ROLE
+    )["stateMachineArn"]
     exe = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(payload))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -24,7 +24,9 @@ def test_tables_have_pitr_sse_and_on_demand() -> None:
 
 def test_audit_rows_expire() -> None:
     assert RESOURCES["AuditTable"]["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "expiresAt", "Enabled": True}
+        "AttributeName": "expiresAt",
+        "Enabled": True,
+    }
 
 
 def test_every_work_queue_has_a_dead_letter_queue() -> None:
@@ -38,8 +40,9 @@ def test_every_work_queue_has_a_dead_letter_queue() -> None:
 
 
 def test_sqs_handlers_report_batch_item_failures() -> None:
-    from app import app
     from chalice.app import SQSEventConfig
+
+    from app import app
 
     for cfg in app.event_sources:
         if isinstance(cfg, SQSEventConfig):
@@ -57,8 +60,10 @@ def test_policies_have_no_wildcard_action_or_resource() -> None:
             resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
             assert "*" not in actions and not any(a.endswith(":*") for a in actions), st
             assert "*" not in resources, st
-            assert all(f"freshcart-{stage}" in r or f"freshcart/{stage}" in r or r.endswith("identity/*")
-                       or "log-group" in r for r in resources), st
+            assert all(
+                f"freshcart-{stage}" in r or f"freshcart/{stage}" in r or r.endswith("identity/*") or "log-group" in r
+                for r in resources
+            ), st
 
 
 def test_stages_name_every_resource() -> None:
@@ -66,6 +71,12 @@ def test_stages_name_every_resource() -> None:
     assert config["autogen_policy"] is False
     for stage in ("local", "dev", "prod"):
         env = config["stages"][stage]["environment_variables"]
-        for key in ("USERS_TABLE", "AUDIT_TABLE", "RATELIMIT_TABLE", "IDEMPOTENCY_TABLE", "NOTIFICATIONS_QUEUE",
-                    "JWT_SECRET_ID"):
+        for key in (
+            "USERS_TABLE",
+            "AUDIT_TABLE",
+            "RATELIMIT_TABLE",
+            "IDEMPOTENCY_TABLE",
+            "NOTIFICATIONS_QUEUE",
+            "JWT_SECRET_ID",
+        ):
             assert env[key].startswith(f"freshcart-{stage}") or env[key].startswith(f"freshcart/{stage}")
