@@ -9,12 +9,10 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 from chalice.app import Request
-from pydantic import BaseModel, ConfigDict
-from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import logs
 from chalicelib.core.errors import AppError, Forbidden, PayloadTooLarge, Unauthorized, ValidationError
@@ -23,34 +21,15 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 100
 log = logs.get_logger("freshcart.http")
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-
-class Body(BaseModel):
-    """Base for request bodies: unknown fields are rejected (no mass assignment)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "body"
-
-
-def validate(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        fields = {}
-        for err in exc.errors():
-            name = _field_name(tuple(err["loc"]))
-            if err["type"] == "extra_forbidden":
-                fields[name] = "unknown field"
-            else:
-                fields.setdefault(name, str(err["msg"]))
-        raise ValidationError("request body is invalid", fields=fields) from None
+    M = TypeVar("M", bound=BaseModel)
 
 
 def parse(model: type[M], request: Request) -> M:
+    """The request body as ``model``; every problem is a 4xx naming the field."""
+    from chalicelib.core.schema import validate
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-# (METHOD, path) -> request body model; filled by each api module with ``documents``.
-REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {}
+# (METHOD, path) -> "module:Model" of the request body; filled by each api module with
+# ``documents``. Names, not classes, so declaring them imports no pydantic at cold start.
+REQUEST_MODELS: dict[tuple[str, str], str] = {}
 
 
-def documents(method: str, path: str, model: type[BaseModel]) -> None:
+def documents(method: str, path: str, model: str) -> None:
     REQUEST_MODELS[(method.upper(), path)] = model
+
+
+def _model(ref: str) -> type[BaseModel]:
+    module, name = ref.split(":")
+    cls: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def build(app: Chalice) -> dict[str, Any]:
@@ -36,8 +45,9 @@ def build(app: Chalice) -> dict[str, Any]:
                 op["parameters"] = params
             if entry.authorizer is not None:
                 op["security"] = [{"bearerAuth": []}]
-            model = REQUEST_MODELS.get((method, path))
-            if model is not None:
+            ref = REQUEST_MODELS.get((method, path))
+            if ref is not None:
+                model = _model(ref)
                 schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema

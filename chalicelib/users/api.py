@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.core.http import caller, client_info, decode_cursor, encode_cursor, page_limit, parse, require_role
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documents
-from chalicelib.users import models
 from chalicelib.users.authorizer import jwt_auth
+
+if TYPE_CHECKING:
+    from chalicelib.users import models
+else:  # loaded on first use: the authorizer and GET routes never need pydantic
+    models = lazy_module("chalicelib.users.models")
 
 bp = Blueprint(__name__)
 
-documents("POST", "/auth/register", models.RegisterBody)
-documents("POST", "/auth/check", models.CheckBody)
-documents("POST", "/auth/login", models.LoginBody)
-documents("POST", "/auth/refresh", models.RefreshBody)
-documents("POST", "/auth/verify-email", models.VerifyEmailBody)
-documents("POST", "/auth/password", models.PasswordBody)
-documents("PATCH", "/users/me", models.ProfilePatch)
-documents("POST", "/users/me/addresses", models.AddressBody)
-documents("PATCH", "/users/me/addresses/{address_id}", models.AddressPatch)
-documents("PATCH", "/users/{user_id}/role", models.RoleBody)
+documents("POST", "/auth/register", "chalicelib.users.models:RegisterBody")
+documents("POST", "/auth/check", "chalicelib.users.models:CheckBody")
+documents("POST", "/auth/login", "chalicelib.users.models:LoginBody")
+documents("POST", "/auth/refresh", "chalicelib.users.models:RefreshBody")
+documents("POST", "/auth/verify-email", "chalicelib.users.models:VerifyEmailBody")
+documents("POST", "/auth/password", "chalicelib.users.models:PasswordBody")
+documents("PATCH", "/users/me", "chalicelib.users.models:ProfilePatch")
+documents("POST", "/users/me/addresses", "chalicelib.users.models:AddressBody")
+documents("PATCH", "/users/me/addresses/{address_id}", "chalicelib.users.models:AddressPatch")
+documents("PATCH", "/users/{user_id}/role", "chalicelib.users.models:RoleBody")
 
 
 def _req() -> Any:

@@ -1,36 +1,30 @@
-"""Request bodies and public views for users. Bodies forbid unknown fields."""
+"""Request bodies for identity routes. Bodies forbid unknown fields (see core/schema.py)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from chalicelib.core.http import Body
+from chalicelib.core.schema import Body
 
 Role = Literal["customer", "admin", "manager", "vendor"]
-ROLES: tuple[str, ...] = ("customer", "admin", "manager", "vendor")
 
 USERNAME_RE = r"^[A-Za-z0-9_.-]{3,32}$"
 PINCODE_RE = r"^[A-Za-z0-9 -]{3,10}$"
 PHONE_RE = r"^\+?[0-9 ()-]{7,20}$"
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
-def password_problem(password: str, email: str = "", username: str = "") -> str | None:
-    """The password policy, in one place, as a message a person can act on."""
-    size = len(password.encode())
-    if size < 10:
-        return "must be at least 10 characters"
-    if size > 72:
-        return "must be at most 72 bytes"
-    if not re.search(r"[A-Za-z]", password) or not re.search(r"[0-9]", password):
-        return "must contain at least one letter and one digit"
-    lowered = password.lower()
-    for part in (email.split("@")[0].lower(), username.lower()):
-        if len(part) >= 4 and part in lowered:
-            return "must not contain your username or email"
-    return None
+def _email(value: str) -> str:
+    """Shape check and case folding; ownership is proven by the verification email."""
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("value is not a valid email address")
+    return value.lower()
+
+
+Email = Annotated[str, AfterValidator(_email)]
 
 
 class DeviceInfo(Body):
@@ -42,13 +36,13 @@ class DeviceInfo(Body):
 
 class RegisterBody(Body):
     username: str = Field(pattern=USERNAME_RE)
-    email: EmailStr = Field(max_length=254)
+    email: Email
     password: str = Field(max_length=200)
     deviceInfo: DeviceInfo | None = None
 
 
 class CheckBody(Body):
-    email: EmailStr | None = Field(default=None, max_length=254)
+    email: Email | None = None
     username: str | None = Field(default=None, pattern=USERNAME_RE)
 
     @model_validator(mode="after")
@@ -120,46 +114,3 @@ class RoleBody(Body):
     role: Role
 
 
-# -- views: the only shapes that leave the service ----------------------------------------
-PUBLIC_FIELDS = (
-    "userId",
-    "username",
-    "email",
-    "role",
-    "status",
-    "emailVerified",
-    "name",
-    "phone",
-    "preferences",
-    "addresses",
-    "profileCompletionPrompted",
-    "createdAt",
-    "updatedAt",
-    "lastActiveAt",
-    "region",
-)
-ADMIN_LIST_FIELDS = ("userId", "username", "email", "role", "status", "createdAt", "name", "emailVerified")
-
-
-def missing_profile_fields(user: dict[str, Any]) -> list[str]:
-    """The ONE rule for a complete profile: name, phone and at least one address."""
-    missing = [f for f in ("name", "phone") if not user.get(f)]
-    if not user.get("addresses"):
-        missing.append("addresses")
-    return missing
-
-
-def profile_view(user: dict[str, Any]) -> dict[str, Any]:
-    view = {k: user[k] for k in PUBLIC_FIELDS if k in user}
-    view.setdefault("addresses", [])
-    view.setdefault("preferences", {})
-    view["devices"] = [
-        {k: d.get(k) for k in ("os", "browser", "ip", "lastActive") if d.get(k)} for d in user.get("devices", [])
-    ]
-    view["isProfileComplete"] = not missing_profile_fields(user)
-    view["missingProfileFields"] = missing_profile_fields(user)
-    return view
-
-
-def list_view(user: dict[str, Any]) -> dict[str, Any]:
-    return {k: user[k] for k in ADMIN_LIST_FIELDS if k in user}

@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
@@ -22,8 +22,11 @@ from chalicelib.core.errors import (
     ValidationError,
 )
 from chalicelib.core.http import Caller, ClientInfo
-from chalicelib.users import models, tokens
+from chalicelib.users import rules, tokens
 from chalicelib.users.repo import UsersRepo, email_key, username_key
+
+if TYPE_CHECKING:
+    from chalicelib.users import models
 
 MAX_DEVICES = 10
 MAX_ADDRESSES = 10
@@ -47,7 +50,7 @@ class UserService:
 
     # -- registration -----------------------------------------------------------------------
     def register(self, body: models.RegisterBody, client: ClientInfo) -> dict[str, Any]:
-        problem = models.password_problem(body.password, body.email, body.username)
+        problem = rules.password_problem(body.password, body.email, body.username)
         if problem:
             raise ValidationError(f"password {problem}", fields={"password": problem})
         user_id = str(uuid.uuid4())
@@ -161,7 +164,7 @@ class UserService:
             "expiresIn": s.access_ttl_seconds,
             "userId": user["userId"],
             "role": user["role"],
-            "isProfileComplete": not models.missing_profile_fields(user),
+            "isProfileComplete": not rules.missing_profile_fields(user),
         }
 
     def refresh(self, body: models.RefreshBody, client: ClientInfo) -> dict[str, Any]:
@@ -192,7 +195,7 @@ class UserService:
         user = self._get(who.user_id)
         if not tokens.check_password(body.currentPassword, user.get("passwordHash")):
             raise Unauthorized("current password is wrong", code="invalid_credentials")
-        problem = models.password_problem(body.newPassword, user["email"], user["username"])
+        problem = rules.password_problem(body.newPassword, user["email"], user["username"])
         if problem:
             raise ValidationError(f"password {problem}", fields={"newPassword": problem})
         actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
@@ -231,7 +234,7 @@ class UserService:
         return user
 
     def me(self, who: Caller) -> dict[str, Any]:
-        return models.profile_view(self._get(who.user_id))
+        return rules.profile_view(self._get(who.user_id))
 
     def update_me(self, who: Caller, body: models.ProfilePatch) -> dict[str, Any]:
         user = self._get(who.user_id)
@@ -242,13 +245,13 @@ class UserService:
                 **body.preferences.model_dump(exclude_unset=True),
             }
         if not changes:
-            return models.profile_view(user)
+            return rules.profile_view(user)
         return self._save(user, changes)
 
     def _save(self, user: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         changes["updatedAt"] = _now()
         self.repo.update_profile(user["userId"], int(user.get("version", 0)), changes)
-        return models.profile_view({**user, **changes})
+        return rules.profile_view({**user, **changes})
 
     def add_address(self, who: Caller, body: models.AddressBody) -> dict[str, Any]:
         user = self._get(who.user_id)
@@ -293,24 +296,24 @@ class UserService:
         self, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         items, last = self.repo.list_page(limit, cursor)
-        return [models.list_view(u) for u in items], last
+        return [rules.list_view(u) for u in items], last
 
     def get_user(self, user_id: str) -> dict[str, Any]:
-        return models.profile_view(self._get(user_id))
+        return rules.profile_view(self._get(user_id))
 
     def change_role(self, who: Caller, user_id: str, role: str, client: ClientInfo) -> dict[str, Any]:
         if user_id == who.user_id:
             raise Conflict("admins cannot change their own role", fields={"userId": "is yourself"})
         user = self._get(user_id)
         if user["role"] == role:
-            return models.profile_view(user)
+            return rules.profile_view(user)
         actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
         self.repo.revoke_all(
             user_id,
             {"role": role, "updatedAt": _now()},
             [audit.put_request(subject(user_id), "role_change", actor, {"from": user["role"], "to": role})],
         )
-        return models.profile_view({**user, "role": role})
+        return rules.profile_view({**user, "role": role})
 
     def set_status(self, who: Caller, user_id: str, status: str, client: ClientInfo) -> dict[str, Any]:
         if user_id == who.user_id:
@@ -323,7 +326,7 @@ class UserService:
             {"status": status, "updatedAt": _now()},
             [audit.put_request(subject(user_id), action, actor)],
         )
-        return models.profile_view({**user, "status": status})
+        return rules.profile_view({**user, "status": status})
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""`make bench`: figures as `name: value` lines. Timings are printed, never asserted.
+
+- cold_first_request_ratio: a fresh process imports the app, runs the authorizer and serves one
+  GET /users/me against moto; divided by the same for a ~20-line Chalice app doing one GetItem
+  (bench/cold_baseline.py). Median of runs, alternating the two.
+- aws_calls_*: AWS API calls one request makes (counted with botocore hooks), warm container.
+- handler_cpu_ms_me: CPU per authenticated GET /users/me (authorizer + handler) with AWS stubbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_aws() -> tuple[Any, dict[str, str]]:
+    from moto.server import ThreadedMotoServer
+
+    from freshcart_local.provision import provision
+    from freshcart_local.stack import REGION, STAGE, aws_env, configure_moto, load_app
+
+    port = free_port()
+    env = aws_env(f"http://127.0.0.1:{port}", port)
+    configure_moto()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ["BCRYPT_ROUNDS"] = "4"
+    load_app({**env, "BCRYPT_ROUNDS": "4"})
+    resources = provision(STAGE, REGION)
+    _, chalice_config = load_app({**env, **resources, "BCRYPT_ROUNDS": "4"})
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+
+    aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
+    return server, {**chalice_config.environment_variables, **env, **resources, "BCRYPT_ROUNDS": "4"}
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, event_name: str = "", **_: Any) -> None:
+        self.calls.append(event_name.removeprefix("before-call."))
+
+    def measure(self, fn: Callable[[], Any]) -> tuple[int, list[str]]:
+        self.calls.clear()
+        fn()
+        return len(self.calls), list(self.calls)
+
+
+def cold(env: dict[str, str], token: str, user_id: str) -> float:
+    run_env = {**os.environ, **env, "BENCH_TOKEN": token, "BENCH_USER_ID": user_id, "PYTHONPATH": str(ROOT)}
+
+    def once(script: str) -> float:
+        out = subprocess.run([sys.executable, f"bench/{script}.py"], cwd=ROOT, env=run_env, capture_output=True,
+                             text=True, check=True, timeout=120).stdout
+        return float(json.loads(out.strip().splitlines()[-1])["ms"])
+
+    ours, base = [], []
+    for _ in range(COLD_RUNS):
+        ours.append(once("cold_ours"))
+        base.append(once("cold_baseline"))
+    print(f"cold_first_request_ms_ours: {statistics.median(ours):.1f}")
+    print(f"cold_first_request_ms_baseline: {statistics.median(base):.1f}")
+    return statistics.median(ours) / statistics.median(base)
+
+
+def main() -> None:
+    server, env = start_aws()
+    try:
+        from chalice.test import Client
+
+        from app import app
+        from bench.events import api_event, auth_event
+        from chalicelib.core import aws
+        from freshcart_local import gateway
+
+        gateway.apply()
+        counter = Counter()
+        aws.on_call(counter)
+        password = "correct-horse-42"
+        with Client(app, stage_name="local") as client:
+            def post(path: str, body: dict[str, Any]) -> Any:
+                resp = client.http.post(path, headers={"content-type": "application/json"}, body=json.dumps(body))
+                assert resp.status_code < 300, resp.body
+                return json.loads(resp.body)
+
+            post("/auth/register", {"username": "warmup", "email": "warm@example.com", "password": password})
+            post("/auth/login", {"username": "warmup", "password": password})  # warms clients and the key
+            n, names = counter.measure(lambda: post(
+                "/auth/register", {"username": "bench", "email": "bench@example.com", "password": password}))
+            print(f"aws_calls_register: {n}   # {', '.join(names)}")
+            post("/auth/login", {"username": "bench", "password": password})  # first login: device recorded
+            result: dict[str, Any] = {}
+            n, names = counter.measure(lambda: result.update(post(
+                "/auth/login", {"username": "bench", "password": password})))
+            print(f"aws_calls_login: {n}   # {', '.join(names)}")
+            headers = {"authorization": f"Bearer {result['accessToken']}"}
+            n, names = counter.measure(lambda: client.http.get("/users/me", headers=headers))
+            print(f"aws_calls_me: {n}   # {', '.join(names)} (authorizer + handler)")
+
+        # CPU per request with AWS stubbed out: the two repository reads answer from memory.
+        from chalicelib.users.repo import UsersRepo
+
+        user = UsersRepo().get(result["userId"])
+        assert user is not None
+        UsersRepo.get = lambda self, user_id, consistent=False: user  # type: ignore[method-assign]
+        UsersRepo.auth_view = lambda self, user_id, sid: user  # type: ignore[method-assign]
+        authorizer = app.handler_map["jwt_auth"]
+        token = result["accessToken"]
+        counter.calls.clear()
+
+        def request() -> None:
+            policy = authorizer(auth_event(token), None)
+            resp = app(api_event("/users/me", policy["principalId"], policy["context"]), None)
+            assert resp["statusCode"] == 200
+
+        for _ in range(200):
+            request()
+        n_req = 3000
+        t0 = time.process_time()
+        for _ in range(n_req):
+            request()
+        cpu_ms = (time.process_time() - t0) * 1000 / n_req
+        assert not counter.calls, "stubbed run made AWS calls"
+        print(f"handler_cpu_ms_me: {cpu_ms:.3f}")
+
+        ratio = cold(env, token, result["userId"])
+        print(f"cold_first_request_ratio: {ratio:.2f}")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
