@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 def parse(model: type[M], request: Request) -> M:
     """The request body as ``model``; every problem is a 4xx naming the field."""
     from chalicelib.core.schema import validate
+
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")

@@ -6,6 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 

@@ -10,7 +10,6 @@ from chalice.app import SQSEvent
 from chalicelib.core import logs
 from chalicelib.core.config import resource_name, stage_name
 from chalicelib.core.events import parse_envelope
-from chalicelib.notifications import service
 
 bp = Blueprint(__name__)
 log = logs.get_logger("freshcart.notifications")
@@ -20,6 +19,8 @@ log = logs.get_logger("freshcart.notifications")
 def handle_notifications(event: SQSEvent) -> dict[str, Any]:
     """Each record stands alone: a failing one is reported back (ReportBatchItemFailures) and is
     retried, then dead-lettered after maxReceiveCount; the rest of the batch is not redone."""
+    from chalicelib.notifications import service  # here, not at import: API cold starts skip it
+
     failures = []
     for record in event:
         try:

@@ -112,5 +112,3 @@ class AddressPatch(Body):
 
 class RoleBody(Body):
     role: Role
-
-
