@@ -4,12 +4,18 @@ from typing import Any
 
 from chalice import Chalice
 
+from chalicelib.catalog import api as catalog_api
 from chalicelib.core import openapi
 from chalicelib.core.http import error_middleware
+from chalicelib.inventory import api as inventory_api
+from chalicelib.inventory import jobs as inventory_jobs
 from chalicelib.notifications import jobs as notification_jobs
 from chalicelib.ops import jobs as ops_jobs
+from chalicelib.orders import api as orders_api
+from chalicelib.orders import jobs as orders_jobs
 from chalicelib.users import api as users_api
 from chalicelib.users import authorizer
+from chalicelib.vendors import api as vendors_api
 
 app = Chalice(app_name="freshcart")
 app.register_middleware(error_middleware, "http")
@@ -17,6 +23,12 @@ app.register_blueprint(authorizer.bp)
 app.register_blueprint(users_api.bp)
 app.register_blueprint(notification_jobs.bp)
 app.register_blueprint(ops_jobs.bp)
+app.register_blueprint(catalog_api.bp)
+app.register_blueprint(vendors_api.bp)
+app.register_blueprint(inventory_api.bp)
+app.register_blueprint(inventory_jobs.bp)
+app.register_blueprint(orders_api.bp)
+app.register_blueprint(orders_jobs.bp)
 
 
 @app.route("/openapi.json", methods=["GET"])

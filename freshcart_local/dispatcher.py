@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalice import Chalice
@@ -24,6 +24,19 @@ from freshcart_local.runtime import ACCOUNT_ID, invoke
 log = logs.get_logger("freshcart.local.dispatcher")
 RETRY_BACKOFF_SECONDS = 2
 SNS_ASYNC_ATTEMPTS = 3  # Lambda's async invocation: the first try plus two retries
+
+
+@dataclass
+class StreamSource:
+    """A DynamoDB stream feeding a handler, as an AWS::Lambda::EventSourceMapping would."""
+
+    handler: str
+    stream_arn: str
+    batch_size: int
+    retries: int
+    iterators: dict[str, str]
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
 
 
 @dataclass
@@ -90,6 +103,7 @@ class Dispatcher:
         self.region = region
         self.stage = stage
         self.sources: list[Source] = []
+        self.streams: list[StreamSource] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -109,7 +123,62 @@ class Dispatcher:
                 arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{qname}"
                 sub = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
                 self.sources.append(Source(cfg.name, url, sub, 1, sns=True))
+        self._discover_streams()
         return self.sources
+
+    def _discover_streams(self) -> None:
+        from freshcart_local.provision import stream_sources
+
+        ddb, streams = aws.client("dynamodb"), aws.client("dynamodbstreams")
+        for spec in stream_sources(self.stage, self.region):
+            if spec["handler"] not in self.app.handler_map:
+                continue
+            arn = ddb.describe_table(TableName=spec["table"])["Table"]["LatestStreamArn"]
+            shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            iterators = {
+                sh["ShardId"]: streams.get_shard_iterator(StreamArn=arn, ShardId=sh["ShardId"],
+                                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                for sh in shards
+            }
+            self.streams.append(StreamSource(spec["handler"], arn, spec["batch_size"], spec["retries"], iterators))
+
+    def poll_stream(self, src: StreamSource) -> int:
+        """One batch from a stream to its handler. A failed record is retried (with what follows
+        it, preserving order) up to the mapping's MaximumRetryAttempts, then sent to the DLQ."""
+        streams = aws.client("dynamodbstreams")
+        records = src.pending
+        if not records:
+            for shard, iterator in list(src.iterators.items()):
+                resp = streams.get_records(ShardIterator=iterator, Limit=src.batch_size)
+                src.iterators[shard] = resp.get("NextShardIterator") or iterator
+                records += resp.get("Records", [])
+        if not records:
+            return 0
+        event = {"Records": [{**r, "eventSourceARN": src.stream_arn} for r in records]}
+        try:
+            result = invoke(self.app, src.handler, event) or {}
+            failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+        except Exception:
+            log.exception("stream handler failed", extra={"handler": src.handler})
+            failed = [records[0]["dynamodb"]["SequenceNumber"]]
+        if not failed:
+            src.pending, src.attempts = [], 0
+            return len(records)
+        first = next((i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), 0)
+        src.attempts += 1
+        if src.attempts > src.retries:
+            self._dead_letter(src, records[first])
+            src.pending, src.attempts = records[first + 1 :], 0
+        else:
+            src.pending = records[first:]
+        return len(records)
+
+    def _dead_letter(self, src: StreamSource, record: dict[str, Any]) -> None:
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=f"freshcart-{self.stage}-stream-events-dlq")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(
+            {"handler": src.handler, "streamArn": src.stream_arn, "record": record}, default=str))
+        log.error("stream record dead-lettered", extra={"handler": src.handler})
 
     def poll_once(self, source: Source, wait_seconds: int = 0) -> int:
         """Receive one batch and deliver it. Returns how many messages were received."""
@@ -162,7 +231,7 @@ class Dispatcher:
         """Deliver until every queue is empty of visible messages (tests, CLI)."""
         total = 0
         for _ in range(max_rounds):
-            got = sum(self.poll_once(s) for s in self.sources)
+            got = sum(self.poll_once(s) for s in self.sources) + sum(self.poll_stream(s) for s in self.streams)
             total += got
             if not got:
                 break
@@ -173,6 +242,21 @@ class Dispatcher:
             t = threading.Thread(target=self._loop, args=(source,), name=f"sqs-{source.handler}", daemon=True)
             t.start()
             self._threads.append(t)
+        for stream in self.streams:
+            t = threading.Thread(target=self._stream_loop, args=(stream,), name=f"ddb-{stream.handler}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _stream_loop(self, src: StreamSource) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.poll_stream(src):
+                    self._stop.wait(0.5)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("stream poll failed", extra={"handler": src.handler})
+                self._stop.wait(1)
 
     def _loop(self, source: Source) -> None:
         while not self._stop.is_set():

@@ -21,7 +21,8 @@ PLACEHOLDER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/freshcart-local"
 
 
 # API Gateway pieces: locally, Chalice's gateway plays API Gateway (see freshcart_local/gateway.py).
-SERVED_BY_CHALICE_LOCAL = {"AWS::ApiGateway::GatewayResponse"}
+# Stream mappings: the local dispatcher reads them from the template (``stream_sources``).
+SERVED_BY_CHALICE_LOCAL = {"AWS::ApiGateway::GatewayResponse", "AWS::Lambda::EventSourceMapping"}
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -117,7 +118,10 @@ class Provisioner:
             args["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
         if p.get("SSESpecification", {}).get("SSEEnabled"):
             args["SSESpecification"] = {"Enabled": True}
-        arn = ddb.create_table(**args)["TableDescription"]["TableArn"]
+        desc = ddb.create_table(**args)["TableDescription"]
+        arn = desc["TableArn"]
+        if "LatestStreamArn" in desc:
+            self.attrs[(name, "StreamArn")] = desc["LatestStreamArn"]
         if "TimeToLiveSpecification" in p:
             ddb.update_time_to_live(TableName=p["TableName"], TimeToLiveSpecification=p["TimeToLiveSpecification"])
         self.refs[name] = p["TableName"]
@@ -236,6 +240,32 @@ def ensure_lambda_functions(names: set[str]) -> None:
             Handler="handler.handler",
             Code={"ZipFile": buf.getvalue()},
         )
+
+
+def handler_name(logical_id: str) -> str:
+    """Chalice names a function's resource in CamelCase: OrderStream <- order_stream."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+def stream_sources(stage: str, region: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The template's DynamoDB stream mappings as {table, handler, batch_size, retries}."""
+    t = template or load_template()
+    p = Provisioner(t, stage, region)
+    out = []
+    for res in t["Resources"].values():
+        if res.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = res["Properties"]
+        table_id = props["EventSourceArn"]["Fn::GetAtt"][0]
+        out.append(
+            {
+                "table": p.resolve(t["Resources"][table_id]["Properties"]["TableName"]),
+                "handler": handler_name(props["FunctionName"]["Ref"]),
+                "batch_size": int(props.get("BatchSize", 100)),
+                "retries": int(props.get("MaximumRetryAttempts", 3)),
+            }
+        )
+    return out
 
 
 def provision(stage: str, region: str, template: dict[str, Any] | None = None) -> dict[str, str]:

@@ -18,6 +18,9 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "BCRYPT_ROUNDS": "4",
+        # botocore's account-based DynamoDB endpoints ({account}.streams-ddb...) are not routed by
+        # moto's in-process mock; the local stack sets AWS_ENDPOINT_URL, which sidesteps them.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

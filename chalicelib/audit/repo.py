@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import from_item, to_item, values
+from chalicelib.core.http import Caller, ClientInfo
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class Actor:
     role: str
     ip: str
     device: str
+
+    @classmethod
+    def of(cls, who: Caller, client: ClientInfo) -> Actor:
+        return cls(who.user_id, who.role, client.ip, client.user_agent)
 
 
 def entry(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> dict[str, Any]:

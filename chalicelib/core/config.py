@@ -28,6 +28,16 @@ class Settings:
     audit_table: str
     ratelimit_table: str
     idempotency_table: str
+    catalog_table: str
+    vendors_table: str
+    inventory_table: str
+    orders_table: str
+    order_events_topic_arn: str
+    inventory_events_topic_arn: str
+    reservation_ttl_seconds: int
+    max_order_lines: int
+    low_stock_threshold: int
+    default_currency: str
     user_events_topic_arn: str
     alerts_topic_arn: str
     notifications_queue: str
@@ -68,6 +78,16 @@ def get_settings() -> Settings:
         audit_table=name("AUDIT_TABLE", "audit"),
         ratelimit_table=name("RATELIMIT_TABLE", "ratelimits"),
         idempotency_table=name("IDEMPOTENCY_TABLE", "idempotency"),
+        catalog_table=name("CATALOG_TABLE", "catalog"),
+        vendors_table=name("VENDORS_TABLE", "vendors"),
+        inventory_table=name("INVENTORY_TABLE", "inventory"),
+        orders_table=name("ORDERS_TABLE", "orders"),
+        order_events_topic_arn=_env("ORDER_EVENTS_TOPIC_ARN", ""),
+        inventory_events_topic_arn=_env("INVENTORY_EVENTS_TOPIC_ARN", ""),
+        reservation_ttl_seconds=int(_env("RESERVATION_TTL_SECONDS", "900")),
+        max_order_lines=int(_env("MAX_ORDER_LINES", "25")),
+        low_stock_threshold=int(_env("LOW_STOCK_THRESHOLD", "5")),
+        default_currency=_env("DEFAULT_CURRENCY", "INR"),
         user_events_topic_arn=_env("USER_EVENTS_TOPIC_ARN", ""),
         alerts_topic_arn=_env("ALERTS_TOPIC_ARN", ""),
         notifications_queue=name("NOTIFICATIONS_QUEUE", "notifications"),

@@ -12,15 +12,15 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, set):
-        return {_plain(v) for v in value}
+        return {plain(v) for v in value}
     return value
 
 
@@ -46,7 +46,7 @@ def to_item(data: dict[str, Any]) -> dict[str, Any]:
 def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
-    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
+    return {k: plain(_de.deserialize(v)) for k, v in item.items()}
 
 
 def values(**kwargs: Any) -> dict[str, Any]:
@@ -60,3 +60,29 @@ def error_code(exc: ClientError) -> str:
 
 def is_conditional_failure(exc: ClientError) -> bool:
     return error_code(exc) in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def batch_get(ddb: Any, request: dict[str, Any], attempts: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables: chunks of 100 keys, unprocessed keys retried."""
+    import time
+
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in request}
+    pending = [(table, key, spec) for table, spec in request.items() for key in spec["Keys"]]
+    for attempt in range(attempts):
+        if not pending:
+            return found
+        chunk, pending = pending[:100], pending[100:]
+        items: dict[str, Any] = {}
+        for table, key, spec in chunk:
+            entry = items.setdefault(table, {k: v for k, v in spec.items() if k != "Keys"} | {"Keys": []})
+            entry["Keys"].append(key)
+        resp = ddb.batch_get_item(RequestItems=items)
+        for table, rows in resp.get("Responses", {}).items():
+            found[table].extend(r for r in (from_item(x) for x in rows) if r)
+        for table, spec in resp.get("UnprocessedKeys", {}).items():
+            pending += [(table, key, spec) for key in spec["Keys"]]
+        if resp.get("UnprocessedKeys"):
+            time.sleep(min(0.05 * 2**attempt, 1))
+    if pending:
+        raise RuntimeError("BatchGetItem left keys unprocessed")
+    return found

@@ -51,6 +51,7 @@ class Caller:
     user_id: str
     role: str
     session_id: str
+    vendor_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ def caller(request: Request) -> Caller:
     user_id = ctx.get("principalId") or ctx.get("userId")
     if not user_id:
         raise Unauthorized("authentication required")
-    return Caller(user_id=str(user_id), role=str(ctx.get("role", "")), session_id=str(ctx.get("sid", "")))
+    return Caller(
+        user_id=str(user_id),
+        role=str(ctx.get("role", "")),
+        session_id=str(ctx.get("sid", "")),
+        vendor_id=str(ctx.get("vendorId", "")),
+    )
 
 
 def require_role(request: Request, *roles: str) -> Caller:
@@ -76,12 +82,12 @@ def require_role(request: Request, *roles: str) -> Caller:
     return who
 
 
-def _query(request: Request, name: str) -> str | None:
+def query(request: Request, name: str) -> str | None:
     params: dict[str, str] = dict(request.query_params or {})
     return params.get(name)
 
 
-def _header(request: Request, name: str) -> str | None:
+def header(request: Request, name: str) -> str | None:
     headers: Any = request.headers or {}
     value = headers.get(name)
     return str(value) if value is not None else None
@@ -92,13 +98,13 @@ def client_info(request: Request) -> ClientInfo:
     identity: dict[str, Any] = context.get("identity") or {}
     return ClientInfo(
         ip=str(identity.get("sourceIp") or "unknown"),
-        user_agent=(_header(request, "user-agent") or "")[:256],
-        country=_header(request, "cloudfront-viewer-country"),
+        user_agent=(header(request, "user-agent") or "")[:256],
+        country=header(request, "cloudfront-viewer-country"),
     )
 
 
 def page_limit(request: Request, default: int = 20) -> int:
-    raw = _query(request, "limit")
+    raw = query(request, "limit")
     if raw is None:
         return default
     try:
@@ -117,7 +123,7 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 
 def decode_cursor(request: Request) -> dict[str, Any] | None:
-    raw = _query(request, "cursor")
+    raw = query(request, "cursor")
     if not raw:
         return None
     try:
@@ -144,7 +150,7 @@ _CHALICE_CODES = {
 
 def error_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Correlation id in, JSON errors out; a 500 never leaks internals."""
-    cid = (_header(request, "x-correlation-id") or str(uuid.uuid4()))[:128]
+    cid = (header(request, "x-correlation-id") or str(uuid.uuid4()))[:128]
     token = logs.correlation_id.set(cid)
     try:
         if len(request.raw_body or b"") > MAX_BODY_BYTES:

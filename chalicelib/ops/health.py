@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import aws, events, logs
-from chalicelib.core.config import get_settings
+from chalicelib.core.config import get_settings, resource_name
 
 log = logs.get_logger("freshcart.health")
 
@@ -13,7 +13,8 @@ ALERT = "DeadLetterQueueNotEmpty"
 
 
 def dead_letter_queues() -> list[str]:
-    return [f"{get_settings().notifications_queue}-dlq"]
+    s = get_settings()
+    return [f"{s.notifications_queue}-dlq", resource_name(s.stage, "stream-events-dlq")]
 
 
 def check() -> dict[str, Any]:

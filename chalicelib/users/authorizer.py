@@ -21,8 +21,8 @@ def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
     if scheme.lower() != "bearer" or not value:
         return AuthResponse(routes=[], principal_id="anonymous")
     try:
-        user_id, role, sid = bootstrap.users().authorize(value.strip())
+        user_id, role, sid, vendor_id = bootstrap.users().authorize(value.strip())
     except Unauthorized as exc:
         log.info("token rejected", extra={"reason": exc.code})
         return AuthResponse(routes=[], principal_id="anonymous")
-    return AuthResponse(routes=["*"], principal_id=user_id, context={"role": role, "sid": sid})
+    return AuthResponse(routes=["*"], principal_id=user_id, context={"role": role, "sid": sid, "vendorId": vendor_id})

@@ -57,7 +57,7 @@ class UsersRepo:
         resp = self.ddb.get_item(
             TableName=self.table,
             Key=user_key(user_id),
-            ProjectionExpression="#st, #r, tokenVersion, sessions.#sid",
+            ProjectionExpression="#st, #r, tokenVersion, vendorId, sessions.#sid",
             ExpressionAttributeNames={"#st": "status", "#r": "role", "#sid": sid},
         )
         return from_item(resp.get("Item"))
@@ -248,6 +248,22 @@ class UsersRepo:
             if is_conditional_failure(exc):
                 raise Conflict("profile changed concurrently; reload and retry", code="version_conflict") from None
             raise
+
+    def link_vendor_request(self, user_id: str, vendor_id: str) -> dict[str, Any]:
+        """A TransactWriteItems element: make a user the owner of a vendor. Their role changes, so
+        their sessions end (tokens carry the role)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": user_key(user_id),
+                "UpdateExpression": "SET #r = :vendor, vendorId = :vid, sessions = :empty ADD tokenVersion :one",
+                "ConditionExpression": "attribute_exists(pk) AND #st = :active AND #r IN (:customer, :vendor)",
+                "ExpressionAttributeNames": {"#r": "role", "#st": "status"},
+                "ExpressionAttributeValues": values(
+                    vendor="vendor", vid=vendor_id, empty={}, one=1, active="active", customer="customer"
+                ),
+            }
+        }
 
     def set_email_verified(self, user_id: str, email: str) -> bool:
         try:

@@ -186,7 +186,7 @@ class UserService:
         return self._token_pair(user, sid, new)
 
     def logout(self, who: Caller, client: ClientInfo) -> None:
-        actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
+        actor = Actor.of(who, client)
         self.repo.remove_session(
             who.user_id, who.session_id, [audit.put_request(subject(who.user_id), "logout", actor)]
         )
@@ -198,7 +198,7 @@ class UserService:
         problem = rules.password_problem(body.newPassword, user["email"], user["username"])
         if problem:
             raise ValidationError(f"password {problem}", fields={"newPassword": problem})
-        actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
+        actor = Actor.of(who, client)
         self.repo.revoke_all(
             who.user_id,
             {"passwordHash": tokens.hash_password(body.newPassword), "updatedAt": _now()},
@@ -212,8 +212,8 @@ class UserService:
         return {"emailVerified": True}
 
     # -- authorizer -----------------------------------------------------------------------
-    def authorize(self, token: str) -> tuple[str, str, str]:
-        """Returns (userId, role, sid) for a live access token, else raises Unauthorized."""
+    def authorize(self, token: str) -> tuple[str, str, str, str]:
+        """Returns (userId, role, sid, vendorId) for a live access token, else raises Unauthorized."""
         claims = tokens.verify(token, tokens.ACCESS)
         user_id, sid = str(claims["sub"]), str(claims.get("sid", ""))
         view = self.repo.auth_view(user_id, sid) if sid else None
@@ -224,7 +224,7 @@ class UserService:
             or sid not in (view.get("sessions") or {})
         ):
             raise Unauthorized("token revoked", code="token_revoked")
-        return user_id, str(view["role"]), sid
+        return user_id, str(view["role"]), sid, str(view.get("vendorId") or "")
 
     # -- profile --------------------------------------------------------------------------
     def _get(self, user_id: str) -> dict[str, Any]:
@@ -307,7 +307,7 @@ class UserService:
         user = self._get(user_id)
         if user["role"] == role:
             return rules.profile_view(user)
-        actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
+        actor = Actor.of(who, client)
         self.repo.revoke_all(
             user_id,
             {"role": role, "updatedAt": _now()},
@@ -319,7 +319,7 @@ class UserService:
         if user_id == who.user_id:
             raise Conflict("admins cannot disable themselves", fields={"userId": "is yourself"})
         user = self._get(user_id)
-        actor = Actor(who.user_id, who.role, client.ip, client.user_agent)
+        actor = Actor.of(who, client)
         action = "disable" if status == "disabled" else "enable"
         self.repo.revoke_all(
             user_id,

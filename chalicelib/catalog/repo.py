@@ -1,0 +1,232 @@
+"""Products and promo codes in the catalog table.
+
+- ``PRODUCT#<id>`` / ``META``: the product with its variants. Active products carry the sparse
+  index keys ``gsi1pk = ACTIVE`` (all) and ``gsi2pk = CAT#<category>`` (by category), sorted by name.
+- ``PROMO#<code>`` / ``META``: a promo with its ``uses`` counter; ``PROMO#<code>`` / ``USER#<id>``:
+  one user's uses. Both counters are bumped inside the order's transaction, conditionally.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import from_item, is_conditional_failure, to_attr, to_item, values
+from chalicelib.core.errors import Conflict, NotFound
+
+META = "META"
+
+
+def product_key(product_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PRODUCT#{product_id}"}, "sk": {"S": META}}
+
+
+def promo_key(code: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PROMO#{code}"}, "sk": {"S": META}}
+
+
+def promo_user_key(code: str, user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PROMO#{code}"}, "sk": {"S": f"USER#{user_id}"}}
+
+
+def _index_keys(product: dict[str, Any]) -> dict[str, Any]:
+    if not product.get("active"):
+        return {}
+    sort = f"{product['name'].lower()}#{product['productId']}"
+    return {"gsi1pk": "ACTIVE", "gsi1sk": sort, "gsi2pk": f"CAT#{product['category']}", "gsi2sk": sort}
+
+
+class CatalogRepo:
+    @property
+    def table(self) -> str:
+        return get_settings().catalog_table
+
+    @property
+    def ddb(self) -> Any:
+        return aws.client("dynamodb")
+
+    # -- products ---------------------------------------------------------------------------
+    def create_product(self, product: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+        item = {"pk": f"PRODUCT#{product['productId']}", "sk": META, **product, **_index_keys(product)}
+        self.ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                *extra,
+            ]
+        )
+
+    def get_product(self, product_id: str) -> dict[str, Any] | None:
+        item = from_item(self.ddb.get_item(TableName=self.table, Key=product_key(product_id)).get("Item"))
+        return _strip(item)
+
+    def put_product(self, product: dict[str, Any], expected_version: int, extra: list[dict[str, Any]]) -> None:
+        """Replace a product if nobody changed it since ``expected_version`` (optimistic lock)."""
+        item = {"pk": f"PRODUCT#{product['productId']}", "sk": META, **product, **_index_keys(product)}
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_exists(pk) AND #v = :v",
+                            "ExpressionAttributeNames": {"#v": "version"},
+                            "ExpressionAttributeValues": values(v=expected_version),
+                        }
+                    },
+                    *extra,
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict(
+                    "product changed since you read it; reload and retry",
+                    code="version_conflict",
+                    fields={"version": "stale"},
+                ) from None
+            raise
+
+    def list_products(
+        self, category: str | None, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        if category:
+            args: dict[str, Any] = {
+                "IndexName": "byCategory",
+                "KeyConditionExpression": "gsi2pk = :pk",
+                "ExpressionAttributeValues": values(pk=f"CAT#{category}"),
+            }
+        else:
+            args = {
+                "IndexName": "active",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": values(pk="ACTIVE"),
+            }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(TableName=self.table, Limit=limit, **args)
+        return [p for p in (_strip(from_item(i)) for i in resp.get("Items", [])) if p], resp.get("LastEvaluatedKey")
+
+    def products_request(self, product_ids: list[str]) -> dict[str, Any]:
+        """BatchGetItem keys for products (the order path reads them with other tables at once)."""
+        return {self.table: {"Keys": [product_key(p) for p in dict.fromkeys(product_ids)]}}
+
+    # -- promos -----------------------------------------------------------------------------
+    def create_promo(self, promo: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+        item = {
+            "pk": f"PROMO#{promo['code']}",
+            "sk": META,
+            "gsi1pk": "PROMO",
+            "gsi1sk": promo["code"],
+            "uses": 0,
+            **promo,
+        }
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    *extra,
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict("promo code exists", fields={"code": "already exists"}) from None
+            raise
+
+    def get_promo(self, code: str) -> dict[str, Any] | None:
+        return _strip(from_item(self.ddb.get_item(TableName=self.table, Key=promo_key(code)).get("Item")))
+
+    def update_promo(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+        names = {f"#f{i}": k for i, k in enumerate(changes)}
+        vals = {f":f{i}": to_attr(v) for i, v in enumerate(changes.values())}
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table,
+                Key=promo_key(code),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes))),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFound("promo not found") from None
+            raise
+        promo = _strip(from_item(resp["Attributes"]))
+        assert promo is not None
+        return promo
+
+    def list_promos(
+        self, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "active",
+            "Limit": limit,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": values(pk="PROMO"),
+        }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(**args)
+        return [p for p in (_strip(from_item(i)) for i in resp.get("Items", [])) if p], resp.get("LastEvaluatedKey")
+
+    def promo_use_requests(self, promo: dict[str, Any], user_id: str) -> list[dict[str, Any]]:
+        """Transaction elements that spend one use of a promo, for everyone and for this user;
+        the conditions make over-use impossible under any concurrency."""
+        code = promo["code"]
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": promo_key(code),
+                    "UpdateExpression": "ADD uses :one",
+                    "ConditionExpression": "attribute_exists(pk) AND uses < maxUses AND active = :t",
+                    "ExpressionAttributeValues": values(one=1, t=True),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": promo_user_key(code, user_id),
+                    "UpdateExpression": "ADD uses :one",
+                    "ConditionExpression": "attribute_not_exists(uses) OR uses < :per",
+                    "ExpressionAttributeValues": values(one=1, per=int(promo["maxUsesPerUser"])),
+                }
+            },
+        ]
+
+    def promo_release_requests(self, code: str, user_id: str) -> list[dict[str, Any]]:
+        """Give a use back (the order was cancelled, rejected or expired before payment)."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": key,
+                    "UpdateExpression": "ADD uses :minus",
+                    "ExpressionAttributeValues": values(minus=-1),
+                }
+            }
+            for key in (promo_key(code), promo_user_key(code, user_id))
+        ]
+
+
+def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")}

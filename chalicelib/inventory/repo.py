@@ -1,0 +1,187 @@
+"""Stock per (product, variant, vendor) in the inventory table.
+
+- ``STOCK#<product>#<variant>`` / ``VENDOR#<vendor>``: ``available`` (sellable now) and
+  ``reserved`` (held by unpaid orders). Reserving moves units from available to reserved under
+  ``available >= :q``; paying drops them from reserved; releasing moves them back. Every change
+  is a conditional update inside the caller's transaction: no read-then-write.
+- ``LOG#<vendor>`` / ``<time>#<id>``: the stock change log (who, delta, reason, when).
+GSIs: ``byVendor`` (a vendor's stock) and ``all`` (admin listing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import from_item, is_conditional_failure, to_item, values
+from chalicelib.core.errors import Conflict
+
+
+def stock_key(product_id: str, variant_id: str, vendor_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"STOCK#{product_id}#{variant_id}"}, "sk": {"S": f"VENDOR#{vendor_id}"}}
+
+
+class InventoryRepo:
+    @property
+    def table(self) -> str:
+        return get_settings().inventory_table
+
+    @property
+    def ddb(self) -> Any:
+        return aws.client("dynamodb")
+
+    def get(self, product_id: str, variant_id: str, vendor_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.table, Key=stock_key(product_id, variant_id, vendor_id), ConsistentRead=True
+        )
+        return _strip(from_item(resp.get("Item")))
+
+    def keys(self, triples: list[tuple[str, str, str]]) -> dict[str, Any]:
+        return {self.table: {"Keys": [stock_key(*t) for t in dict.fromkeys(triples)]}}
+
+    def change(
+        self,
+        product_id: str,
+        variant_id: str,
+        vendor_id: str,
+        old: int | None,
+        new: int,
+        threshold: int,
+        log: dict[str, Any],
+        extra: list[dict[str, Any]],
+    ) -> None:
+        """Set ``available`` to ``new`` if it is still ``old`` (None: the row must not exist yet),
+        and write the log row, in one transaction."""
+        now = log["at"]
+        if old is None:
+            stock = {
+                "productId": product_id,
+                "variantId": variant_id,
+                "vendorId": vendor_id,
+                "available": new,
+                "reserved": 0,
+                "lowStockThreshold": threshold,
+                "updatedAt": now,
+                "gsi1pk": f"VENDOR#{vendor_id}",
+                "gsi1sk": f"{product_id}#{variant_id}",
+                "gsi2pk": "STOCK",
+                "gsi2sk": f"{product_id}#{variant_id}#{vendor_id}",
+            }
+            write: dict[str, Any] = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**stock_key(product_id, variant_id, vendor_id), **to_item(stock)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        else:
+            write = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET available = :new, lowStockThreshold = :t, updatedAt = :now",
+                    "ConditionExpression": "available = :old",
+                    "ExpressionAttributeValues": values(new=new, t=threshold, now=now, old=old),
+                }
+            }
+        log_item = {"pk": f"LOG#{vendor_id}", "sk": f"{now}#{uuid.uuid4().hex[:8]}", **log}
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[write, {"Put": {"TableName": self.table, "Item": to_item(log_item)}}, *extra]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict("stock changed meanwhile; retry", code="stock_conflict") from None
+            raise
+
+    def reserve_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": stock_key(product_id, variant_id, vendor_id),
+                "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
+                "ConditionExpression": "available >= :q",
+                "ExpressionAttributeValues": values(q=qty),
+            }
+        }
+
+    def release_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": stock_key(product_id, variant_id, vendor_id),
+                "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
+                "ConditionExpression": "reserved >= :q",
+                "ExpressionAttributeValues": values(q=qty),
+            }
+        }
+
+    def commit_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": stock_key(product_id, variant_id, vendor_id),
+                "UpdateExpression": "SET reserved = reserved - :q",
+                "ConditionExpression": "reserved >= :q",
+                "ExpressionAttributeValues": values(q=qty),
+            }
+        }
+
+    def restock_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
+        """Sold units come back (a paid order was cancelled or rejected before dispatch)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": stock_key(product_id, variant_id, vendor_id),
+                "UpdateExpression": "SET available = available + :q",
+                "ExpressionAttributeValues": values(q=qty),
+            }
+        }
+
+    def list_page(
+        self, vendor_id: str | None, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        if vendor_id:
+            args: dict[str, Any] = {
+                "IndexName": "byVendor",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": values(pk=f"VENDOR#{vendor_id}"),
+            }
+        else:
+            args = {
+                "IndexName": "all",
+                "KeyConditionExpression": "gsi2pk = :pk",
+                "ExpressionAttributeValues": values(pk="STOCK"),
+            }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(TableName=self.table, Limit=limit, **args)
+        return [s for s in (_strip(from_item(i)) for i in resp.get("Items", [])) if s], resp.get("LastEvaluatedKey")
+
+    def log(self, vendor_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        resp = self.ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values(pk=f"LOG#{vendor_id}"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [s for s in (_strip(from_item(i)) for i in resp.get("Items", [])) if s]
+
+
+def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    out = {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")}
+    if "available" in out:
+        out["lowStock"] = int(out["available"]) < int(out.get("lowStockThreshold", 0))
+    return out
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()

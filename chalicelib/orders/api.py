@@ -1,0 +1,86 @@
+"""Order routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import bootstrap
+from chalicelib.core.http import (
+    caller,
+    client_info,
+    decode_cursor,
+    encode_cursor,
+    header,
+    page_limit,
+    parse,
+    require_role,
+)
+from chalicelib.core.lazy import lazy_module
+from chalicelib.core.openapi import documents
+from chalicelib.users.authorizer import jwt_auth
+
+if TYPE_CHECKING:
+    from chalicelib.orders import models
+else:
+    models = lazy_module("chalicelib.orders.models")
+
+bp = Blueprint(__name__)
+M = "chalicelib.orders.models"
+documents("POST", "/orders/check", f"{M}:CheckBody")
+documents("POST", "/orders", f"{M}:OrderBody")
+documents("POST", "/orders/{order_id}/cancel", f"{M}:ReasonBody")
+documents("POST", "/orders/{order_id}/reject", f"{M}:ReasonBody")
+
+
+def _req() -> Any:
+    return bp.current_request
+
+
+@bp.route("/orders/check", methods=["POST"], authorizer=jwt_auth)
+def check_order() -> dict[str, Any]:
+    """Pre-order check: profile completeness, availability with alternatives, a server-side quote."""
+    return bootstrap.orders().check(caller(_req()), parse(models.CheckBody, _req()))
+
+
+@bp.route("/orders", methods=["POST"], authorizer=jwt_auth)
+def place_order() -> Response:
+    """Place an order (Idempotency-Key header required); stock is reserved until payment."""
+    who = caller(_req())
+    body = parse(models.OrderBody, _req())
+    status, order = bootstrap.orders().place(who, body, header(_req(), "idempotency-key"), client_info(_req()))
+    return Response(order, status_code=status)
+
+
+@bp.route("/orders", methods=["GET"], authorizer=jwt_auth)
+def list_orders() -> dict[str, Any]:
+    """Mine, newest first; managers and admins filter by status, userId, from/to or day."""
+    params = dict(_req().query_params or {})
+    items, last = bootstrap.orders().list_page(caller(_req()), params, page_limit(_req()), decode_cursor(_req()))
+    return {"items": items, "nextCursor": encode_cursor(last)}
+
+
+@bp.route("/orders/{order_id}", methods=["GET"], authorizer=jwt_auth)
+def get_order(order_id: str) -> dict[str, Any]:
+    return bootstrap.orders().get(caller(_req()), order_id, client_info(_req()))
+
+
+@bp.route("/orders/{order_id}/cancel", methods=["POST"], authorizer=jwt_auth)
+def cancel_order(order_id: str) -> dict[str, Any]:
+    """The owner cancels before dispatch; stock goes back (a paid order is flagged for refund)."""
+    body = parse(models.ReasonBody, _req())
+    return bootstrap.orders().cancel(caller(_req()), order_id, body.reason, client_info(_req()))
+
+
+@bp.route("/orders/{order_id}/approve", methods=["POST"], authorizer=jwt_auth)
+def approve_order(order_id: str) -> dict[str, Any]:
+    who = require_role(_req(), "manager", "admin")
+    return bootstrap.orders().approve(who, order_id, client_info(_req()))
+
+
+@bp.route("/orders/{order_id}/reject", methods=["POST"], authorizer=jwt_auth)
+def reject_order(order_id: str) -> dict[str, Any]:
+    who = require_role(_req(), "manager", "admin")
+    body = parse(models.ReasonBody, _req())
+    return bootstrap.orders().reject(who, order_id, body.reason, client_info(_req()))

@@ -1,0 +1,63 @@
+"""Order background work: the reservation sweeper and the order-events publisher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Rate
+
+from chalicelib import bootstrap
+from chalicelib.core.config import get_settings
+from chalicelib.core.streams import publish_changes
+from chalicelib.orders import rules
+
+bp = Blueprint(__name__)
+
+EVENT_FOR_STATUS = {
+    rules.PAID: "OrderPaid",
+    rules.APPROVED: "OrderApproved",
+    rules.REJECTED: "OrderRejected",
+    rules.CANCELLED: "OrderCancelled",
+    rules.EXPIRED: "OrderExpired",
+    rules.DISPATCHED: "OrderDispatched",
+    rules.DELIVERED: "OrderDelivered",
+}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), description="Release stock held by unpaid orders past their expiry")
+def expire_reservations(event: Any) -> dict[str, int]:
+    return bootstrap.orders().sweep()
+
+
+def order_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    if new is None:
+        return []
+    data = {
+        "orderId": new["orderId"],
+        "userId": new["userId"],
+        "status": new["status"],
+        "total": new.get("total"),
+        "currency": new.get("currency"),
+        "vendorIds": new.get("vendorIds", []),
+    }
+    if name == "INSERT":
+        return [
+            (
+                "OrderPlaced",
+                {
+                    **data,
+                    "partialFulfillment": new.get("partialFulfillment", False),
+                    "firstOrder": new.get("firstOrder", False),
+                },
+            )
+        ]
+    if old is not None and old.get("status") != new.get("status") and new["status"] in EVENT_FOR_STATUS:
+        extra = {"refundRequired": True} if new.get("refund") else {}
+        return [(EVENT_FOR_STATUS[new["status"]], {**data, "from": old.get("status"), **extra})]
+    return []
+
+
+@bp.lambda_function(name="order_stream")
+def order_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fed by the orders table's stream (infra/resources.json: OrderStreamMapping)."""
+    return publish_changes(event, get_settings().order_events_topic_arn, order_events)

@@ -1,0 +1,153 @@
+"""Orders in the orders table (``ORDER#<id>`` / ``META``).
+
+GSIs: ``byUser`` and ``byStatus`` and ``byDay`` (sorted by ``createdKey`` = time#id), and the
+sparse ``byHold`` (``holdPk = HELD``, ``holdUntil``) that lists unpaid reservations by expiry for
+the sweeper; leaving PENDING_PAYMENT removes those keys. The table's stream feeds the domain
+events (chalicelib/orders/jobs.py), so every committed change is published, none twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import error_code, from_item, to_item, values
+
+META = "META"
+HOLD_PK = "HELD"
+
+
+def order_key(order_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": META}}
+
+
+def hold_until(epoch: int) -> str:
+    return f"{epoch:012d}"
+
+
+class TransactionFailed(Exception):
+    """A transaction was cancelled; ``reasons`` has one code per element (None: fine)."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(reasons)
+        self.reasons = reasons
+
+
+class OrdersRepo:
+    @property
+    def table(self) -> str:
+        return get_settings().orders_table
+
+    @property
+    def ddb(self) -> Any:
+        return aws.client("dynamodb")
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, Key=order_key(order_id), ConsistentRead=True)
+        return _strip(from_item(resp.get("Item")))
+
+    def put_request(self, order: dict[str, Any]) -> dict[str, Any]:
+        item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}
+        return {
+            "Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        }
+
+    def transition_request(
+        self,
+        order_id: str,
+        current: str,
+        target: str,
+        history_entry: dict[str, Any],
+        sets: dict[str, Any],
+        release_hold: bool,
+        expired_before: int | None = None,
+    ) -> dict[str, Any]:
+        """Move an order from ``current`` to ``target`` only if it is still ``current``."""
+        names = {"#s": "status"}
+        vals = values(cur=current, to=target, h=[history_entry], now=history_entry["at"])
+        assigns = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :now"]
+        for i, (k, v) in enumerate(sets.items()):
+            names[f"#x{i}"] = k
+            vals.update(values(**{f"x{i}": v}))
+            assigns.append(f"#x{i} = :x{i}")
+        expression = "SET " + ", ".join(assigns)
+        if release_hold:
+            expression += " REMOVE holdPk, holdUntil"
+        condition = "#s = :cur"
+        if expired_before is not None:
+            condition += " AND holdUntil < :exp"
+            vals.update(values(exp=hold_until(expired_before)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": order_key(order_id),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": vals,
+            }
+        }
+
+    def transact(self, requests: list[dict[str, Any]], token: str | None = None) -> None:
+        args: dict[str, Any] = {"TransactItems": requests}
+        if token:
+            args["ClientRequestToken"] = token
+        try:
+            self.ddb.transact_write_items(**args)
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                raise TransactionFailed(
+                    [
+                        None if r.get("Code") in (None, "None") else str(r["Code"])
+                        for r in exc.response.get("CancellationReasons", [])
+                    ]
+                ) from None
+            raise
+
+    def query(
+        self,
+        index: str,
+        key: str,
+        value: str,
+        limit: int,
+        cursor: dict[str, Any] | None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        cond = "#k = :v"
+        vals = values(v=value)
+        if start and end:
+            cond += " AND createdKey BETWEEN :a AND :b"
+            vals.update(values(a=start, b=end + "~"))
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": cond,
+            "ExpressionAttributeNames": {"#k": key},
+            "ExpressionAttributeValues": vals,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(**args)
+        return [o for o in (_strip(from_item(i)) for i in resp.get("Items", [])) if o], resp.get("LastEvaluatedKey")
+
+    def expired_holds(self, now: int, limit: int = 100) -> list[dict[str, Any]]:
+        resp = self.ddb.query(
+            TableName=self.table,
+            IndexName="byHold",
+            Limit=limit,
+            KeyConditionExpression="holdPk = :p AND holdUntil < :now",
+            ExpressionAttributeValues=values(p=HOLD_PK, now=hold_until(now)),
+        )
+        return [o for o in (_strip(from_item(i)) for i in resp.get("Items", [])) if o]
+
+
+def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}

@@ -1,0 +1,141 @@
+"""Pure order rules: the status machine, pricing, and vendor assignment. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
+    "PENDING_PAYMENT",
+    "PAID",
+    "APPROVED",
+    "DISPATCHED",
+    "DELIVERED",
+)
+CANCELLED, REJECTED, EXPIRED = "CANCELLED", "REJECTED", "EXPIRED"
+
+# The order status machine: every transition is checked against this table.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING_PAYMENT: frozenset({PAID, CANCELLED, REJECTED, EXPIRED}),
+    PAID: frozenset({APPROVED, CANCELLED, REJECTED}),
+    APPROVED: frozenset({DISPATCHED, CANCELLED}),
+    DISPATCHED: frozenset({DELIVERED}),
+    DELIVERED: frozenset(),
+    CANCELLED: frozenset(),
+    REJECTED: frozenset(),
+    EXPIRED: frozenset(),
+}
+# Stock is held (reserved) while unpaid, committed once paid.
+HOLDS_STOCK = frozenset({PENDING_PAYMENT})
+COMMITTED_STOCK = frozenset({PAID, APPROVED})
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+# -- pricing ---------------------------------------------------------------------------------
+class PromoProblem(Exception):
+    pass
+
+
+def promo_discount(promo: dict[str, Any] | None, subtotal: int, currency: str, now: datetime) -> int:
+    """Discount in minor units, or PromoProblem saying why the code does not apply."""
+    if promo is None:
+        raise PromoProblem("unknown promo code")
+    if not promo.get("active"):
+        raise PromoProblem("promo code is not active")
+    if not datetime.fromisoformat(promo["validFrom"]) <= now <= datetime.fromisoformat(promo["validTo"]):
+        raise PromoProblem("promo code is not valid now")
+    if int(promo.get("uses", 0)) >= int(promo["maxUses"]):
+        raise PromoProblem("promo code is used up")
+    if promo.get("currency") and promo["currency"] != currency and (promo["kind"] == "fixed" or promo.get("minOrder")):
+        raise PromoProblem(f"promo code applies to {promo['currency']} orders")
+    if subtotal < int(promo.get("minOrder", 0)):
+        raise PromoProblem(f"order must be at least {promo['minOrder']} to use this code")
+    if promo["kind"] == "percent":
+        return subtotal * int(promo["value"]) // 100
+    return min(int(promo["value"]), subtotal)
+
+
+# -- assignment -------------------------------------------------------------------------------
+@dataclass
+class Line:
+    productId: str
+    variantId: str
+    quantity: int
+    unitPrice: int
+    name: str
+    variantName: str
+
+
+@dataclass
+class Assignment:
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+    vendor_ids: list[str] = field(default_factory=list)
+
+
+def candidate_vendors(vendors: list[dict[str, Any]], product_ids: set[str], lines: int) -> list[dict[str, Any]]:
+    """Active vendors offering any cart product, best first (rating), capped so that every
+    (line, vendor) stock key plus each vendor's load key fits one BatchGetItem (100 keys)."""
+    usable = [v for v in vendors if v.get("active") and product_ids & set(v.get("products", []))]
+    usable.sort(key=lambda v: (-float(v.get("rating", 0)), v["vendorId"]))
+    return usable[: max(1, 100 // (lines + 1))]
+
+
+def assign(
+    lines: list[Line],
+    vendors: list[dict[str, Any]],
+    stock: dict[tuple[str, str, str], int],
+    load: dict[str, int],
+    allow_partial: bool,
+) -> Assignment:
+    """Each line goes to ONE vendor that offers it, has capacity and the full quantity: best
+    rating, then least load. Without one, the line is unavailable (with allow_partial: the most
+    any single vendor has)."""
+    out = Assignment()
+    chosen: set[str] = set()
+
+    def has_capacity(v: dict[str, Any]) -> bool:
+        limit = int(v.get("capacity", {}).get("dailyOrderLimit", 0))
+        return v["vendorId"] in chosen or load.get(v["vendorId"], 0) < limit
+
+    for line in lines:
+        offering = [v for v in vendors if line.productId in v.get("products", []) and has_capacity(v)]
+        have = {v["vendorId"]: stock.get((line.productId, line.variantId, v["vendorId"]), 0) for v in offering}
+        full = [v for v in offering if have[v["vendorId"]] >= line.quantity]
+        full.sort(key=lambda v: (-float(v.get("rating", 0)), load.get(v["vendorId"], 0), v["vendorId"]))
+        qty, vendor = line.quantity, full[0] if full else None
+        best_partial = max(offering, key=lambda v: have[v["vendorId"]], default=None)
+        if vendor is None and allow_partial and best_partial is not None and have[best_partial["vendorId"]] > 0:
+            vendor, qty = best_partial, have[best_partial["vendorId"]]
+        if vendor is None or qty < line.quantity:
+            most = max(have.values(), default=0)
+            out.unavailable.append(
+                {
+                    "productId": line.productId,
+                    "variantId": line.variantId,
+                    "requested": line.quantity,
+                    "available": most,
+                    "reason": "partial" if most else "out_of_stock",
+                }
+            )
+        if vendor is not None:
+            chosen.add(vendor["vendorId"])
+            out.lines.append(
+                {
+                    "productId": line.productId,
+                    "variantId": line.variantId,
+                    "quantity": qty,
+                    "requested": line.quantity,
+                    "vendorId": vendor["vendorId"],
+                    "name": line.name,
+                    "variantName": line.variantName,
+                    "unitPrice": line.unitPrice,
+                    "lineTotal": line.unitPrice * qty,
+                }
+            )
+    out.vendor_ids = sorted(chosen)
+    return out

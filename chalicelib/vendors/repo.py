@@ -1,0 +1,149 @@
+"""Vendors in the vendors table.
+
+- ``VENDOR#<id>`` / ``META``: the vendor (listed through the sparse GSI ``all``).
+- ``PIN#<pincode>`` / ``VENDOR#<id>``: the service-area index, one summary per area the vendor
+  serves (name, rating, active, products, capacity), rewritten in the vendor's own transaction.
+  ``GET /vendors?pincode=`` and order placement read one partition with one Query.
+- ``VENDOR#<id>`` / ``LOAD#<day>``: orders assigned that day; the order's transaction bumps it
+  under ``n < dailyOrderLimit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import from_item, is_conditional_failure, to_item, values
+from chalicelib.core.errors import Conflict
+
+META = "META"
+SUMMARY_FIELDS = ("vendorId", "name", "rating", "active", "products", "capacity")
+
+
+def vendor_key(vendor_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"VENDOR#{vendor_id}"}, "sk": {"S": META}}
+
+
+def load_key(vendor_id: str, day: str) -> dict[str, Any]:
+    return {"pk": {"S": f"VENDOR#{vendor_id}"}, "sk": {"S": f"LOAD#{day}"}}
+
+
+def _area_key(pincode: str, vendor_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PIN#{pincode}"}, "sk": {"S": f"VENDOR#{vendor_id}"}}
+
+
+class VendorsRepo:
+    @property
+    def table(self) -> str:
+        return get_settings().vendors_table
+
+    @property
+    def ddb(self) -> Any:
+        return aws.client("dynamodb")
+
+    def get(self, vendor_id: str) -> dict[str, Any] | None:
+        item = from_item(self.ddb.get_item(TableName=self.table, Key=vendor_key(vendor_id)).get("Item"))
+        return _strip(item)
+
+    def by_pincode(self, pincode: str) -> list[dict[str, Any]]:
+        resp = self.ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values(pk=f"PIN#{pincode}"),
+        )
+        return [v for v in (_strip(from_item(i)) for i in resp.get("Items", [])) if v]
+
+    def list_page(
+        self, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "all",
+            "Limit": limit,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": values(pk="VENDOR"),
+        }
+        if cursor:
+            args["ExclusiveStartKey"] = cursor
+        resp = self.ddb.query(**args)
+        return [v for v in (_strip(from_item(i)) for i in resp.get("Items", [])) if v], resp.get("LastEvaluatedKey")
+
+    def save_requests(self, vendor: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Transaction elements writing ``vendor`` (new, or replacing ``previous`` at its version)
+        and its service-area summaries: areas it left are deleted, the rest rewritten."""
+        item = {
+            "pk": f"VENDOR#{vendor['vendorId']}",
+            "sk": META,
+            "gsi1pk": "VENDOR",
+            "gsi1sk": f"{vendor['name'].lower()}#{vendor['vendorId']}",
+            **vendor,
+        }
+        if previous is None:
+            put: dict[str, Any] = {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        else:
+            put = {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": values(v=int(previous["version"])),
+            }
+        summary = {k: vendor.get(k) for k in SUMMARY_FIELDS}
+        requests: list[dict[str, Any]] = [{"Put": put}]
+        for pincode in vendor["serviceAreas"]:
+            requests.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {**_area_key(pincode, vendor["vendorId"]), **to_item(summary)},
+                    }
+                }
+            )
+        for pincode in set((previous or {}).get("serviceAreas", [])) - set(vendor["serviceAreas"]):
+            requests.append({"Delete": {"TableName": self.table, "Key": _area_key(pincode, vendor["vendorId"])}})
+        return requests
+
+    def write(self, requests: list[dict[str, Any]]) -> None:
+        try:
+            self.ddb.transact_write_items(TransactItems=requests)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise Conflict(
+                        "vendor changed since you read it; reload and retry",
+                        code="version_conflict",
+                        fields={"version": "stale"},
+                    ) from None
+                raise Conflict(
+                    "the owner must be an active customer or vendor user", fields={"ownerUserId": "not eligible"}
+                ) from None
+            raise
+
+    def load_requests(self, vendor_id: str, day: str, limit: int, expires_at: int) -> dict[str, Any]:
+        """Count one more order for a vendor today, refused at its daily capacity."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": load_key(vendor_id, day),
+                "UpdateExpression": "ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+                "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+                "ExpressionAttributeValues": values(one=1, limit=limit, exp=expires_at),
+            }
+        }
+
+    def load_keys(self, vendor_ids: list[str], day: str) -> dict[str, Any]:
+        return {self.table: {"Keys": [load_key(v, day) for v in dict.fromkeys(vendor_ids)]}}
+
+
+def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}
