@@ -136,8 +136,9 @@ class Dispatcher:
             arn = ddb.describe_table(TableName=spec["table"])["Table"]["LatestStreamArn"]
             shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
             iterators = {
-                sh["ShardId"]: streams.get_shard_iterator(StreamArn=arn, ShardId=sh["ShardId"],
-                                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                sh["ShardId"]: streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=sh["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
                 for sh in shards
             }
             self.streams.append(StreamSource(spec["handler"], arn, spec["batch_size"], spec["retries"], iterators))
@@ -176,8 +177,12 @@ class Dispatcher:
     def _dead_letter(self, src: StreamSource, record: dict[str, Any]) -> None:
         sqs = aws.client("sqs")
         url = sqs.get_queue_url(QueueName=f"freshcart-{self.stage}-stream-events-dlq")["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(
-            {"handler": src.handler, "streamArn": src.stream_arn, "record": record}, default=str))
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(
+                {"handler": src.handler, "streamArn": src.stream_arn, "record": record}, default=str
+            ),
+        )
         log.error("stream record dead-lettered", extra={"handler": src.handler})
 
     def poll_once(self, source: Source, wait_seconds: int = 0) -> int:

@@ -69,10 +69,13 @@ def _no_scan(**kwargs: Any) -> None:
 
 @pytest.fixture
 def client(aws: dict[str, str]) -> Iterator[Any]:
+    from chalice.local import LocalChalice
     from chalice.test import Client
 
     from app import app
 
+    # As `chalice local` does: the current request is per thread, so concurrent tests don't share it.
+    app.__class__ = LocalChalice
     with Client(app, stage_name="local") as c:
         yield c
 

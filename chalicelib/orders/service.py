@@ -109,7 +109,8 @@ class OrderService:
         user = users[0]
         products = {p["productId"]: p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PRODUCT#")}
         promos = [p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PROMO#")]
-        idempotency = found.get(s.idempotency_table, [None])[0] if idem_key else None
+        records = found.get(s.idempotency_table) or []
+        idempotency = records[0] if records else None
 
         if address_id:
             address = next((a for a in user.get("addresses", []) if a.get("addressId") == address_id), None)

@@ -113,7 +113,10 @@ def test_health_monitor_alerts_on_dead_letters() -> None:
         Endpoint="arn:aws:sqs:us-east-1:123456789012:alerts-watch",
         Attributes={"RawMessageDelivery": "true"},
     )
-    assert health.check() == {"healthy": True, "deadLetters": {f"{s.notifications_queue}-dlq": 0, "freshcart-local-stream-events-dlq": 0}}
+    assert health.check() == {
+        "healthy": True,
+        "deadLetters": {f"{s.notifications_queue}-dlq": 0, "freshcart-local-stream-events-dlq": 0},
+    }
     assert "Messages" not in sqs.receive_message(QueueUrl=watch)
     sqs.send_message(QueueUrl=queue_url(f"{s.notifications_queue}-dlq"), MessageBody="x")
     from app import app
