@@ -135,6 +135,128 @@ def cold(env: dict[str, str], token: str, user_id: str) -> float:
     return med["ours", "ms"] / med["baseline", "ms"]
 
 
+def commerce(app: Any, counter: Counter, client: Any) -> None:
+    """Calls made by the order and listing handlers themselves (the authorizer, a separate Lambda
+    in AWS, adds its one GetItem to every authenticated request; see aws_calls_me)."""
+    from bench.events import api_event
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+
+    def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+        resp = getattr(client.http, method.lower())(path, headers=headers, body=json.dumps(body) if body else None)
+        assert resp.status_code < 300, resp.body
+        return json.loads(resp.body)
+
+    password = "correct-horse-42"
+    call("POST", "/auth/register", {"username": "shopadmin", "email": "shopadmin@example.com", "password": password})
+    admin_id = call("POST", "/auth/login", {"username": "shopadmin", "password": password})["userId"]
+    aws.client("dynamodb").update_item(
+        TableName=get_settings().users_table,
+        Key={"pk": {"S": f"USER#{admin_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #r = :a",
+        ExpressionAttributeNames={"#r": "role"},
+        ExpressionAttributeValues={":a": {"S": "admin"}},
+    )
+    admin = call("POST", "/auth/login", {"username": "shopadmin", "password": password})["accessToken"]
+    products = [
+        call(
+            "POST",
+            "/products",
+            {
+                "name": f"Item {i:02d}",
+                "category": "dairy",
+                "variants": [{"name": "1L", "unit": "l", "sku": f"SKU{i}", "prices": {"INR": 1000 + i}}],
+            },
+            admin,
+        )
+        for i in range(25)
+    ]
+    vendors = [
+        call(
+            "POST",
+            "/vendors",
+            {
+                "name": f"Vendor {v}",
+                "contact": {"email": "v@example.com", "phone": "+91 80 1234 5678"},
+                "address": {
+                    "line1": "1 Lane",
+                    "city": "Pune",
+                    "state": "MH",
+                    "pincode": "411001",
+                    "country": "IN",
+                    "lat": 18.5,
+                    "lng": 73.8,
+                },
+                "serviceAreas": ["411001"],
+                "products": [p["productId"] for p in products],
+                "capacity": {"dailyOrderLimit": 100000},
+                "rating": 4 + v / 10,
+            },
+            admin,
+        )
+        for v in range(3)
+    ]
+    for p in products:
+        for v in vendors:
+            call(
+                "POST",
+                "/inventory/adjust",
+                {
+                    "productId": p["productId"],
+                    "variantId": p["variants"][0]["variantId"],
+                    "vendorId": v["vendorId"],
+                    "set": 100000,
+                    "reason": "bench",
+                },
+                admin,
+            )
+    call("POST", "/auth/register", {"username": "buyer", "email": "buyer@example.com", "password": password})
+    buyer = call("POST", "/auth/login", {"username": "buyer", "password": password})
+    address = call(
+        "POST",
+        "/users/me/addresses",
+        {"label": "home", "line1": "2 Road", "city": "Pune", "state": "MH", "pincode": "411001", "country": "IN"},
+        buyer["accessToken"],
+    )
+    ctx = {"role": "customer", "sid": "bench", "vendorId": ""}
+
+    def handler(
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        resp = app(
+            api_event(path, buyer["userId"], ctx, method, json.dumps(body) if body else None, headers, query), None
+        )
+        assert resp["statusCode"] < 300, resp
+        return resp
+
+    for k in (1, 5, 25):
+        items = [
+            {"productId": p["productId"], "variantId": p["variants"][0]["variantId"], "quantity": 1}
+            for p in products[:k]
+        ]
+        handler(
+            "POST", "/orders", {"items": items, "addressId": address["addressId"]}, {"idempotency-key": f"warm-{k}"}
+        )
+        n, names = counter.measure(
+            lambda items=items, k=k: handler(
+                "POST",
+                "/orders",
+                {"items": items, "addressId": address["addressId"]},
+                {"idempotency-key": f"bench-{k}"},
+            )
+        )
+        print(f"aws_calls_place_order_k{k}: {n}   # {', '.join(names)}")
+    n, names = counter.measure(lambda: handler("GET", "/orders", query={"limit": "20"}))
+    print(f"aws_calls_list_orders: {n}   # {', '.join(names)}")
+    n, names = counter.measure(lambda: handler("GET", "/products", query={"limit": "20"}))
+    print(f"aws_calls_list_products: {n}   # {', '.join(names)}")
+
+
 def main() -> None:
     server, env = start_aws()
     try:
@@ -173,6 +295,8 @@ def main() -> None:
             headers = {"authorization": f"Bearer {result['accessToken']}"}
             n, names = counter.measure(lambda: client.http.get("/users/me", headers=headers))
             print(f"aws_calls_me: {n}   # {', '.join(names)} (authorizer + handler)")
+
+        commerce(app, counter, client)
 
         # CPU per request with AWS stubbed out: the two repository reads answer from memory.
         from chalicelib.users.repo import UsersRepo

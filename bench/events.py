@@ -11,22 +11,35 @@ def auth_event(token: str) -> dict[str, Any]:
     }
 
 
-def api_event(path: str, user_id: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+def api_event(
+    path: str,
+    user_id: str,
+    context: dict[str, Any] | None = None,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
     return {
         "resource": path,
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"accept": "application/json", "user-agent": "bench"},
+        "httpMethod": method,
+        "headers": {
+            "accept": "application/json",
+            "user-agent": "bench",
+            "content-type": "application/json",
+            **(headers or {}),
+        },
         "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": None,
         "stageVariables": None,
-        "body": None,
+        "body": body,
         "isBase64Encoded": False,
         "requestContext": {
             "resourcePath": path,
-            "httpMethod": "GET",
+            "httpMethod": method,
             "path": f"/api{path}",
             "stage": "api",
             "requestId": "bench",

@@ -26,18 +26,25 @@ def image(record: dict[str, Any], which: str) -> dict[str, Any] | None:
 
 
 def publish_changes(event: dict[str, Any], topic_arn: str, derive: Deriver) -> dict[str, Any]:
-    """Publish what each record means; report failed records so only they are retried."""
+    """Publish what each record means; report failed records so only they are retried. The
+    envelope carries the correlation id stored on the changed item by the request that changed it."""
     failures = []
     for record in event.get("Records", []):
         try:
-            for i, (event_type, data) in enumerate(
-                derive(record["eventName"], image(record, "OldImage"), image(record, "NewImage"))
-            ):
-                message = {**envelope(event_type, data), "eventId": f"{record['eventID']}:{i}"}
+            new = image(record, "NewImage")
+            token = logs.correlation_id.set(str((new or {}).get("correlationId") or "-"))
+            try:
+                derived = derive(record["eventName"], image(record, "OldImage"), new)
+                messages = [
+                    {**envelope(t, d), "eventId": f"{record['eventID']}:{i}"} for i, (t, d) in enumerate(derived)
+                ]
+            finally:
+                logs.correlation_id.reset(token)
+            for message in messages:
                 aws.client("sns").publish(
                     TopicArn=topic_arn,
                     Message=json.dumps(message, default=str),
-                    MessageAttributes={"type": {"DataType": "String", "StringValue": event_type}},
+                    MessageAttributes={"type": {"DataType": "String", "StringValue": message["type"]}},
                 )
         except Exception:
             log.exception("stream record failed", extra={"eventID": record.get("eventID")})

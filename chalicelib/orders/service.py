@@ -22,7 +22,7 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo, product_key, promo_key
 from chalicelib.catalog.service import find_variant
-from chalicelib.core import aws
+from chalicelib.core import aws, logs
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import batch_get, to_item, values
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_TX_RETRIES = 3
-INTERNAL_FIELDS = ("holdPk", "holdUntil", "createdKey", "day")
+INTERNAL_FIELDS = ("holdPk", "holdUntil", "createdKey", "day", "correlationId")
 
 
 def _now() -> datetime:
@@ -347,6 +347,7 @@ class OrderService:
             "day": now.date().isoformat(),
             "holdPk": HOLD_PK,
             "holdUntil": hold_until(expires),
+            "correlationId": logs.correlation_id.get(),
         }
         response = view({k: v for k, v in order.items() if v is not None})
         requests = [self.orders.put_request({k: v for k, v in order.items() if v is not None})]
@@ -561,7 +562,7 @@ class OrderService:
             "role": actor.role,
             **({"reason": reason} if reason else {}),
         }
-        sets = dict(sets or {})
+        sets = {**(sets or {}), "correlationId": logs.correlation_id.get()}
         stock_requests: list[dict[str, Any]] = []
         lines = order["lines"]
         if current in rules.HOLDS_STOCK:

@@ -1,0 +1,166 @@
+"""Products, vendors and stock: permissions, optimistic locking, indexes, the stock log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, json_body
+from tests.factories import PINCODE, Shop
+
+
+@pytest.fixture
+def shop(api: Api) -> Shop:
+    return Shop(api)
+
+
+def test_products_public_listing_by_category_with_cursor(shop: Shop) -> None:
+    for name in ("Curd", "Butter", "Milk"):
+        shop.product(name)
+    shop.product("Bread", category="bakery")
+    page = shop.ok("GET", "/products?limit=2", token=None)
+    rest = shop.ok("GET", f"/products?limit=2&cursor={page['nextCursor']}")
+    names = [p["name"] for p in page["items"] + rest["items"]]
+    assert names == ["Bread", "Butter", "Curd", "Milk"]
+    dairy = shop.api.client.http.get("/products?category=dairy")
+    assert [p["name"] for p in json_body(dairy)["items"]] == ["Butter", "Curd", "Milk"]
+    assert shop.api.client.http.get("/products?category=Not%20A%20Slug").status_code == 400
+    assert shop.api.client.http.get("/products?limit=101").status_code == 400
+
+
+def test_prices_are_integer_minor_units_and_images_https(shop: Shop) -> None:
+    base = {
+        "name": "Milk",
+        "category": "dairy",
+        "variants": [{"name": "1L", "unit": "l", "sku": "M1", "prices": {"INR": 6000}}],
+    }
+    for bad, field in [
+        ({"imageUrl": "http://x.example.com/a.png"}, "imageUrl"),
+        ({"variants": [{**base["variants"][0], "prices": {"INR": 60.5}}]}, "variants.0.prices.INR"),
+        ({"variants": [{**base["variants"][0], "prices": {"inr": 60}}]}, "variants.0.prices.inr"),
+        ({"variants": []}, "variants"),
+    ]:
+        resp = shop.api.call("POST", "/products", {**base, **bad}, token=shop.admin)
+        assert resp.status_code == 400, bad
+        assert any(k.startswith(field.split(".")[0]) for k in json_body(resp)["error"]["fields"]), resp.body
+
+
+def test_optimistic_locking_and_deactivation(shop: Shop) -> None:
+    milk = shop.product("Milk")
+    pid = milk["productId"]
+    updated = shop.ok("PATCH", f"/products/{pid}", {"version": 0, "name": "Whole Milk"})
+    assert updated["version"] == 1 and updated["name"] == "Whole Milk"
+    stale = shop.api.call("PATCH", f"/products/{pid}", {"version": 0, "name": "Skim"}, token=shop.admin)
+    assert stale.status_code == 409 and json_body(stale)["error"]["code"] == "version_conflict"
+    assert shop.ok("GET", f"/products/{pid}")["name"] == "Whole Milk"
+    shop.ok("DELETE", f"/products/{pid}")
+    assert shop.api.client.http.get(f"/products/{pid}").status_code == 404
+    assert json_body(shop.api.client.http.get("/products"))["items"] == []
+
+
+def test_vendor_edits_only_products_it_offers(shop: Shop) -> None:
+    milk, bread = shop.product("Milk"), shop.product("Bread")
+    owner = shop.api.register("vend")
+    vendor = shop.vendor([milk["productId"]], owner=owner["userId"])
+    token = shop.api.login("vend")["accessToken"]
+    assert shop.ok("GET", "/vendors/me", token=token)["vendorId"] == vendor["vendorId"]
+    assert shop.ok("PATCH", f"/products/{milk['productId']}", {"version": 0, "description": "A2"}, token=token)
+    resp = shop.api.call("PATCH", f"/products/{bread['productId']}", {"version": 0, "description": "x"}, token=token)
+    assert resp.status_code == 403
+    created = shop.ok(
+        "POST",
+        "/products",
+        {
+            "name": "Ghee",
+            "category": "dairy",
+            "variants": [{"name": "200g", "unit": "g", "sku": "G1", "prices": {"INR": 25000}}],
+        },
+        token=token,
+        status=201,
+    )
+    assert created["productId"] in shop.ok("GET", "/vendors/me", token=token)["products"]
+    customer = shop.api.user("cust")["accessToken"]
+    assert shop.api.call("POST", "/products", {"name": "X"}, token=customer).status_code == 403
+
+
+def test_vendors_by_pincode_from_the_area_index(shop: Shop) -> None:
+    milk = shop.product()
+    a = shop.vendor([milk["productId"]], name="A", rating=3.5)
+    b = shop.vendor([milk["productId"]], name="B", rating=4.9, areas=[PINCODE, "560002"])
+    found = json_body(shop.api.client.http.get(f"/vendors?pincode={PINCODE}"))["items"]
+    assert [v["name"] for v in found] == ["B", "A"] and set(found[0]) == {"vendorId", "name", "rating"}
+    # b moves out of PINCODE: its area entry goes with it
+    current = shop.ok("GET", f"/vendors/{b['vendorId']}")
+    shop.ok("PATCH", f"/vendors/{b['vendorId']}", {"version": current["version"], "serviceAreas": ["560002"]})
+    assert [v["name"] for v in json_body(shop.api.client.http.get(f"/vendors?pincode={PINCODE}"))["items"]] == ["A"]
+    shop.ok("POST", f"/vendors/{a['vendorId']}/deactivate")
+    assert json_body(shop.api.client.http.get(f"/vendors?pincode={PINCODE}"))["items"] == []
+    assert shop.api.client.http.get("/vendors").status_code == 400
+
+
+def test_vendor_role_link_and_bola(shop: Shop) -> None:
+    owner = shop.api.user("vend")
+    vendor = shop.vendor([], owner=owner["userId"])
+    other = shop.vendor([], name="Other")
+    assert shop.api.call("GET", "/users/me", token=owner["accessToken"]).status_code == 401  # role changed
+    token = shop.api.login("vend")["accessToken"]
+    assert shop.api.call("GET", f"/vendors/{other['vendorId']}", token=token).status_code == 404
+    resp = shop.api.call("PATCH", f"/vendors/{other['vendorId']}", {"version": 0, "name": "Mine"}, token=token)
+    assert resp.status_code == 404
+    resp = shop.api.call("PATCH", f"/vendors/{vendor['vendorId']}", {"version": 0, "rating": 5}, token=token)
+    assert resp.status_code == 400 and json_body(resp)["error"]["fields"] == {"rating": "unknown field"}
+    assert shop.ok("PATCH", f"/vendors/{vendor['vendorId']}", {"version": 0, "name": "Renamed"}, token=token)
+
+
+def test_stock_changes_are_logged_and_never_negative(shop: Shop) -> None:
+    milk = shop.product()
+    owner = shop.api.register("vend")
+    vendor = shop.vendor([milk["productId"]], owner=owner["userId"])
+    token = shop.api.login("vend")["accessToken"]
+    ref = {"productId": milk["productId"], "variantId": milk["variants"][0]["variantId"]}
+    shop.ok("POST", "/inventory/adjust", {**ref, "set": 10, "reason": "opening", "lowStockThreshold": 3}, token=token)
+    row = shop.ok("POST", "/inventory/adjust", {**ref, "delta": -8, "reason": "spoilt"}, token=token)
+    assert row["available"] == 2 and row["lowStock"] is True
+    resp = shop.api.call("POST", "/inventory/adjust", {**ref, "delta": -5, "reason": "oops"}, token=token)
+    assert resp.status_code == 409 and shop.available(milk, vendor) == (2, 0)
+    log = shop.ok("GET", "/inventory/log", token=token)["items"]
+    assert [(x["delta"], x["reason"], x["by"]) for x in log] == [
+        (-8, "spoilt", owner["userId"]),
+        (10, "opening", owner["userId"]),
+    ]
+    listed = shop.ok("GET", "/inventory", token=token)["items"]
+    assert [(x["available"], x["lowStock"]) for x in listed] == [(2, True)]
+    other = shop.vendor([milk["productId"]], name="Other")
+    resp = shop.api.call(
+        "POST", "/inventory/adjust", {**ref, "vendorId": other["vendorId"], "set": 1, "reason": "x"}, token=token
+    )
+    assert resp.status_code == 403
+    bread = shop.product("Bread")
+    resp = shop.api.call(
+        "POST",
+        "/inventory/adjust",
+        {"productId": bread["productId"], "variantId": bread["variants"][0]["variantId"], "set": 1, "reason": "x"},
+        token=token,
+    )
+    assert resp.status_code == 409 and "productId" in json_body(resp)["error"]["fields"]
+    customer = shop.api.user("cust")["accessToken"]
+    assert shop.api.call("GET", "/inventory", token=customer).status_code == 403
+
+
+def test_promo_admin_only_and_validated(shop: Shop) -> None:
+    customer = shop.api.user("cust")["accessToken"]
+    body: dict[str, Any] = {
+        "code": "SAVE",
+        "kind": "percent",
+        "value": 150,
+        "validFrom": "2020-01-01T00:00:00Z",
+        "validTo": "2099-01-01T00:00:00Z",
+        "maxUses": 5,
+    }
+    assert shop.api.call("POST", "/promos", body, token=customer).status_code == 403
+    assert shop.api.call("POST", "/promos", body, token=shop.admin).status_code == 400
+    shop.ok("POST", "/promos", {**body, "value": 15}, status=201)
+    assert shop.api.call("POST", "/promos", {**body, "value": 15}, token=shop.admin).status_code == 409
+    assert shop.ok("PATCH", "/promos/SAVE", {"active": False})["active"] is False
+    assert [p["code"] for p in shop.ok("GET", "/promos")["items"]] == ["SAVE"]
