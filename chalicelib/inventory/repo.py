@@ -54,9 +54,11 @@ class InventoryRepo:
         threshold: int,
         log: dict[str, Any],
         extra: list[dict[str, Any]],
+        delta: int | None = None,
     ) -> None:
-        """Set ``available`` to ``new`` if it is still ``old`` (None: the row must not exist yet),
-        and write the log row, in one transaction."""
+        """Write the log row and, in the same transaction, either create the row (``old`` None),
+        apply ``delta`` atomically (never below zero; concurrent reservations don't conflict), or
+        set ``available`` to ``new`` if it is still ``old``."""
         now = log["at"]
         if old is None:
             stock = {
@@ -77,6 +79,16 @@ class InventoryRepo:
                     "TableName": self.table,
                     "Item": {**stock_key(product_id, variant_id, vendor_id), **to_item(stock)},
                     "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        elif delta is not None:
+            write = {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET available = available + :d, lowStockThreshold = :t, updatedAt = :now",
+                    "ConditionExpression": "available >= :need",
+                    "ExpressionAttributeValues": values(d=delta, t=threshold, now=now, need=max(0, -delta)),
                 }
             }
         else:

@@ -53,13 +53,15 @@ class InventoryService:
             "variantId": body.variantId,
             "vendorId": vendor["vendorId"],
             "delta": new - (old or 0),
-            "available": new,
             "reason": body.reason,
             "by": actor.user_id,
             "role": actor.role,
             "at": now_iso(),
         }
-        self.repo.change(body.productId, body.variantId, vendor["vendorId"], old, new, threshold, log, [])
+        atomic = body.delta if old is not None and body.delta is not None else None
+        if atomic is not None:
+            log["delta"] = atomic
+        self.repo.change(body.productId, body.variantId, vendor["vendorId"], old, new, threshold, log, [], atomic)
         stock = self.repo.get(body.productId, body.variantId, vendor["vendorId"])
         assert stock is not None
         return stock

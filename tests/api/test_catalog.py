@@ -164,3 +164,32 @@ def test_promo_admin_only_and_validated(shop: Shop) -> None:
     assert shop.api.call("POST", "/promos", {**body, "value": 15}, token=shop.admin).status_code == 409
     assert shop.ok("PATCH", "/promos/SAVE", {"active": False})["active"] is False
     assert [p["code"] for p in shop.ok("GET", "/promos")["items"]] == ["SAVE"]
+
+
+def test_concurrent_deltas_are_not_lost(shop: Shop) -> None:
+    import threading
+
+    milk = shop.product()
+    vendor = shop.vendor([milk["productId"]])
+    shop.stock(milk, vendor, 5)
+    ref = {
+        "productId": milk["productId"],
+        "variantId": milk["variants"][0]["variantId"],
+        "vendorId": vendor["vendorId"],
+        "reason": "delivery",
+    }
+    codes: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def add() -> None:
+        barrier.wait()
+        codes.append(shop.api.call("POST", "/inventory/adjust", {**ref, "delta": 1}, token=shop.admin).status_code)
+
+    threads = [threading.Thread(target=add) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 10
+    assert shop.available(milk, vendor) == (15, 0)
+    assert len(shop.ok("GET", f"/inventory/log?vendorId={vendor['vendorId']}")["items"]) == 11

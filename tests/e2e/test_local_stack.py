@@ -142,44 +142,90 @@ def test_order_journey_over_http(stack: dict[str, Any]) -> None:
     import boto3
 
     api = stack["api_url"]
-    admin = requests.post(f"{api}/auth/login", json={"email": stack["admin"]["email"],
-                                                     "password": stack["admin"]["password"]}, timeout=10).json()
+    admin = requests.post(
+        f"{api}/auth/login", json={"email": stack["admin"]["email"], "password": stack["admin"]["password"]}, timeout=10
+    ).json()
     h = {"Authorization": f"Bearer {admin['accessToken']}"}
-    product = requests.post(f"{api}/products", headers=h, timeout=10, json={
-        "name": "Milk", "category": "dairy",
-        "variants": [{"name": "1L", "unit": "l", "sku": "MILK-1L", "prices": {"INR": 6000}}]}).json()
-    vendor = requests.post(f"{api}/vendors", headers=h, timeout=10, json={
-        "name": "Dairy", "contact": {"email": "d@example.com", "phone": "+91 80 1111 2222"},
-        "address": {"line1": "1 Lane", "city": "Pune", "state": "MH", "pincode": "411001", "country": "IN",
-                    "lat": 18.5, "lng": 73.8},
-        "serviceAreas": ["411001"], "products": [product["productId"]], "capacity": {"dailyOrderLimit": 50}}).json()
+    product = requests.post(
+        f"{api}/products",
+        headers=h,
+        timeout=10,
+        json={
+            "name": "Milk",
+            "category": "dairy",
+            "variants": [{"name": "1L", "unit": "l", "sku": "MILK-1L", "prices": {"INR": 6000}}],
+        },
+    ).json()
+    vendor = requests.post(
+        f"{api}/vendors",
+        headers=h,
+        timeout=10,
+        json={
+            "name": "Dairy",
+            "contact": {"email": "d@example.com", "phone": "+91 80 1111 2222"},
+            "address": {
+                "line1": "1 Lane",
+                "city": "Pune",
+                "state": "MH",
+                "pincode": "411001",
+                "country": "IN",
+                "lat": 18.5,
+                "lng": 73.8,
+            },
+            "serviceAreas": ["411001"],
+            "products": [product["productId"]],
+            "capacity": {"dailyOrderLimit": 50},
+        },
+    ).json()
     variant = product["variants"][0]["variantId"]
-    r = requests.post(f"{api}/inventory/adjust", headers=h, timeout=10, json={
-        "productId": product["productId"], "variantId": variant, "vendorId": vendor["vendorId"], "set": 3,
-        "reason": "opening"})
+    r = requests.post(
+        f"{api}/inventory/adjust",
+        headers=h,
+        timeout=10,
+        json={
+            "productId": product["productId"],
+            "variantId": variant,
+            "vendorId": vendor["vendorId"],
+            "set": 3,
+            "reason": "opening",
+        },
+    )
     assert r.status_code == 200, r.text
 
     endpoint = stack["aws_endpoint"]
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x")
-    sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x")
+    sqs = boto3.client(
+        "sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    sns = boto3.client(
+        "sns", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     url = sqs.create_queue(QueueName="e2e-order-events")["QueueUrl"]
-    sns.subscribe(TopicArn=stack["env"]["ORDER_EVENTS_TOPIC_ARN"], Protocol="sqs",
-                  Endpoint="arn:aws:sqs:us-east-1:123456789012:e2e-order-events",
-                  Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=stack["env"]["ORDER_EVENTS_TOPIC_ARN"],
+        Protocol="sqs",
+        Endpoint="arn:aws:sqs:us-east-1:123456789012:e2e-order-events",
+        Attributes={"RawMessageDelivery": "true"},
+    )
 
-    requests.post(f"{api}/auth/register", json={"username": "olga", "email": "olga@example.com",
-                                                "password": "correct-horse-42"}, timeout=10)
-    tokens = requests.post(f"{api}/auth/login", json={"username": "olga", "password": "correct-horse-42"},
-                           timeout=10).json()
+    requests.post(
+        f"{api}/auth/register",
+        json={"username": "olga", "email": "olga@example.com", "password": "correct-horse-42"},
+        timeout=10,
+    )
+    tokens = requests.post(
+        f"{api}/auth/login", json={"username": "olga", "password": "correct-horse-42"}, timeout=10
+    ).json()
     c = {"Authorization": f"Bearer {tokens['accessToken']}"}
-    address = requests.post(f"{api}/users/me/addresses", headers=c, timeout=10, json={
-        "label": "home", "line1": "9 Road", "city": "Pune", "state": "MH", "pincode": "411001",
-        "country": "IN"}).json()
+    address = requests.post(
+        f"{api}/users/me/addresses",
+        headers=c,
+        timeout=10,
+        json={"label": "home", "line1": "9 Road", "city": "Pune", "state": "MH", "pincode": "411001", "country": "IN"},
+    ).json()
     items = [{"productId": product["productId"], "variantId": variant, "quantity": 2}]
-    check = requests.post(f"{api}/orders/check", headers=c, json={"items": items, "pincode": "411001"},
-                          timeout=10).json()
+    check = requests.post(
+        f"{api}/orders/check", headers=c, json={"items": items, "pincode": "411001"}, timeout=10
+    ).json()
     assert check["lines"][0]["status"] == "available" and check["quote"]["total"] == 12000
     body = {"items": items, "addressId": address["addressId"]}
     first = requests.post(f"{api}/orders", headers={**c, "Idempotency-Key": "o-1"}, json=body, timeout=10)
