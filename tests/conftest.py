@@ -135,3 +135,22 @@ def json_body(resp: Any) -> Any:
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
+
+
+def race(*calls: Any) -> list[Any]:
+    """Run the callables at the same moment on their own threads; their results, in order."""
+    import threading
+
+    results: list[Any] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

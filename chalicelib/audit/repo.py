@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, to_item, values
+from chalicelib.core.dynamo import query_page, to_item
 from chalicelib.core.http import Caller, ClientInfo
 
 
@@ -60,11 +60,13 @@ def write(subject: str, action: str, actor: Actor, details: dict[str, Any] | Non
 
 
 def list_for(subject: str, limit: int = 50) -> list[dict[str, Any]]:
-    resp = aws.client("dynamodb").query(
-        TableName=get_settings().audit_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues=values(pk=subject),
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [row for row in (from_item(i) for i in resp.get("Items", [])) if row]
+    """Newest first."""
+    return query_page(
+        aws.client("dynamodb"),
+        get_settings().audit_table,
+        ("pk", subject),
+        limit,
+        None,
+        newest_first=True,
+        keep=("sk",),
+    )[0]

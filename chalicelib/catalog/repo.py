@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, to_attr, to_item, values
+from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_attr, to_item, values
 from chalicelib.core.errors import Conflict, NotFound
 
 META = "META"
@@ -66,7 +66,7 @@ class CatalogRepo:
 
     def get_product(self, product_id: str) -> dict[str, Any] | None:
         item = from_item(self.ddb.get_item(TableName=self.table, Key=product_key(product_id)).get("Item"))
-        return _strip(item)
+        return strip(item)
 
     def put_product(self, product: dict[str, Any], expected_version: int, extra: list[dict[str, Any]]) -> None:
         """Replace a product if nobody changed it since ``expected_version`` (optimistic lock)."""
@@ -99,21 +99,8 @@ class CatalogRepo:
         self, category: str | None, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if category:
-            args: dict[str, Any] = {
-                "IndexName": "byCategory",
-                "KeyConditionExpression": "gsi2pk = :pk",
-                "ExpressionAttributeValues": values(pk=f"CAT#{category}"),
-            }
-        else:
-            args = {
-                "IndexName": "active",
-                "KeyConditionExpression": "gsi1pk = :pk",
-                "ExpressionAttributeValues": values(pk="ACTIVE"),
-            }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(TableName=self.table, Limit=limit, **args)
-        return [p for p in (_strip(from_item(i)) for i in resp.get("Items", [])) if p], resp.get("LastEvaluatedKey")
+            return query_page(self.ddb, self.table, ("gsi2pk", f"CAT#{category}"), limit, cursor, index="byCategory")
+        return query_page(self.ddb, self.table, ("gsi1pk", "ACTIVE"), limit, cursor, index="active")
 
     def products_request(self, product_ids: list[str]) -> dict[str, Any]:
         """BatchGetItem keys for products (the order path reads them with other tables at once)."""
@@ -148,7 +135,7 @@ class CatalogRepo:
             raise
 
     def get_promo(self, code: str) -> dict[str, Any] | None:
-        return _strip(from_item(self.ddb.get_item(TableName=self.table, Key=promo_key(code)).get("Item")))
+        return strip(from_item(self.ddb.get_item(TableName=self.table, Key=promo_key(code)).get("Item")))
 
     def update_promo(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
         names = {f"#f{i}": k for i, k in enumerate(changes)}
@@ -167,24 +154,14 @@ class CatalogRepo:
             if is_conditional_failure(exc):
                 raise NotFound("promo not found") from None
             raise
-        promo = _strip(from_item(resp["Attributes"]))
+        promo = strip(from_item(resp["Attributes"]))
         assert promo is not None
         return promo
 
     def list_promos(
         self, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        args: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "active",
-            "Limit": limit,
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": values(pk="PROMO"),
-        }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(**args)
-        return [p for p in (_strip(from_item(i)) for i in resp.get("Items", [])) if p], resp.get("LastEvaluatedKey")
+        return query_page(self.ddb, self.table, ("gsi1pk", "PROMO"), limit, cursor, index="active")
 
     def promo_use_requests(self, promo: dict[str, Any], user_id: str) -> list[dict[str, Any]]:
         """Transaction elements that spend one use of a promo, for everyone and for this user;
@@ -224,9 +201,3 @@ class CatalogRepo:
             }
             for key in (promo_key(code), promo_user_key(code, user_id))
         ]
-
-
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")}

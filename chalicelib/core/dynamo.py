@@ -86,3 +86,51 @@ def batch_get(ddb: Any, request: dict[str, Any], attempts: int = 5) -> dict[str,
     if pending:
         raise RuntimeError("BatchGetItem left keys unprocessed")
     return found
+
+
+INDEX_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+
+
+def strip(item: dict[str, Any] | None, keep: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """A stored item without its table and index keys (what services work with)."""
+    if item is None:
+        return None
+    return {k: v for k, v in item.items() if k not in INDEX_KEYS or k in keep}
+
+
+def query_page(
+    ddb: Any,
+    table: str,
+    key: tuple[str, str],
+    limit: int,
+    cursor: dict[str, Any] | None,
+    *,
+    index: str | None = None,
+    newest_first: bool = False,
+    sort_between: tuple[str, str, str] | None = None,
+    keep: tuple[str, ...] = (),
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of one partition (of the table or an index): the items and the cursor for the
+    next page. ``sort_between`` = (sort key name, low, high)."""
+    names = {"#k": key[0]}
+    vals = values(v=key[1])
+    condition = "#k = :v"
+    if sort_between:
+        names["#s"] = sort_between[0]
+        vals.update(values(lo=sort_between[1], hi=sort_between[2]))
+        condition += " AND #s BETWEEN :lo AND :hi"
+    args: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "Limit": limit,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": vals,
+        "ScanIndexForward": not newest_first,
+    }
+    if index:
+        args["IndexName"] = index
+    if cursor:
+        args["ExclusiveStartKey"] = cursor
+    resp = ddb.query(**args)
+    items = [i for i in (strip(from_item(x), keep) for x in resp.get("Items", [])) if i]
+    return items, resp.get("LastEvaluatedKey")

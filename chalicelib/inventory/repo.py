@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, to_item, values
+from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 
 
@@ -39,7 +39,8 @@ class InventoryRepo:
         resp = self.ddb.get_item(
             TableName=self.table, Key=stock_key(product_id, variant_id, vendor_id), ConsistentRead=True
         )
-        return _strip(from_item(resp.get("Item")))
+        item = strip(from_item(resp.get("Item")))
+        return low_stock_flag(item) if item else None
 
     def keys(self, triples: list[tuple[str, str, str]]) -> dict[str, Any]:
         return {self.table: {"Keys": [stock_key(*t) for t in dict.fromkeys(triples)]}}
@@ -159,41 +160,20 @@ class InventoryRepo:
         self, vendor_id: str | None, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if vendor_id:
-            args: dict[str, Any] = {
-                "IndexName": "byVendor",
-                "KeyConditionExpression": "gsi1pk = :pk",
-                "ExpressionAttributeValues": values(pk=f"VENDOR#{vendor_id}"),
-            }
+            items, last = query_page(
+                self.ddb, self.table, ("gsi1pk", f"VENDOR#{vendor_id}"), limit, cursor, index="byVendor"
+            )
         else:
-            args = {
-                "IndexName": "all",
-                "KeyConditionExpression": "gsi2pk = :pk",
-                "ExpressionAttributeValues": values(pk="STOCK"),
-            }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(TableName=self.table, Limit=limit, **args)
-        return [s for s in (_strip(from_item(i)) for i in resp.get("Items", [])) if s], resp.get("LastEvaluatedKey")
+            items, last = query_page(self.ddb, self.table, ("gsi2pk", "STOCK"), limit, cursor, index="all")
+        return [low_stock_flag(i) for i in items], last
 
     def log(self, vendor_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        resp = self.ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=values(pk=f"LOG#{vendor_id}"),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [s for s in (_strip(from_item(i)) for i in resp.get("Items", [])) if s]
-
-
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    out = {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")}
-    if "available" in out:
-        out["lowStock"] = int(out["available"]) < int(out.get("lowStockThreshold", 0))
-    return out
+        return query_page(self.ddb, self.table, ("pk", f"LOG#{vendor_id}"), limit, None, newest_first=True)[0]
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def low_stock_flag(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "lowStock": int(item["available"]) < int(item.get("lowStockThreshold", 0))}

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import error_code, from_item, to_item, values
+from chalicelib.core.dynamo import error_code, from_item, query_page, strip, to_item, values
 
 META = "META"
 HOLD_PK = "HELD"
@@ -47,7 +47,7 @@ class OrdersRepo:
 
     def get(self, order_id: str) -> dict[str, Any] | None:
         resp = self.ddb.get_item(TableName=self.table, Key=order_key(order_id), ConsistentRead=True)
-        return _strip(from_item(resp.get("Item")))
+        return strip(from_item(resp.get("Item")))
 
     def put_request(self, order: dict[str, Any]) -> dict[str, Any]:
         item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}
@@ -117,24 +117,10 @@ class OrdersRepo:
         start: str | None = None,
         end: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        cond = "#k = :v"
-        vals = values(v=value)
-        if start and end:
-            cond += " AND createdKey BETWEEN :a AND :b"
-            vals.update(values(a=start, b=end + "~"))
-        args: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": index,
-            "KeyConditionExpression": cond,
-            "ExpressionAttributeNames": {"#k": key},
-            "ExpressionAttributeValues": vals,
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(**args)
-        return [o for o in (_strip(from_item(i)) for i in resp.get("Items", [])) if o], resp.get("LastEvaluatedKey")
+        between = ("createdKey", start, end + "~") if start and end else None
+        return query_page(
+            self.ddb, self.table, (key, value), limit, cursor, index=index, newest_first=True, sort_between=between
+        )
 
     def expired_holds(self, now: int, limit: int = 100) -> list[dict[str, Any]]:
         resp = self.ddb.query(
@@ -144,10 +130,4 @@ class OrdersRepo:
             KeyConditionExpression="holdPk = :p AND holdUntil < :now",
             ExpressionAttributeValues=values(p=HOLD_PK, now=hold_until(now)),
         )
-        return [o for o in (_strip(from_item(i)) for i in resp.get("Items", [])) if o]
-
-
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+        return [o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o]

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import error_code, from_item, is_conditional_failure, to_attr, to_item, values
+from chalicelib.core.dynamo import error_code, from_item, is_conditional_failure, query_page, to_attr, to_item, values
 from chalicelib.core.errors import Conflict, NotFound
 
 PROFILE = "PROFILE"
@@ -83,21 +83,10 @@ class UsersRepo:
     def list_page(
         self, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        args: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "byCreated",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": values(pk=LIST_PK),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(**args)
-        items = [i for i in (from_item(x) for x in resp.get("Items", [])) if i]
-        return items, resp.get("LastEvaluatedKey")
+        return query_page(
+            self.ddb, self.table, ("gsi1pk", LIST_PK), limit, cursor, index="byCreated", newest_first=True
+        )
 
-    # -- writes ---------------------------------------------------------------------------
     def create(self, user: dict[str, Any], extra: list[dict[str, Any]]) -> None:
         item = {
             "pk": f"USER#{user['userId']}",

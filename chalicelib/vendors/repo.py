@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, to_item, values
+from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 
 META = "META"
@@ -46,30 +46,15 @@ class VendorsRepo:
 
     def get(self, vendor_id: str) -> dict[str, Any] | None:
         item = from_item(self.ddb.get_item(TableName=self.table, Key=vendor_key(vendor_id)).get("Item"))
-        return _strip(item)
+        return strip(item)
 
     def by_pincode(self, pincode: str) -> list[dict[str, Any]]:
-        resp = self.ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=values(pk=f"PIN#{pincode}"),
-        )
-        return [v for v in (_strip(from_item(i)) for i in resp.get("Items", [])) if v]
+        return query_page(self.ddb, self.table, ("pk", f"PIN#{pincode}"), 1000, None)[0]
 
     def list_page(
         self, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        args: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "all",
-            "Limit": limit,
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": values(pk="VENDOR"),
-        }
-        if cursor:
-            args["ExclusiveStartKey"] = cursor
-        resp = self.ddb.query(**args)
-        return [v for v in (_strip(from_item(i)) for i in resp.get("Items", [])) if v], resp.get("LastEvaluatedKey")
+        return query_page(self.ddb, self.table, ("gsi1pk", "VENDOR"), limit, cursor, index="all")
 
     def save_requests(self, vendor: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
         """Transaction elements writing ``vendor`` (new, or replacing ``previous`` at its version)
@@ -141,9 +126,3 @@ class VendorsRepo:
 
     def load_keys(self, vendor_ids: list[str], day: str) -> dict[str, Any]:
         return {self.table: {"Keys": [load_key(v, day) for v in dict.fromkeys(vendor_ids)]}}
-
-
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}

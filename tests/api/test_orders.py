@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from chalicelib.audit import repo as audit
 from chalicelib.core import config
-from tests.conftest import Api, json_body
+from tests.conftest import Api, json_body, race
 from tests.factories import PINCODE, Shop, line
 
 
@@ -72,18 +71,7 @@ def test_concurrent_duplicate_creates_one_order(shop: Shop) -> None:
     vendor = shop.vendor([milk["productId"]])
     shop.stock(milk, vendor, 10)
     token, address = shop.customer("ann")
-    codes: list[int] = []
-    barrier = threading.Barrier(6)
-
-    def go() -> None:
-        barrier.wait()
-        codes.append(place(shop, token, address, [line(milk, 1)], key="dup").status_code)
-
-    threads = [threading.Thread(target=go) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = [r.status_code for r in race(*[lambda: place(shop, token, address, [line(milk, 1)], key="dup")] * 6)]
     assert codes.count(201) >= 1 and set(codes) <= {201, 409}
     assert shop.available(milk, vendor) == (9, 1)
     assert len(shop.ok("GET", "/orders", token=token)["items"]) == 1
@@ -94,22 +82,9 @@ def test_fifty_buyers_for_the_last_five_units(shop: Shop) -> None:
     vendor = shop.vendor([milk["productId"]])
     shop.stock(milk, vendor, 5)
     buyers = [shop.customer(f"buyer{i}") for i in range(50)]
-    codes: list[int] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(len(buyers))
-
-    def go(token: str, address: str) -> None:
-        barrier.wait()
-        resp = place(shop, token, address, [line(milk, 1)])
-        codes.append(resp.status_code)
-        if resp.status_code == 409:
-            errors.append(json_body(resp)["error"]["code"])
-
-    threads = [threading.Thread(target=go, args=b) for b in buyers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    responses = race(*[lambda t=t, a=a: place(shop, t, a, [line(milk, 1)]) for t, a in buyers])
+    codes = [r.status_code for r in responses]
+    errors = [json_body(r)["error"]["code"] for r in responses if r.status_code == 409]
     assert codes.count(201) == 5 and codes.count(409) == 45
     assert set(errors) == {"out_of_stock"}
     assert shop.available(milk, vendor) == (0, 5)
@@ -133,18 +108,7 @@ def test_promo_limited_to_five_uses_under_concurrency(shop: Shop) -> None:
         status=201,
     )
     buyers = [shop.customer(f"promo{i}") for i in range(20)]
-    results: list[Any] = []
-    barrier = threading.Barrier(len(buyers))
-
-    def go(token: str, address: str) -> None:
-        barrier.wait()
-        results.append(place(shop, token, address, [line(milk, 1)], promoCode="FIVE"))
-
-    threads = [threading.Thread(target=go, args=b) for b in buyers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(*[lambda t=t, a=a: place(shop, t, a, [line(milk, 1)], promoCode="FIVE") for t, a in buyers])
     ok = [json_body(r) for r in results if r.status_code == 201]
     assert len(ok) == 5 and all(o["discount"] == 300 and o["total"] == 2700 for o in ok)
     assert all(r.status_code == 409 for r in results if r.status_code != 201)
@@ -346,28 +310,13 @@ def test_reservation_expiry_returns_stock_exactly_once(shop: Shop, monkeypatch: 
     token, address = shop.customer("ann")
     order = json_body(place(shop, token, address, [line(milk, 4)]))
     time.sleep(2.1)
-    outcomes: list[Any] = []
-    barrier = threading.Barrier(3)
-
-    def sweep() -> None:
-        barrier.wait()
-        outcomes.append(("sweep", bootstrap.orders().sweep()))
-
-    def cancel() -> None:
-        barrier.wait()
-        outcomes.append(
-            ("cancel", shop.api.call("POST", f"/orders/{order['orderId']}/cancel", {}, token=token).status_code)
-        )
-
-    def read() -> None:
-        barrier.wait()
-        outcomes.append(("read", shop.api.call("GET", f"/orders/{order['orderId']}", token=token).status_code))
-
-    threads = [threading.Thread(target=f) for f in (sweep, cancel, read)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    sweep, cancel, read = race(
+        bootstrap.orders().sweep,
+        lambda: shop.api.call("POST", f"/orders/{order['orderId']}/cancel", {}, token=token),
+        lambda: shop.api.call("GET", f"/orders/{order['orderId']}", token=token),
+    )
+    assert read.status_code == 200 and cancel.status_code in (200, 409)
+    assert sweep["released"] in (0, 1)
     assert shop.available(milk, vendor) == (10, 0)  # released once, not twice
     final = shop.ok("GET", f"/orders/{order['orderId']}", token=token)
     assert final["status"] in ("EXPIRED", "CANCELLED")
