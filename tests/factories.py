@@ -91,6 +91,18 @@ class Shop:
         }
         return self.ok("POST", "/inventory/adjust", body)
 
+    def promo(self, code: str, **fields: Any) -> dict[str, Any]:
+        body = {
+            "code": code,
+            "kind": "percent",
+            "value": 10,
+            "validFrom": "2020-01-01T00:00:00Z",
+            "validTo": "2099-01-01T00:00:00Z",
+            "maxUses": 100,
+            **fields,
+        }
+        return self.ok("POST", "/promos", body, status=201)
+
     def customer(self, name: str) -> tuple[str, str]:
         """A logged-in customer with a complete profile; returns (token, addressId)."""
         token = self.api.user(name)["accessToken"]

@@ -94,19 +94,7 @@ def test_promo_limited_to_five_uses_under_concurrency(shop: Shop) -> None:
     milk = shop.product()
     vendor = shop.vendor([milk["productId"]])
     shop.stock(milk, vendor, 1000)
-    shop.ok(
-        "POST",
-        "/promos",
-        {
-            "code": "FIVE",
-            "kind": "percent",
-            "value": 10,
-            "validFrom": "2020-01-01T00:00:00Z",
-            "validTo": "2099-01-01T00:00:00Z",
-            "maxUses": 5,
-        },
-        status=201,
-    )
+    shop.promo("FIVE", maxUses=5)
     buyers = [shop.customer(f"promo{i}") for i in range(20)]
     results = race(*[lambda t=t, a=a: place(shop, t, a, [line(milk, 1)], promoCode="FIVE") for t, a in buyers])
     ok = [json_body(r) for r in results if r.status_code == 201]
@@ -120,35 +108,8 @@ def test_promo_per_user_limit_and_validity(shop: Shop) -> None:
     milk = shop.product()
     vendor = shop.vendor([milk["productId"]])
     shop.stock(milk, vendor, 100)
-    shop.ok(
-        "POST",
-        "/promos",
-        {
-            "code": "ONCE",
-            "kind": "fixed",
-            "value": 500,
-            "currency": "INR",
-            "minOrder": 5000,
-            "validFrom": "2020-01-01T00:00:00Z",
-            "validTo": "2099-01-01T00:00:00Z",
-            "maxUses": 100,
-            "maxUsesPerUser": 1,
-        },
-        status=201,
-    )
-    shop.ok(
-        "POST",
-        "/promos",
-        {
-            "code": "OLD",
-            "kind": "percent",
-            "value": 50,
-            "validFrom": "2020-01-01T00:00:00Z",
-            "validTo": "2021-01-01T00:00:00Z",
-            "maxUses": 100,
-        },
-        status=201,
-    )
+    shop.promo("ONCE", kind="fixed", value=500, currency="INR", minOrder=5000, maxUsesPerUser=1)
+    shop.promo("OLD", value=50, validTo="2021-01-01T00:00:00Z")
     token, address = shop.customer("ann")
     small = place(shop, token, address, [line(milk, 1)], promoCode="ONCE")
     assert small.status_code == 409 and "promoCode" in json_body(small)["error"]["fields"]
@@ -373,19 +334,7 @@ def test_pre_order_check(shop: Shop) -> None:
     shop.stock(milk, near, 2, variant=0)
     shop.stock(milk, other, 1, variant=0)
     shop.stock(milk, near, 10, variant=1)
-    shop.ok(
-        "POST",
-        "/promos",
-        {
-            "code": "TEN",
-            "kind": "percent",
-            "value": 10,
-            "validFrom": "2020-01-01T00:00:00Z",
-            "validTo": "2099-01-01T00:00:00Z",
-            "maxUses": 5,
-        },
-        status=201,
-    )
+    shop.promo("TEN", maxUses=5)
     token = shop.api.user("ann")["accessToken"]  # profile incomplete
     result = shop.ok(
         "POST", "/orders/check", {"items": [line(milk, 5)], "pincode": PINCODE, "promoCode": "TEN"}, token=token
