@@ -23,10 +23,11 @@ def users() -> UserService:
 # Commerce services are imported on first use: the authorizer and /users routes skip them.
 @lru_cache(maxsize=1)
 def vendors() -> VendorService:
+    from chalicelib.catalog.repo import CatalogRepo
     from chalicelib.vendors.repo import VendorsRepo
     from chalicelib.vendors.service import VendorService
 
-    return VendorService(VendorsRepo(), UsersRepo())
+    return VendorService(VendorsRepo(), UsersRepo(), CatalogRepo())
 
 
 @lru_cache(maxsize=1)

@@ -58,25 +58,7 @@ class Shop:
         areas: list[str] | None = None,
         owner: str | None = None,
     ) -> dict[str, Any]:
-        body = {
-            "name": name,
-            "contact": {"email": "v@example.com", "phone": "+91 80 1234 5678"},
-            "address": {
-                "line1": "2 Dairy Lane",
-                "city": "Bengaluru",
-                "state": "KA",
-                "pincode": PINCODE,
-                "country": "IN",
-                "lat": 12.97,
-                "lng": 77.59,
-            },
-            "serviceAreas": areas or [PINCODE],
-            "products": products,
-            "capacity": {"dailyOrderLimit": limit},
-            "rating": rating,
-            **({"ownerUserId": owner} if owner else {}),
-        }
-        return self.ok("POST", "/vendors", body, status=201)
+        return self.ok("POST", "/vendors", vendor_body(products, name, rating, limit, areas, owner), status=201)
 
     def stock(
         self, product: dict[str, Any], vendor: dict[str, Any], qty: int, variant: int = 0, threshold: int | None = None
@@ -120,3 +102,31 @@ class Shop:
 
 def line(product: dict[str, Any], qty: int, variant: int = 0) -> dict[str, Any]:
     return {"productId": product["productId"], "variantId": product["variants"][variant]["variantId"], "quantity": qty}
+
+
+def vendor_body(
+    products: list[str],
+    name: str = "Dairy One",
+    rating: float = 4.0,
+    limit: int = 1000,
+    areas: list[str] | None = None,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "contact": {"email": "v@example.com", "phone": "+91 80 1234 5678"},
+        "address": {
+            "line1": "2 Dairy Lane",
+            "city": "Bengaluru",
+            "state": "KA",
+            "pincode": PINCODE,
+            "country": "IN",
+            "lat": 12.97,
+            "lng": 77.59,
+        },
+        "serviceAreas": areas or [PINCODE],
+        "products": products,
+        "capacity": {"dailyOrderLimit": limit},
+        "rating": rating,
+        **({"ownerUserId": owner} if owner else {}),
+    }

@@ -92,3 +92,10 @@ def get_promo(code: str) -> dict[str, Any]:
 def update_promo(code: str) -> dict[str, Any]:
     require_role(_req(), "admin")
     return bootstrap.catalog().update_promo(code, parse(models.PromoPatch, _req()))
+
+
+@bp.route("/promos/{code}", methods=["DELETE"], authorizer=jwt_auth)
+def deactivate_promo(code: str) -> dict[str, Any]:
+    """Deactivates: orders keep the code they used; new orders cannot use it."""
+    require_role(_req(), "admin")
+    return bootstrap.catalog().deactivate_promo(code)

@@ -120,5 +120,8 @@ class CatalogService:
             return self.get_promo(code)
         return self.repo.update_promo(code, changes)
 
+    def deactivate_promo(self, code: str) -> dict[str, Any]:
+        return self.repo.update_promo(code, {"active": False})
+
     def list_promos(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
         return self.repo.list_promos(limit, cursor)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
+from chalicelib.catalog.repo import CatalogRepo
+from chalicelib.core.dynamo import batch_get
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.users.repo import UsersRepo
@@ -35,6 +37,19 @@ def _areas(areas: list[str]) -> list[str]:
 class VendorService:
     repo: VendorsRepo
     users: UsersRepo
+    catalog: CatalogRepo
+
+    def _known_products(self, product_ids: list[str]) -> list[str]:
+        """Products offered must exist in the catalog (one BatchGetItem)."""
+        ids = list(dict.fromkeys(product_ids))
+        if ids:
+            found = batch_get(self.repo.ddb, self.catalog.products_request(ids))[self.catalog.table]
+            missing = set(ids) - {p["productId"] for p in found}
+            if missing:
+                raise ValidationError(
+                    "unknown products", fields={"products": f"not in the catalog: {sorted(missing)[0]}"}
+                )
+        return ids
 
     def create(self, who: Caller, body: models.VendorBody, client: ClientInfo) -> dict[str, Any]:
         vendor_id = uuid.uuid4().hex[:16]
@@ -43,7 +58,7 @@ class VendorService:
             "vendorId": vendor_id,
             **body.model_dump(exclude={"serviceAreas", "products"}, exclude_none=True),
             "serviceAreas": _areas(body.serviceAreas),
-            "products": list(dict.fromkeys(body.products)),
+            "products": self._known_products(body.products),
             "active": True,
             "version": 0,
             "createdAt": now,
@@ -80,7 +95,7 @@ class VendorService:
         if "serviceAreas" in changes:
             changes["serviceAreas"] = _areas(changes["serviceAreas"])
         if "products" in changes:
-            changes["products"] = list(dict.fromkeys(changes["products"]))
+            changes["products"] = self._known_products(changes["products"])
         return self._save(who, current, changes, body.version, client, "vendor_update")
 
     def set_active(self, who: Caller, vendor_id: str, active: bool, client: ClientInfo) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, json_body
-from tests.factories import PINCODE, Shop
+from tests.factories import PINCODE, Shop, vendor_body
 
 
 @pytest.fixture
@@ -97,6 +97,9 @@ def test_vendors_by_pincode_from_the_area_index(shop: Shop) -> None:
     shop.ok("POST", f"/vendors/{a['vendorId']}/deactivate")
     assert json_body(shop.api.client.http.get(f"/vendors?pincode={PINCODE}"))["items"] == []
     assert shop.api.client.http.get("/vendors").status_code == 400
+    assert {v["name"] for v in shop.ok("GET", "/vendors/all")["items"]} == {"A", "B"}
+    resp = shop.api.call("POST", "/vendors", vendor_body(["nope"]), token=shop.admin)
+    assert resp.status_code == 400 and json_body(resp)["error"]["fields"] == {"products": "not in the catalog: nope"}
 
 
 def test_vendor_role_link_and_bola(shop: Shop) -> None:
@@ -162,7 +165,8 @@ def test_promo_admin_only_and_validated(shop: Shop) -> None:
     assert shop.api.call("POST", "/promos", body, token=shop.admin).status_code == 400
     shop.ok("POST", "/promos", {**body, "value": 15}, status=201)
     assert shop.api.call("POST", "/promos", {**body, "value": 15}, token=shop.admin).status_code == 409
-    assert shop.ok("PATCH", "/promos/SAVE", {"active": False})["active"] is False
+    assert shop.ok("PATCH", "/promos/SAVE", {"maxUses": 9})["maxUses"] == 9
+    assert shop.ok("DELETE", "/promos/SAVE")["active"] is False
     assert [p["code"] for p in shop.ok("GET", "/promos")["items"]] == ["SAVE"]
 
 
