@@ -40,6 +40,7 @@ package: venv  ## CloudFormation (SAM) for $(STAGE) in build/$(STAGE), checked b
 	rm -rf build/$(STAGE)
 	$(BIN)/python infra/for_stage.py $(STAGE) build/resources-$(STAGE).json
 	$(BIN)/chalice package --stage $(STAGE) --merge-template build/resources-$(STAGE).json build/$(STAGE)
+	$(BIN)/python infra/precompile_zip.py build/$(STAGE)/deployment.zip
 	$(BIN)/cfn-lint build/$(STAGE)/sam.json
 	@echo "packaged: build/$(STAGE)/sam.json (cfn-lint clean)"
 
