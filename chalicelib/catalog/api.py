@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
@@ -33,8 +34,6 @@ def _req() -> Any:
 @bp.route("/products", methods=["GET"])
 def list_products() -> dict[str, Any]:
     """Active products, by name; ?category= narrows, ?limit= and ?cursor= page."""
-    import re
-
     category = query(_req(), "category")
     if category is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", category):
         raise ValidationError("category is a slug", fields={"category": "lowercase letters, digits, dashes"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -64,8 +65,6 @@ def is_conditional_failure(exc: ClientError) -> bool:
 
 def batch_get(ddb: Any, request: dict[str, Any], attempts: int = 5) -> dict[str, list[dict[str, Any]]]:
     """BatchGetItem over several tables: chunks of 100 keys, unprocessed keys retried."""
-    import time
-
     found: dict[str, list[dict[str, Any]]] = {table: [] for table in request}
     pending = [(table, key, spec) for table, spec in request.items() for key in spec["Keys"]]
     for attempt in range(attempts):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
@@ -32,8 +33,6 @@ def _req() -> Any:
 def list_vendors() -> dict[str, Any]:
     """?pincode= (required): active vendors serving it, best rated first (one Query on the
     service-area index). Admins list every vendor at /vendors/all."""
-    import re
-
     pincode = query(_req(), "pincode")
     if pincode is None:
         raise ValidationError("pincode is required", fields={"pincode": "required"})
