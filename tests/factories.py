@@ -49,16 +49,9 @@ class Shop:
         }
         return self.ok("POST", "/products", body, status=201)
 
-    def vendor(
-        self,
-        products: list[str],
-        name: str = "Dairy One",
-        rating: float = 4.0,
-        limit: int = 1000,
-        areas: list[str] | None = None,
-        owner: str | None = None,
-    ) -> dict[str, Any]:
-        return self.ok("POST", "/vendors", vendor_body(products, name, rating, limit, areas, owner), status=201)
+    def vendor(self, products: list[str], **fields: Any) -> dict[str, Any]:
+        """A vendor serving PINCODE (fields: see ``vendor_body``)."""
+        return self.ok("POST", "/vendors", vendor_body(products, **fields), status=201)
 
     def stock(
         self, product: dict[str, Any], vendor: dict[str, Any], qty: int, variant: int = 0, threshold: int | None = None
