@@ -54,7 +54,7 @@ def orders() -> OrderService:
     from chalicelib.orders.service import OrderService
     from chalicelib.vendors.repo import VendorsRepo
 
-    return OrderService(OrdersRepo(), CatalogRepo(), VendorsRepo(), InventoryRepo())
+    return OrderService(OrdersRepo(), CatalogRepo(), VendorsRepo(), InventoryRepo(), UsersRepo())
 
 
 def reset() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import is_conditional_failure, values
+from chalicelib.core.dynamo import is_conditional_failure, to_item, values
 
 IN_PROGRESS, DONE = "in_progress", "done"
 
@@ -35,6 +37,31 @@ def claim(key: str, ttl_seconds: int = 7 * 86400, lease_seconds: int = 300) -> b
             return False
         raise
     return True
+
+
+def read_request(key: str) -> dict[str, Any]:
+    """BatchGetItem entry for a stored request record (read with other items in one call)."""
+    return {get_settings().idempotency_table: {"Keys": [{"k": {"S": key}}], "ConsistentRead": True}}
+
+
+def record_request(key: str, body_hash: str, status: int, response: dict[str, Any], ttl_seconds: int) -> dict[str, Any]:
+    """TransactWriteItems element storing a request's response under its key; it fails if the
+    key is taken, which is how a concurrent duplicate is caught inside the same transaction."""
+    now = int(time.time())
+    item = {
+        "k": key,
+        "bodyHash": body_hash,
+        "statusCode": status,
+        "response": json.dumps(response),
+        "expiresAt": now + ttl_seconds,
+    }
+    return {
+        "Put": {
+            "TableName": get_settings().idempotency_table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(k)",
+        }
+    }
 
 
 def complete(key: str) -> None:

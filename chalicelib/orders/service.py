@@ -22,15 +22,15 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo, product_key, promo_key
 from chalicelib.catalog.service import find_variant
-from chalicelib.core import aws, logs
+from chalicelib.core import aws, idempotency, logs
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import batch_get, to_item, values
+from chalicelib.core.dynamo import batch_get
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
 from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
 from chalicelib.orders.repo import HOLD_PK, OrdersRepo, TransactionFailed, hold_until
-from chalicelib.users.repo import user_key
+from chalicelib.users.repo import UsersRepo, user_key
 from chalicelib.users.rules import missing_profile_fields
 from chalicelib.vendors.repo import VendorsRepo
 
@@ -79,6 +79,7 @@ class OrderService:
     catalog: CatalogRepo
     vendors: VendorsRepo
     inventory: InventoryRepo
+    users: UsersRepo
 
     # -- reading everything an order needs, in three calls -----------------------------------
     def _prepare(
@@ -101,7 +102,7 @@ class OrderService:
             s.catalog_table: {"Keys": catalog_keys},
         }
         if idem_key:
-            request[s.idempotency_table] = {"Keys": [{"k": {"S": idem_key}}], "ConsistentRead": True}
+            request.update(idempotency.read_request(idem_key))
         found = batch_get(ddb, request)  # call 1
         users = [u for u in found[s.users_table] if u.get("sk") == "PROFILE"]
         if not users:
@@ -110,7 +111,6 @@ class OrderService:
         products = {p["productId"]: p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PRODUCT#")}
         promos = [p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PROMO#")]
         records = found.get(s.idempotency_table) or []
-        idempotency = records[0] if records else None
 
         if address_id:
             address = next((a for a in user.get("addresses", []) if a.get("addressId") == address_id), None)
@@ -173,7 +173,7 @@ class OrderService:
             lines,
             products,
             promos[0] if promos else None,
-            idempotency,
+            records[0] if records else None,
             candidates,
             stock,
             load,
@@ -202,12 +202,7 @@ class OrderService:
         result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.load, allow_partial=True)
         missing = missing_profile_fields(prep.user)
         if missing and not prep.user.get("profileCompletionPrompted"):
-            aws.client("dynamodb").update_item(
-                TableName=get_settings().users_table,
-                Key=user_key(who.user_id),
-                UpdateExpression="SET profileCompletionPrompted = :t",
-                ExpressionAttributeValues=values(t=True),
-            )
+            self.users.mark_profile_prompted(who.user_id)
         lines_out = []
         for line in prep.lines:
             got = next(
@@ -367,40 +362,9 @@ class OrderService:
         if totals["promoCode"] and prep.promo:
             requests += self.catalog.promo_use_requests(prep.promo, who.user_id)
         user_at = len(requests)
-        sets = "SET lastActiveAt = :now" + (", preferredPaymentMethod = :pm" if body.paymentMethod else "")
-        user_vals = values(
-            now=now.isoformat(), one=1, active="active", **({"pm": body.paymentMethod} if body.paymentMethod else {})
-        )
-        requests.append(
-            {
-                "Update": {
-                    "TableName": s.users_table,
-                    "Key": user_key(who.user_id),
-                    "UpdateExpression": f"{sets} ADD orderCount :one",
-                    "ConditionExpression": "#st = :active",
-                    "ExpressionAttributeNames": {"#st": "status"},
-                    "ExpressionAttributeValues": user_vals,
-                }
-            }
-        )
+        requests.append(self.users.order_placed_request(who.user_id, now.isoformat(), body.paymentMethod))
         idem_at = len(requests)
-        record = {
-            "k": idem_key,
-            "bodyHash": body_hash,
-            "statusCode": 201,
-            "response": json.dumps(response),
-            "orderId": order_id,
-            "expiresAt": int(now.timestamp()) + IDEMPOTENCY_TTL,
-        }
-        requests.append(
-            {
-                "Put": {
-                    "TableName": s.idempotency_table,
-                    "Item": to_item(record),
-                    "ConditionExpression": "attribute_not_exists(k)",
-                }
-            }
-        )
+        requests.append(idempotency.record_request(idem_key, body_hash, 201, response, IDEMPOTENCY_TTL))
         requests.append(
             audit.put_request(
                 f"ORDER#{order_id}",

@@ -254,6 +254,30 @@ class UsersRepo:
             }
         }
 
+    def mark_profile_prompted(self, user_id: str) -> None:
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=user_key(user_id),
+            UpdateExpression="SET profileCompletionPrompted = :t",
+            ExpressionAttributeValues=values(t=True),
+        )
+
+    def order_placed_request(self, user_id: str, now: str, payment_method: str | None) -> dict[str, Any]:
+        """TransactWriteItems element for the customer flags an order updates (seeds: orderCount,
+        lastActiveAt, preferredPaymentMethod); only an active user can order."""
+        sets = "SET lastActiveAt = :now" + (", preferredPaymentMethod = :pm" if payment_method else "")
+        vals = values(now=now, one=1, active="active", **({"pm": payment_method} if payment_method else {}))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": user_key(user_id),
+                "UpdateExpression": f"{sets} ADD orderCount :one",
+                "ConditionExpression": "#st = :active",
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": vals,
+            }
+        }
+
     def set_email_verified(self, user_id: str, email: str) -> bool:
         try:
             self.ddb.update_item(
