@@ -15,12 +15,14 @@ from chalicelib.orders import api as orders_api
 from chalicelib.orders import jobs as orders_jobs
 from chalicelib.users import api as users_api
 from chalicelib.users import authorizer
+from chalicelib.users import jobs as users_jobs
 from chalicelib.vendors import api as vendors_api
 
 app = Chalice(app_name="freshcart")
 app.register_middleware(error_middleware, "http")
 app.register_blueprint(authorizer.bp)
 app.register_blueprint(users_api.bp)
+app.register_blueprint(users_jobs.bp)
 app.register_blueprint(notification_jobs.bp)
 app.register_blueprint(ops_jobs.bp)
 app.register_blueprint(catalog_api.bp)

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.core import aws
+from chalicelib.core import aws, logs
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import error_code, from_item, is_conditional_failure, query_page, to_attr, to_item, values
 from chalicelib.core.errors import Conflict, NotFound
@@ -166,13 +166,13 @@ class UsersRepo:
         for i, old in enumerate(stale_sids):
             names[f"#old{i}"] = old
             removes.append(f"sessions.#old{i}")
-        expression = "SET sessions.#sid = :session, devices = :devices, lastActiveAt = :now"
+        expression = "SET sessions.#sid = :session, devices = :devices, lastActiveAt = :now, correlationId = :cid"
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         self._update(
             user_id,
             expression,
-            values(session=session, devices=devices, now=now, active="active"),
+            values(session=session, devices=devices, now=now, active="active", cid=logs.correlation_id.get()),
             names,
             "#st = :active",
             extra,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
-from chalicelib.core import events, ratelimit
+from chalicelib.core import logs, ratelimit
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import (
     Conflict,
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
 MAX_DEVICES = 10
 MAX_ADDRESSES = 10
-
-# Event types published on the user-events topic.
-USER_REGISTERED = "UserRegistered"
-NEW_DEVICE_LOGIN = "NewDeviceLogin"
 
 
 def _now() -> str:
@@ -77,14 +73,10 @@ class UserService:
             "tokenVersion": 0,
             "version": 0,
             "orderCount": 0,
+            "correlationId": logs.correlation_id.get(),
         }
         actor = Actor(user_id, "customer", client.ip, client.user_agent)
         self.repo.create(user, [audit.put_request(subject(user_id), "register", actor)])
-        events.publish(
-            get_settings().user_events_topic_arn,
-            USER_REGISTERED,
-            {"userId": user_id, "email": user["email"], "username": body.username},
-        )
         return {"userId": user_id, "status": "created", "role": "customer"}
 
     def check(self, body: models.CheckBody, client: ClientInfo) -> dict[str, str]:
@@ -133,18 +125,6 @@ class UserService:
         )
         if failures:
             ratelimit.clear(w)
-        if is_new:
-            events.publish(
-                s.user_events_topic_arn,
-                NEW_DEVICE_LOGIN,
-                {
-                    "userId": user["userId"],
-                    "email": user["email"],
-                    "ip": client.ip,
-                    "device": {k: device.get(k) for k in ("os", "browser", "userAgent")},
-                    "at": now,
-                },
-            )
         return self._token_pair(user, sid, refresh)
 
     def _token_pair(self, user: dict[str, Any], sid: str, refresh: tokens.Issued) -> dict[str, Any]:
