@@ -143,12 +143,10 @@ class LocalStack:
         self._moto.start()
 
         gateway.apply()
-        app, chalice_config = load_app(environment)
+        resource_env = provision(STAGE, REGION)
+        app, chalice_config = load_app({**environment, **resource_env})
         self.app = app
         lambdas.install(app)
-        resource_env = provision(STAGE, REGION)
-        os.environ.update(resource_env)
-        app, chalice_config = load_app({**environment, **resource_env})
         aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
         admin_id = seed_admin(self.admin_password)
 
