@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ def error_middleware(request: Request, get_response: Callable[[Request], Respons
     """Correlation id in, JSON errors out; a 500 never leaks internals."""
     cid = (header(request, "x-correlation-id") or str(uuid.uuid4()))[:128]
     token = logs.correlation_id.set(cid)
+    started = time.perf_counter()
     try:
         if len(request.raw_body or b"") > MAX_BODY_BYTES:
             err = PayloadTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
@@ -166,6 +168,15 @@ def error_middleware(request: Request, get_response: Callable[[Request], Respons
                 response = _internal_error(cid)
             response = _normalise(response, cid)
         response.headers["x-correlation-id"] = cid
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         return response
     finally:
         logs.correlation_id.reset(token)
