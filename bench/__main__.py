@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # figures only on stdout
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
 
 

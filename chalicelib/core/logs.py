@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -35,6 +36,6 @@ def get_logger(name: str = "freshcart") -> logging.Logger:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
         logger.propagate = False
     return logger
