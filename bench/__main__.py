@@ -56,6 +56,12 @@ def start_aws() -> tuple[Any, dict[str, str]]:
     return server, {**chalice_config.environment_variables, **env, **resources, "BCRYPT_ROUNDS": "4"}
 
 
+def report(name: str, n: int, names: list[str], note: str = "") -> None:
+    """`name: value`, then the calls themselves on a comment line."""
+    print(f"{name}: {n}")
+    print(f"#   {', '.join(names)} {note}".rstrip())
+
+
 class Counter:
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -263,11 +269,11 @@ def commerce(app: Any, counter: Counter, client: Any) -> None:
                 {"idempotency-key": f"bench-{k}"},
             )
         )
-        print(f"aws_calls_place_order_k{k}: {n}   # {', '.join(names)}")
+        report(f"aws_calls_place_order_k{k}", n, names)
     n, names = counter.measure(lambda: handler("GET", "/orders", query={"limit": "20"}))
-    print(f"aws_calls_list_orders: {n}   # {', '.join(names)}")
+    report("aws_calls_list_orders", n, names)
     n, names = counter.measure(lambda: handler("GET", "/products", query={"limit": "20"}))
-    print(f"aws_calls_list_products: {n}   # {', '.join(names)}")
+    report("aws_calls_list_products", n, names)
 
 
 def main() -> None:
@@ -298,16 +304,16 @@ def main() -> None:
                     "/auth/register", {"username": "bench", "email": "bench@example.com", "password": password}
                 )
             )
-            print(f"aws_calls_register: {n}   # {', '.join(names)}")
+            report("aws_calls_register", n, names)
             post("/auth/login", {"username": "bench", "password": password})  # first login: device recorded
             result: dict[str, Any] = {}
             n, names = counter.measure(
                 lambda: result.update(post("/auth/login", {"username": "bench", "password": password}))
             )
-            print(f"aws_calls_login: {n}   # {', '.join(names)}")
+            report("aws_calls_login", n, names)
             headers = {"authorization": f"Bearer {result['accessToken']}"}
             n, names = counter.measure(lambda: client.http.get("/users/me", headers=headers))
-            print(f"aws_calls_me: {n}   # {', '.join(names)} (authorizer + handler)")
+            report("aws_calls_me", n, names, "(authorizer + handler)")
 
         commerce(app, counter, client)
 
