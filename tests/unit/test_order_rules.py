@@ -1,13 +1,13 @@
 """Pure order rules: the status machine, promo maths, vendor assignment."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.orders import rules
 from chalicelib.orders.rules import Line, assign, candidate_vendors, promo_discount
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def test_status_machine() -> None:
