@@ -36,6 +36,7 @@ def _new_device(data: dict[str, Any]) -> tuple[str, str, str]:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "UserRegistered": _verification,
+    "VerificationRequested": _verification,
     "NewDeviceLogin": _new_device,
 }
 

@@ -67,6 +67,12 @@ def verify_email() -> dict[str, Any]:
     return bootstrap.users().verify_email(parse(models.VerifyEmailBody, _req()))
 
 
+@bp.route("/auth/verify-email/resend", methods=["POST"], authorizer=jwt_auth)
+def resend_verification() -> dict[str, Any]:
+    """Send the verification email again (3 an hour)."""
+    return bootstrap.users().resend_verification(caller(_req()))
+
+
 @bp.route("/auth/password", methods=["POST"], authorizer=jwt_auth)
 def change_password() -> Response:
     body = parse(models.PasswordBody, _req())

@@ -14,6 +14,7 @@ bp = Blueprint(__name__)
 
 USER_REGISTERED = "UserRegistered"
 NEW_DEVICE_LOGIN = "NewDeviceLogin"
+VERIFICATION_REQUESTED = "VerificationRequested"
 
 
 def user_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
@@ -21,6 +22,8 @@ def user_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | Non
         return []
     if name == "INSERT":
         return [(USER_REGISTERED, {"userId": new["userId"], "email": new["email"], "username": new["username"]})]
+    if old is not None and new.get("verificationRequestedAt") != old.get("verificationRequestedAt"):
+        return [(VERIFICATION_REQUESTED, {"userId": new["userId"], "email": new["email"], "username": new["username"]})]
     devices = new.get("devices") or []
     if old is None or not devices or new.get("lastActiveAt") == old.get("lastActiveAt"):
         return []

@@ -254,6 +254,14 @@ class UsersRepo:
             }
         }
 
+    def request_verification(self, user_id: str, now: str) -> None:
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=user_key(user_id),
+            UpdateExpression="SET verificationRequestedAt = :now, correlationId = :cid",
+            ExpressionAttributeValues=values(now=now, cid=logs.correlation_id.get()),
+        )
+
     def mark_profile_prompted(self, user_id: str) -> None:
         self.ddb.update_item(
             TableName=self.table,

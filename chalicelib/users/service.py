@@ -191,6 +191,18 @@ class UserService:
             raise Unauthorized("token no longer matches the account", code="token_invalid")
         return {"emailVerified": True}
 
+    def resend_verification(self, who: Caller) -> dict[str, Any]:
+        """Ask for the verification email again (3 an hour). The request is a state change on the
+        user item, so the users stream announces it like everything else."""
+        user = self._get(who.user_id)
+        if user.get("emailVerified"):
+            raise Conflict("email is already verified", code="already_verified")
+        w = ratelimit.window(f"verify:{who.user_id}", 3600)
+        if ratelimit.hit(w) > 3:
+            raise TooManyRequests("verification emails are limited to 3 an hour", w.retry_after())
+        self.repo.request_verification(who.user_id, _now())
+        return {"status": "sent"}
+
     # -- authorizer -----------------------------------------------------------------------
     def authorize(self, token: str) -> tuple[str, str, str, str]:
         """Returns (userId, role, sid, vendorId) for a live access token, else raises Unauthorized."""

@@ -246,3 +246,22 @@ def test_sessions_are_capped(api: Api, monkeypatch: Any) -> None:
     assert len(UsersRepo().get(user["userId"])["sessions"]) == 3
     assert api.call("GET", "/users/me", token=logins[0]["accessToken"]).status_code == 401
     assert api.call("GET", "/users/me", token=logins[-1]["accessToken"]).status_code == 200
+
+
+def test_verification_email_can_be_resent_a_few_times(api: Api) -> None:
+    from moto.backends import get_backend
+
+    from app import app
+
+    token = api.user("alice")["accessToken"]
+    dispatcher = Dispatcher(app, "us-east-1", "local")
+    dispatcher.discover()
+    codes = [api.call("POST", "/auth/verify-email/resend", token=token).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    dispatcher.drain()
+    mails = get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+    tokens = [m.body.strip().splitlines()[-1] for m in mails if m.subject == "Confirm your freshcart email"]
+    assert len(tokens) == 4  # the registration's and three resends (one per request, no duplicates)
+    assert api.call("POST", "/auth/verify-email", {"token": tokens[-1]}).status_code == 200
+    resp = api.call("POST", "/auth/verify-email/resend", token=token)
+    assert resp.status_code == 409 and error(resp)["code"] == "already_verified"
