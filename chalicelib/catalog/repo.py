@@ -14,7 +14,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_attr, to_item, values
+from chalicelib.core.dynamo import (
+    from_item,
+    is_conditional_failure,
+    put_new,
+    query_page,
+    strip,
+    to_attr,
+    to_item,
+    values,
+)
 from chalicelib.core.errors import Conflict, NotFound
 
 META = "META"
@@ -51,18 +60,7 @@ class CatalogRepo:
     # -- products ---------------------------------------------------------------------------
     def create_product(self, product: dict[str, Any], extra: list[dict[str, Any]]) -> None:
         item = {"pk": f"PRODUCT#{product['productId']}", "sk": META, **product, **_index_keys(product)}
-        self.ddb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": to_item(item),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                *extra,
-            ]
-        )
+        self.ddb.transact_write_items(TransactItems=[put_new(self.table, item), *extra])
 
     def get_product(self, product_id: str) -> dict[str, Any] | None:
         item = from_item(self.ddb.get_item(TableName=self.table, Key=product_key(product_id)).get("Item"))
@@ -117,18 +115,7 @@ class CatalogRepo:
             **promo,
         }
         try:
-            self.ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item(item),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    *extra,
-                ]
-            )
+            self.ddb.transact_write_items(TransactItems=[put_new(self.table, item), *extra])
         except ClientError as exc:
             if is_conditional_failure(exc):
                 raise Conflict("promo code exists", fields={"code": "already exists"}) from None

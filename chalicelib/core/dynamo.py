@@ -133,3 +133,8 @@ def query_page(
     resp = ddb.query(**args)
     items = [i for i in (strip(from_item(x), keep) for x in resp.get("Items", [])) if i]
     return items, resp.get("LastEvaluatedKey")
+
+
+def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A TransactWriteItems Put of a plain ``item`` that fails if an item with its key exists."""
+    return {"Put": {"TableName": table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}

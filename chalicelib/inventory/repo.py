@@ -18,12 +18,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_item, values
+from chalicelib.core.dynamo import from_item, is_conditional_failure, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 
 
+def _stock_id(product_id: str, variant_id: str, vendor_id: str) -> dict[str, str]:
+    return {"pk": f"STOCK#{product_id}#{variant_id}", "sk": f"VENDOR#{vendor_id}"}
+
+
 def stock_key(product_id: str, variant_id: str, vendor_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"STOCK#{product_id}#{variant_id}"}, "sk": {"S": f"VENDOR#{vendor_id}"}}
+    return to_item(_stock_id(product_id, variant_id, vendor_id))
 
 
 class InventoryRepo:
@@ -75,13 +79,9 @@ class InventoryRepo:
                 "gsi2pk": "STOCK",
                 "gsi2sk": f"{product_id}#{variant_id}#{vendor_id}",
             }
-            write: dict[str, Any] = {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {**stock_key(product_id, variant_id, vendor_id), **to_item(stock)},
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
+            write = put_new(
+                self.table, {"pk": f"STOCK#{product_id}#{variant_id}", "sk": f"VENDOR#{vendor_id}", **stock}
+            )
         elif delta is not None:
             write = {
                 "Update": {

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import error_code, from_item, query_page, strip, to_item, values
+from chalicelib.core.dynamo import error_code, from_item, put_new, query_page, strip, values
 
 META = "META"
 HOLD_PK = "HELD"
@@ -51,9 +51,7 @@ class OrdersRepo:
 
     def put_request(self, order: dict[str, Any]) -> dict[str, Any]:
         item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}
-        return {
-            "Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
-        }
+        return put_new(self.table, item)
 
     def transition_request(
         self,

@@ -16,7 +16,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws, logs
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import error_code, from_item, is_conditional_failure, query_page, to_attr, to_item, values
+from chalicelib.core.dynamo import (
+    error_code,
+    from_item,
+    is_conditional_failure,
+    put_new,
+    query_page,
+    to_attr,
+    to_item,
+    values,
+)
 from chalicelib.core.errors import Conflict, NotFound
 
 PROFILE = "PROFILE"
@@ -28,12 +37,17 @@ def user_key(user_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": PROFILE}}
 
 
+def _claim(kind: str, value: str) -> dict[str, str]:
+    """A uniqueness claim's key, case-insensitive: EMAIL#<lower> / LOCK."""
+    return {"pk": f"{kind}#{value.lower()}", "sk": LOCK}
+
+
 def email_key(email: str) -> dict[str, Any]:
-    return {"pk": {"S": f"EMAIL#{email.lower()}"}, "sk": {"S": LOCK}}
+    return to_item(_claim("EMAIL", email))
 
 
 def username_key(username: str) -> dict[str, Any]:
-    return {"pk": {"S": f"USERNAME#{username.lower()}"}, "sk": {"S": LOCK}}
+    return to_item(_claim("USERNAME", username))
 
 
 class UsersRepo:
@@ -95,24 +109,10 @@ class UsersRepo:
             "gsi1sk": f"{user['createdAt']}#{user['userId']}",
             **user,
         }
-        not_exists = "attribute_not_exists(pk)"
-        claim = {"userId": {"S": user["userId"]}}
         items = [
-            {"Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": not_exists}},
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {**email_key(user["email"]), **claim},
-                    "ConditionExpression": not_exists,
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {**username_key(user["username"]), **claim},
-                    "ConditionExpression": not_exists,
-                }
-            },
+            put_new(self.table, item),
+            put_new(self.table, {**_claim("EMAIL", user["email"]), "userId": user["userId"]}),
+            put_new(self.table, {**_claim("USERNAME", user["username"]), "userId": user["userId"]}),
             *extra,
         ]
         try:

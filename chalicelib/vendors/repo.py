@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, query_page, strip, to_item, values
+from chalicelib.core.dynamo import from_item, is_conditional_failure, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 
 META = "META"
@@ -67,21 +67,19 @@ class VendorsRepo:
             **vendor,
         }
         if previous is None:
-            put: dict[str, Any] = {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
+            first = put_new(self.table, item)
         else:
-            put = {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "#v = :v",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": values(v=int(previous["version"])),
+            first = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": values(v=int(previous["version"])),
+                }
             }
         summary = {k: vendor.get(k) for k in SUMMARY_FIELDS}
-        requests: list[dict[str, Any]] = [{"Put": put}]
+        requests: list[dict[str, Any]] = [first]
         for pincode in vendor["serviceAreas"]:
             requests.append(
                 {
