@@ -260,15 +260,22 @@ def test_bola_other_customers_and_vendors(shop: Shop) -> None:
     assert shop.ok("GET", f"/orders/{oid}", token=token)["status"] == "PENDING_PAYMENT"
 
 
-def test_reservation_expiry_returns_stock_exactly_once(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import bootstrap
-
+@pytest.fixture
+def short_holds(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    """Reservations that expire after 1 s; returns (product, vendor with 10 in stock, token, addressId)."""
     monkeypatch.setenv("RESERVATION_TTL_SECONDS", "1")
     config.reset()
     milk = shop.product()
     vendor = shop.vendor([milk["productId"]])
     shop.stock(milk, vendor, 10)
     token, address = shop.customer("ann")
+    return milk, vendor, token, address
+
+
+def test_reservation_expiry_returns_stock_exactly_once(shop: Shop, short_holds: tuple) -> None:
+    from chalicelib import bootstrap
+
+    milk, vendor, token, address = short_holds
     order = json_body(place(shop, token, address, [line(milk, 4)]))
     time.sleep(2.1)
     sweep, cancel, read = race(
@@ -285,16 +292,11 @@ def test_reservation_expiry_returns_stock_exactly_once(shop: Shop, monkeypatch: 
     assert len(final["history"]) == 2
 
 
-def test_expiry_on_read_and_sweeper_job(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expiry_on_read_and_sweeper_job(shop: Shop, short_holds: tuple) -> None:
     from app import app
     from freshcart_local.scheduler import run_job
 
-    monkeypatch.setenv("RESERVATION_TTL_SECONDS", "1")
-    config.reset()
-    milk = shop.product()
-    vendor = shop.vendor([milk["productId"]])
-    shop.stock(milk, vendor, 10)
-    token, address = shop.customer("ann")
+    milk, vendor, token, address = short_holds
     a = json_body(place(shop, token, address, [line(milk, 1)]))
     b = json_body(place(shop, token, address, [line(milk, 2)]))
     time.sleep(2.1)

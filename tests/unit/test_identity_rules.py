@@ -48,5 +48,24 @@ def test_one_default_address() -> None:
     assert [x["isDefault"] for x in _one_default([{"addressId": "c", "isDefault": False}], None)] == [True]
 
 
-def test_client_info_is_a_value() -> None:
-    assert ClientInfo("1.2.3.4", "ua", None).ip == "1.2.3.4"
+def test_client_info_reads_gateway_identity_and_caps_user_agent() -> None:
+    from chalice.app import Request
+
+    from chalicelib.core.http import client_info
+
+    event = {
+        "headers": {"user-agent": "x" * 500, "cloudfront-viewer-country": "IN"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "httpMethod": "GET",
+        "requestContext": {"identity": {"sourceIp": "1.2.3.4"}, "resourcePath": "/", "httpMethod": "GET"},
+    }
+    info = client_info(Request(event))
+    assert info == ClientInfo("1.2.3.4", "x" * 256, "IN")
+    bare = dict(event, headers={}, requestContext={"resourcePath": "/", "httpMethod": "GET"})
+    assert client_info(Request(bare)) == ClientInfo("unknown", "", None)
