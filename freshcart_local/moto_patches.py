@@ -1,29 +1,249 @@
-"""moto's DynamoDB is not thread-safe (a TransactWriteItems deep-copies tables while another
-thread writes: "dictionary changed size during iteration"). Real DynamoDB applies each request
-atomically; serialising moto's DynamoDB request handling gives the same guarantee, so
-concurrency tests exercise OUR conditions, not moto's races. Pinned moto; see constraints.txt.
+"""Make moto's DynamoDB behave like DynamoDB where our code depends on it. moto is pinned exactly
+(constraints.txt) and tests/integration/test_moto_patches.py fails loudly if what we replace
+changes upstream.
+
+1. One request at a time. moto's DynamoDB is not thread-safe; real DynamoDB applies each request
+   atomically. A lock around the DynamoDB and DynamoDB Streams handlers gives that guarantee, so
+   concurrency tests exercise OUR conditions, not moto's races, and a stream reader never sees a
+   transaction half-applied.
+2. Transactions cost O(their own items). moto 5.2.5 deep-copies every table a TransactWriteItems
+   touches and, when it is cancelled, puts the copies back in place of the tables: each
+   transaction costs O(table size), and the replaced table's stream shard is no longer the one
+   the stream pollers hold iterators on, so they hear nothing again. Ours keeps an undo log of
+   the touched items instead and, on cancellation, restores them and drops the stream records
+   the transaction appended: the tables (and their shards) stay the same objects, a cancelled
+   transaction leaves no trace and emits no record.
+3. One stream record for an Update that creates its item (moto appends two).
+4. ``ClientRequestToken``, as DynamoDB honours it: the same token with the same items within 10
+   minutes of a committed transaction succeeds again without effect; with other items it is an
+   ``IdempotentParameterMismatchException``. A boto3 retry of a transaction that had committed
+   (a read timeout) therefore succeeds instead of failing its own conditions.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import threading
+import time
 from typing import Any
+
+TOKEN_WINDOW_SECONDS = 600
+# What we replace or wrap, as pinned: the canary test compares these with the installed moto.
+PINNED_MOTO = "5.2.5"
+REPLACED_SOURCES = {
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": (
+        "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
+    ),
+    "moto.dynamodb.responses.DynamoHandler.transact_write_items": (
+        "61c163fff213f33a39317a17fda194a9c1e800992421575d2080f4500bf45372"
+    ),
+}
 
 _lock = threading.RLock()
 _applied = False
+ORIGINALS: dict[str, Any] = {}  # what apply() replaced, for the canary test
+
+
+def _serialised(original: Any) -> Any:
+    def call_action(self: Any) -> Any:
+        with _lock:
+            return original(self)
+
+    return call_action
+
+
+class _Undo:
+    """The touched items as they were before a transaction, and each stream's length."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, previous item or None)
+        self.streams: dict[int, tuple[Any, int]] = {}
+
+    def remember(self, table: Any, hash_value: Any, range_value: Any) -> None:
+        previous = table.get_item(hash_value, range_value)
+        self.items.append((table, hash_value, range_value, copy.deepcopy(previous)))
+        shard = table.stream_shard
+        if shard is not None and id(shard) not in self.streams:
+            self.streams[id(shard)] = (shard, len(shard.items))
+
+    def rollback(self) -> None:
+        for table, hash_value, range_value, previous in reversed(self.items):
+            if range_value is None:
+                if previous is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = previous
+                continue
+            rows = table.items[hash_value]
+            if previous is None:
+                rows.pop(range_value, None)
+                if not rows:
+                    table.items.pop(hash_value, None)
+            else:
+                rows[range_value] = previous
+        for shard, length in self.streams.values():
+            del shard.items[length:]
+
+
+def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's own loop (same checks, same cancellation reasons) with an undo log instead of
+    deep copies of whole tables."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = _Undo()
+    target_items: set[tuple[str, str]] = set()
+    errors: list[tuple[Any, Any, Any]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            vals = op.get("ExpressionAttributeValues")
+            table = self.get_table(table_name)
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            marker = (str(table_name), str(dict(sorted(key.items()))))
+            if marker in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(marker)
+
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, vals)
+                if not condition_op.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+
+            if op_type != "ConditionCheck":
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                undo.remember(table, hash_value, range_value)
+            if op_type == "Put":
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=vals,
+                )
+            elif op_type == "Delete":
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=vals,
+                )
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=vals,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            undo.rollback()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:
+            errors.append((type(e).__name__, str(e), original_item))
+
+    if any(code is not None for code, _, _ in errors):
+        undo.rollback()
+        raise TransactionCanceledException(errors)
+
+
+def _one_record_per_update(original: Any) -> Any:
+    """moto creates a missing item for an Update by putting its bare key first, which appends a
+    stream record of its own; DynamoDB sends one INSERT with the updated item."""
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        shard = self.get_table(table_name).stream_shard
+        before = len(shard.items) if shard is not None else 0
+        item = original(self, table_name, key, *args, **kwargs)
+        if shard is not None and len(shard.items) == before + 2:
+            del shard.items[before:]
+            shard.add(None, item)
+        return item
+
+    return update_item
+
+
+def fingerprint(transact_items: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(transact_items, sort_keys=True).encode()).hexdigest()
+
+
+def _honour_token(original: Any) -> Any:
+    def handler(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.dynamodb.exceptions import DynamodbException
+
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        backend = self.dynamodb_backend
+        seen: dict[str, tuple[str, float]] = backend.__dict__.setdefault("_freshcart_tx_tokens", {})
+        now = time.monotonic()
+        for old in [t for t, (_, at) in seen.items() if now - at > TOKEN_WINDOW_SECONDS]:
+            del seen[old]
+        mark = fingerprint(self.body["TransactItems"])
+        if token in seen:
+            if seen[token][0] != mark:
+                raise DynamodbException(
+                    "IdempotentParameterMismatchException",
+                    "Request with the same ClientRequestToken has different parameters",
+                )
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = original(self)
+        seen[token] = (mark, now)
+        return result
+
+    return handler
 
 
 def apply() -> None:
     global _applied
     if _applied:
         return
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    original = DynamoHandler.call_action
-
-    def call_action(self: Any) -> Any:
-        with _lock:
-            return original(self)
-
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    ORIGINALS["DynamoDBBackend.transact_write_items"] = DynamoDBBackend.transact_write_items
+    ORIGINALS["DynamoHandler.transact_write_items"] = DynamoHandler.transact_write_items
+    ORIGINALS["DynamoDBBackend.update_item"] = DynamoDBBackend.update_item
+    DynamoDBBackend.update_item = _one_record_per_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]
+    DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = _honour_token(DynamoHandler.transact_write_items)  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _applied = True

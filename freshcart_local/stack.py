@@ -78,7 +78,7 @@ def configure_moto() -> None:
 def seed_admin(password: str) -> str:
     from chalicelib import bootstrap
     from chalicelib.audit import repo as audit
-    from chalicelib.core.http import ClientInfo
+    from chalicelib.core.context import ClientInfo
     from chalicelib.users.models import RegisterBody
     from chalicelib.users.service import subject
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import query_page, to_item
-from chalicelib.core.http import Caller, ClientInfo
+from chalicelib.core.tx import Tagged
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,10 @@ def entry(subject: str, action: str, actor: Actor, details: dict[str, Any] | Non
     }
 
 
-def put_request(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A TransactWriteItems element for one audit row."""
-    return {"Put": {"TableName": get_settings().audit_table, "Item": to_item(entry(subject, action, actor, details))}}
+def put_request(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> Tagged:
+    """A transaction element for one audit row (tagged ``audit:<subject>``)."""
+    item = {"Put": {"TableName": get_settings().audit_table, "Item": to_item(entry(subject, action, actor, details))}}
+    return Tagged(f"audit:{subject}", item)
 
 
 def write(subject: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> None:

@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.core import aws
+from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import (
     from_item,
@@ -25,6 +26,7 @@ from chalicelib.core.dynamo import (
     values,
 )
 from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.tx import Tagged
 
 META = "META"
 
@@ -58,40 +60,41 @@ class CatalogRepo:
         return aws.client("dynamodb")
 
     # -- products ---------------------------------------------------------------------------
-    def create_product(self, product: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+    def create_product(self, product: dict[str, Any], extra: list[Tagged]) -> None:
+        """The product with ``extra`` items (its audit row; for a vendor, the vendor's new offer,
+        conditional on the vendor's version: a concurrent vendor edit makes this a 409)."""
         item = {"pk": f"PRODUCT#{product['productId']}", "sk": META, **product, **_index_keys(product)}
-        self.ddb.transact_write_items(TransactItems=[put_new(self.table, item), *extra])
+        try:
+            tx.commit([Tagged("product", put_new(self.table, item)), *extra], f"product:{product['productId']}")
+        except tx.Cancelled:
+            raise Conflict(
+                "your vendor record changed meanwhile; retry", code="version_conflict", fields={"version": "stale"}
+            ) from None
 
     def get_product(self, product_id: str) -> dict[str, Any] | None:
         item = from_item(self.ddb.get_item(TableName=self.table, Key=product_key(product_id)).get("Item"))
         return strip(item)
 
-    def put_product(self, product: dict[str, Any], expected_version: int, extra: list[dict[str, Any]]) -> None:
+    def put_product(self, product: dict[str, Any], expected_version: int, extra: list[Tagged]) -> None:
         """Replace a product if nobody changed it since ``expected_version`` (optimistic lock)."""
         item = {"pk": f"PRODUCT#{product['productId']}", "sk": META, **product, **_index_keys(product)}
+        put = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_exists(pk) AND #v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": values(v=expected_version),
+            }
+        }
         try:
-            self.ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item(item),
-                            "ConditionExpression": "attribute_exists(pk) AND #v = :v",
-                            "ExpressionAttributeNames": {"#v": "version"},
-                            "ExpressionAttributeValues": values(v=expected_version),
-                        }
-                    },
-                    *extra,
-                ]
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise Conflict(
-                    "product changed since you read it; reload and retry",
-                    code="version_conflict",
-                    fields={"version": "stale"},
-                ) from None
-            raise
+            tx.commit([Tagged("product", put), *extra], f"product:{product['productId']}:{uuid.uuid4().hex}")
+        except tx.Cancelled:
+            raise Conflict(
+                "product changed since you read it; reload and retry",
+                code="version_conflict",
+                fields={"version": "stale"},
+            ) from None
 
     def list_products(
         self, category: str | None, limit: int, cursor: dict[str, Any] | None
@@ -105,7 +108,7 @@ class CatalogRepo:
         return {self.table: {"Keys": [product_key(p) for p in dict.fromkeys(product_ids)]}}
 
     # -- promos -----------------------------------------------------------------------------
-    def create_promo(self, promo: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+    def create_promo(self, promo: dict[str, Any], extra: list[Tagged]) -> None:
         item = {
             "pk": f"PROMO#{promo['code']}",
             "sk": META,
@@ -115,11 +118,9 @@ class CatalogRepo:
             **promo,
         }
         try:
-            self.ddb.transact_write_items(TransactItems=[put_new(self.table, item), *extra])
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise Conflict("promo code exists", fields={"code": "already exists"}) from None
-            raise
+            tx.commit([Tagged("promo", put_new(self.table, item)), *extra], f"promo:{promo['code']}:{uuid.uuid4()}")
+        except tx.Cancelled:
+            raise Conflict("promo code exists", fields={"code": "already exists"}) from None
 
     def get_promo(self, code: str) -> dict[str, Any] | None:
         return strip(from_item(self.ddb.get_item(TableName=self.table, Key=promo_key(code)).get("Item")))
@@ -150,41 +151,50 @@ class CatalogRepo:
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         return query_page(self.ddb, self.table, ("gsi1pk", "PROMO"), limit, cursor, index="active")
 
-    def promo_use_requests(self, promo: dict[str, Any], user_id: str) -> list[dict[str, Any]]:
+    def promo_use_requests(self, promo: dict[str, Any], user_id: str) -> list[Tagged]:
         """Transaction elements that spend one use of a promo, for everyone and for this user;
         the conditions make over-use impossible under any concurrency."""
         code = promo["code"]
         return [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": promo_key(code),
-                    "UpdateExpression": "ADD uses :one",
-                    "ConditionExpression": "attribute_exists(pk) AND uses < maxUses AND active = :t",
-                    "ExpressionAttributeValues": values(one=1, t=True),
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": promo_user_key(code, user_id),
-                    "UpdateExpression": "ADD uses :one",
-                    "ConditionExpression": "attribute_not_exists(uses) OR uses < :per",
-                    "ExpressionAttributeValues": values(one=1, per=int(promo["maxUsesPerUser"])),
-                }
-            },
+            Tagged(
+                "promo:all",
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": promo_key(code),
+                        "UpdateExpression": "ADD uses :one",
+                        "ConditionExpression": "attribute_exists(pk) AND uses < maxUses AND active = :t",
+                        "ExpressionAttributeValues": values(one=1, t=True),
+                    }
+                },
+            ),
+            Tagged(
+                "promo:user",
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": promo_user_key(code, user_id),
+                        "UpdateExpression": "ADD uses :one",
+                        "ConditionExpression": "attribute_not_exists(uses) OR uses < :per",
+                        "ExpressionAttributeValues": values(one=1, per=int(promo["maxUsesPerUser"])),
+                    }
+                },
+            ),
         ]
 
-    def promo_release_requests(self, code: str, user_id: str) -> list[dict[str, Any]]:
+    def promo_release_requests(self, code: str, user_id: str) -> list[Tagged]:
         """Give a use back (the order was cancelled, rejected or expired before payment)."""
         return [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": key,
-                    "UpdateExpression": "ADD uses :minus",
-                    "ExpressionAttributeValues": values(minus=-1),
-                }
-            }
-            for key in (promo_key(code), promo_user_key(code, user_id))
+            Tagged(
+                f"promo:{which}",
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key,
+                        "UpdateExpression": "ADD uses :minus",
+                        "ExpressionAttributeValues": values(minus=-1),
+                    }
+                },
+            )
+            for which, key in (("all", promo_key(code)), ("user", promo_user_key(code, user_id)))
         ]

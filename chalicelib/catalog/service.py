@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import Forbidden, NotFound
-from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.vendors.service import VendorService
 
 if TYPE_CHECKING:

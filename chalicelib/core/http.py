@@ -9,13 +9,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 from chalice.app import Request
 
 from chalicelib.core import logs
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import AppError, Forbidden, PayloadTooLarge, Unauthorized, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -45,21 +45,6 @@ def parse(model: type[M], request: Request) -> M:
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object", fields={"body": "expected an object"})
     return validate(model, data)
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: str
-    role: str
-    session_id: str
-    vendor_id: str = ""
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    ip: str
-    user_agent: str
-    country: str | None
 
 
 def caller(request: Request) -> Caller:

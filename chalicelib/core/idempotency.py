@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import is_conditional_failure, to_item, values
+from chalicelib.core.tx import Tagged
 
 IN_PROGRESS, DONE = "in_progress", "done"
 
@@ -44,8 +45,8 @@ def read_request(key: str) -> dict[str, Any]:
     return {get_settings().idempotency_table: {"Keys": [{"k": {"S": key}}], "ConsistentRead": True}}
 
 
-def record_request(key: str, body_hash: str, status: int, response: dict[str, Any], ttl_seconds: int) -> dict[str, Any]:
-    """TransactWriteItems element storing a request's response under its key; it fails if the
+def record_request(key: str, body_hash: str, status: int, response: dict[str, Any], ttl_seconds: int) -> Tagged:
+    """Transaction element (tagged ``idempotency``) storing a request's response under its key; it fails if the
     key is taken, which is how a concurrent duplicate is caught inside the same transaction."""
     now = int(time.time())
     item = {
@@ -55,13 +56,16 @@ def record_request(key: str, body_hash: str, status: int, response: dict[str, An
         "response": json.dumps(response),
         "expiresAt": now + ttl_seconds,
     }
-    return {
-        "Put": {
-            "TableName": get_settings().idempotency_table,
-            "Item": to_item(item),
-            "ConditionExpression": "attribute_not_exists(k)",
-        }
-    }
+    return Tagged(
+        "idempotency",
+        {
+            "Put": {
+                "TableName": get_settings().idempotency_table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(k)",
+            }
+        },
+    )
 
 
 def complete(key: str) -> None:

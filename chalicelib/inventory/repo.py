@@ -14,12 +14,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib.core import aws
+from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import from_item, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
+from chalicelib.core.tx import Tagged
 
 
 def _stock_id(product_id: str, variant_id: str, vendor_id: str) -> dict[str, str]:
@@ -28,6 +27,10 @@ def _stock_id(product_id: str, variant_id: str, vendor_id: str) -> dict[str, str
 
 def stock_key(product_id: str, variant_id: str, vendor_id: str) -> dict[str, Any]:
     return to_item(_stock_id(product_id, variant_id, vendor_id))
+
+
+def stock_tag(product_id: str, variant_id: str, vendor_id: str) -> str:
+    return f"stock:{product_id}#{variant_id}#{vendor_id}"
 
 
 class InventoryRepo:
@@ -58,7 +61,7 @@ class InventoryRepo:
         new: int,
         threshold: int,
         log: dict[str, Any],
-        extra: list[dict[str, Any]],
+        extra: list[Tagged],
         delta: int | None = None,
     ) -> None:
         """Write the log row and, in the same transaction, either create the row (``old`` None),
@@ -102,59 +105,72 @@ class InventoryRepo:
                     "ExpressionAttributeValues": values(new=new, t=threshold, now=now, old=old),
                 }
             }
-        log_item = {"pk": f"LOG#{vendor_id}", "sk": f"{now}#{uuid.uuid4().hex[:8]}", **log}
+        log_id = uuid.uuid4().hex
+        log_item = {"pk": f"LOG#{vendor_id}", "sk": f"{now}#{log_id[:8]}", **log}
+        items = [
+            Tagged("stock", write),
+            Tagged("stock:log", {"Put": {"TableName": self.table, "Item": to_item(log_item)}}),
+        ]
         try:
-            self.ddb.transact_write_items(
-                TransactItems=[write, {"Put": {"TableName": self.table, "Item": to_item(log_item)}}, *extra]
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise Conflict("stock changed meanwhile; retry", code="stock_conflict") from None
-            raise
+            tx.commit([*items, *extra], f"stock:{log_id}")
+        except tx.Cancelled:
+            raise Conflict("stock changed meanwhile; retry", code="stock_conflict") from None
 
-    def reserve_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": stock_key(product_id, variant_id, vendor_id),
-                "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
-                "ConditionExpression": "available >= :q",
-                "ExpressionAttributeValues": values(q=qty),
-            }
-        }
+    def reserve_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
+        return Tagged(
+            stock_tag(product_id, variant_id, vendor_id),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
+                    "ConditionExpression": "available >= :q",
+                    "ExpressionAttributeValues": values(q=qty),
+                }
+            },
+        )
 
-    def release_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": stock_key(product_id, variant_id, vendor_id),
-                "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
-                "ConditionExpression": "reserved >= :q",
-                "ExpressionAttributeValues": values(q=qty),
-            }
-        }
+    def release_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
+        return Tagged(
+            stock_tag(product_id, variant_id, vendor_id),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
+                    "ConditionExpression": "reserved >= :q",
+                    "ExpressionAttributeValues": values(q=qty),
+                }
+            },
+        )
 
-    def commit_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": stock_key(product_id, variant_id, vendor_id),
-                "UpdateExpression": "SET reserved = reserved - :q",
-                "ConditionExpression": "reserved >= :q",
-                "ExpressionAttributeValues": values(q=qty),
-            }
-        }
+    def commit_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
+        return Tagged(
+            stock_tag(product_id, variant_id, vendor_id),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET reserved = reserved - :q",
+                    "ConditionExpression": "reserved >= :q",
+                    "ExpressionAttributeValues": values(q=qty),
+                }
+            },
+        )
 
-    def restock_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> dict[str, Any]:
+    def restock_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
         """Sold units come back (a paid order was cancelled or rejected before dispatch)."""
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": stock_key(product_id, variant_id, vendor_id),
-                "UpdateExpression": "SET available = available + :q",
-                "ExpressionAttributeValues": values(q=qty),
-            }
-        }
+        return Tagged(
+            stock_tag(product_id, variant_id, vendor_id),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": stock_key(product_id, variant_id, vendor_id),
+                    "UpdateExpression": "SET available = available + :q",
+                    "ExpressionAttributeValues": values(q=qty),
+                }
+            },
+        )
 
     def list_page(
         self, vendor_id: str | None, limit: int, cursor: dict[str, Any] | None

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.service import CatalogService, find_variant
 from chalicelib.core.config import get_settings
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.inventory.repo import InventoryRepo, now_iso
 from chalicelib.vendors.service import VendorService
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import error_code, from_item, put_new, query_page, strip, values
+from chalicelib.core.dynamo import from_item, put_new, query_page, strip, values
+from chalicelib.core.tx import Tagged
 
 META = "META"
 HOLD_PK = "HELD"
@@ -26,14 +25,6 @@ def order_key(order_id: str) -> dict[str, Any]:
 
 def hold_until(epoch: int) -> str:
     return f"{epoch:012d}"
-
-
-class TransactionFailed(Exception):
-    """A transaction was cancelled; ``reasons`` has one code per element (None: fine)."""
-
-    def __init__(self, reasons: list[str | None]) -> None:
-        super().__init__(reasons)
-        self.reasons = reasons
 
 
 class OrdersRepo:
@@ -49,9 +40,9 @@ class OrdersRepo:
         resp = self.ddb.get_item(TableName=self.table, Key=order_key(order_id), ConsistentRead=True)
         return strip(from_item(resp.get("Item")))
 
-    def put_request(self, order: dict[str, Any]) -> dict[str, Any]:
+    def put_request(self, order: dict[str, Any]) -> Tagged:
         item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}
-        return put_new(self.table, item)
+        return Tagged("order", put_new(self.table, item))
 
     def transition_request(
         self,
@@ -62,7 +53,7 @@ class OrdersRepo:
         sets: dict[str, Any],
         release_hold: bool,
         expired_before: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Tagged:
         """Move an order from ``current`` to ``target`` only if it is still ``current``."""
         names = {"#s": "status"}
         vals = values(cur=current, to=target, h=[history_entry], now=history_entry["at"])
@@ -78,32 +69,19 @@ class OrdersRepo:
         if expired_before is not None:
             condition += " AND holdUntil < :exp"
             vals.update(values(exp=hold_until(expired_before)))
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": order_key(order_id),
-                "UpdateExpression": expression,
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": vals,
-            }
-        }
-
-    def transact(self, requests: list[dict[str, Any]], token: str | None = None) -> None:
-        args: dict[str, Any] = {"TransactItems": requests}
-        if token:
-            args["ClientRequestToken"] = token
-        try:
-            self.ddb.transact_write_items(**args)
-        except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException":
-                raise TransactionFailed(
-                    [
-                        None if r.get("Code") in (None, "None") else str(r["Code"])
-                        for r in exc.response.get("CancellationReasons", [])
-                    ]
-                ) from None
-            raise
+        return Tagged(
+            "order",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": order_key(order_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": vals,
+                }
+            },
+        )
 
     def query(
         self,

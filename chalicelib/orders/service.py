@@ -22,14 +22,15 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo, product_key, promo_key
 from chalicelib.catalog.service import find_variant
-from chalicelib.core import aws, idempotency, logs
+from chalicelib.core import aws, idempotency, logs, tx
 from chalicelib.core.config import get_settings
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import batch_get
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
-from chalicelib.core.http import Caller, ClientInfo
+from chalicelib.core.tx import Tagged
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
-from chalicelib.orders.repo import HOLD_PK, OrdersRepo, TransactionFailed, hold_until
+from chalicelib.orders.repo import HOLD_PK, OrdersRepo, hold_until
 from chalicelib.users.repo import UsersRepo, user_key
 from chalicelib.users.rules import missing_profile_fields
 from chalicelib.vendors.repo import VendorsRepo
@@ -345,76 +346,48 @@ class OrderService:
             "correlationId": logs.correlation_id.get(),
         }
         response = view({k: v for k, v in order.items() if v is not None})
-        requests = [self.orders.put_request({k: v for k, v in order.items() if v is not None})]
-        stock_at = len(requests)
-        requests += [
+        reserves = [
             self.inventory.reserve_request(
                 line["productId"], line["variantId"], line["vendorId"], int(line["quantity"])
             )
             for line in result.lines
         ]
-        load_at = len(requests)
         limits = {v["vendorId"]: int(v.get("capacity", {}).get("dailyOrderLimit", 0)) for v in prep.vendors}
-        requests += [
-            self.vendors.load_requests(v, order["day"], limits[v], expires + 2 * 86400) for v in result.vendor_ids
-        ]
-        promo_at = len(requests)
-        if totals["promoCode"] and prep.promo:
-            requests += self.catalog.promo_use_requests(prep.promo, who.user_id)
-        user_at = len(requests)
-        requests.append(self.users.order_placed_request(who.user_id, now.isoformat(), body.paymentMethod))
-        idem_at = len(requests)
-        requests.append(idempotency.record_request(idem_key, body_hash, 201, response, IDEMPOTENCY_TTL))
-        requests.append(
-            audit.put_request(
-                f"ORDER#{order_id}",
-                "order_placed",
-                Actor.of(who, client),
-                {"total": totals["total"], "currency": prep.currency},
-            )
+        loads = [self.vendors.load_requests(v, order["day"], limits[v], expires + 2 * 86400) for v in result.vendor_ids]
+        promo = self.catalog.promo_use_requests(prep.promo, who.user_id) if totals["promoCode"] and prep.promo else []
+        customer = self.users.order_placed_request(who.user_id, now.isoformat(), body.paymentMethod)
+        record = idempotency.record_request(idem_key, body_hash, 201, response, IDEMPOTENCY_TTL)
+        placed = audit.put_request(
+            f"ORDER#{order_id}",
+            "order_placed",
+            Actor.of(who, client),
+            {"total": totals["total"], "currency": prep.currency},
         )
-        try:
-            self.orders.transact(requests)  # call 4
-        except TransactionFailed as exc:
-            self._explain(exc.reasons, result.lines, stock_at, load_at, promo_at, user_at, idem_at, idem_key, body_hash)
+        order_item = self.orders.put_request({k: v for k, v in order.items() if v is not None})
+        try:  # call 4
+            tx.commit([order_item, *reserves, *loads, *promo, customer, record, placed], f"order:{order_id}")
+        except tx.Cancelled as exc:
+            if exc.conflict or exc.hit(*loads):
+                raise _Retry from None  # another transaction held an item, or a vendor filled up: assign again
+            if exc.hit(record):
+                raise Conflict(
+                    "a request with this Idempotency-Key is in flight or just completed; retry it",
+                    code="duplicate_request",
+                    fields={"Idempotency-Key": "in use"},
+                ) from None
+            short = {f"items.{i}": "out of stock" for i, r in enumerate(reserves) if exc.hit(r)}
+            if short:
+                raise Conflict("some items are out of stock", code="out_of_stock", fields=short) from None
+            if exc.hit(*promo):
+                raise Conflict(
+                    "promo code is used up or already used by you",
+                    code="promo_exhausted",
+                    fields={"promoCode": "no uses left"},
+                ) from None
+            if exc.hit(customer):
+                raise Forbidden("account is not active") from None
+            raise Conflict("order could not be placed; retry", code="conflict") from None
         return response
-
-    def _explain(
-        self,
-        reasons: list[str | None],
-        lines: list[dict[str, Any]],
-        stock_at: int,
-        load_at: int,
-        promo_at: int,
-        user_at: int,
-        idem_at: int,
-        idem_key: str,
-        body_hash: str,
-    ) -> None:
-        """Turn a cancelled transaction into the error a client can act on. Nothing was written."""
-        if "TransactionConflict" in reasons:
-            raise _Retry
-        failed = {i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"}
-        if idem_at in failed:
-            raise Conflict(
-                "a request with this Idempotency-Key is in flight or just completed; retry it",
-                code="duplicate_request",
-                fields={"Idempotency-Key": "in use"},
-            )
-        short = {f"items.{i}": "out of stock" for i in range(len(lines)) if stock_at + i in failed}
-        if short:
-            raise Conflict("some items are out of stock", code="out_of_stock", fields=short)
-        if any(load_at <= i < promo_at for i in failed):
-            raise _Retry  # a vendor filled up meanwhile: assign again with fresh load
-        if any(promo_at <= i < user_at for i in failed):
-            raise Conflict(
-                "promo code is used up or already used by you",
-                code="promo_exhausted",
-                fields={"promoCode": "no uses left"},
-            )
-        if user_at in failed:
-            raise Forbidden("account is not active")
-        raise Conflict("order could not be placed; retry", code="conflict")
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
@@ -527,7 +500,7 @@ class OrderService:
             **({"reason": reason} if reason else {}),
         }
         sets = {**(sets or {}), "correlationId": logs.correlation_id.get()}
-        stock_requests: list[dict[str, Any]] = []
+        stock_requests: list[Tagged] = []
         lines = order["lines"]
         if current in rules.HOLDS_STOCK:
             if target == rules.PAID:
@@ -560,7 +533,7 @@ class OrderService:
             expired_before=expired_before,
         )
         try:
-            self.orders.transact(
+            tx.commit(
                 [
                     request,
                     *stock_requests,
@@ -570,9 +543,10 @@ class OrderService:
                         actor,
                         {"from": current, **({"reason": reason} if reason else {})},
                     ),
-                ]
+                ],
+                f"order:{order['orderId']}:{current}>{target}:{uuid.uuid4().hex}",
             )
-        except TransactionFailed:
+        except tx.Cancelled:
             raise Conflict("the order changed meanwhile; reload it", code="invalid_transition") from None
         return {**order, **sets, "status": target, "updatedAt": now, "history": [*order["history"], entry]}
 

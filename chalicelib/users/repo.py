@@ -10,14 +10,14 @@ Listing uses the sparse GSI ``byCreated`` (only profiles carry ``gsi1pk``), neve
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.core import aws, logs
+from chalicelib.core import aws, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import (
-    error_code,
     from_item,
     is_conditional_failure,
     put_new,
@@ -26,7 +26,8 @@ from chalicelib.core.dynamo import (
     to_item,
     values,
 )
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import Conflict, Forbidden, NotFound
+from chalicelib.core.tx import Tagged
 
 PROFILE = "PROFILE"
 LOCK = "LOCK"
@@ -48,6 +49,10 @@ def email_key(email: str) -> dict[str, Any]:
 
 def username_key(username: str) -> dict[str, Any]:
     return to_item(_claim("USERNAME", username))
+
+
+class ConditionFailed(Exception):
+    """A conditional write of the user found it changed (version, status, session)."""
 
 
 class UsersRepo:
@@ -101,7 +106,9 @@ class UsersRepo:
             self.ddb, self.table, ("gsi1pk", LIST_PK), limit, cursor, index="byCreated", newest_first=True
         )
 
-    def create(self, user: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+    def create(self, user: dict[str, Any], extra: list[Tagged]) -> None:
+        """The user and its email and username claims in one transaction: two concurrent
+        registrations of one email cannot both win."""
         item = {
             "pk": f"USER#{user['userId']}",
             "sk": PROFILE,
@@ -109,23 +116,20 @@ class UsersRepo:
             "gsi1sk": f"{user['createdAt']}#{user['userId']}",
             **user,
         }
-        items = [
-            put_new(self.table, item),
-            put_new(self.table, {**_claim("EMAIL", user["email"]), "userId": user["userId"]}),
-            put_new(self.table, {**_claim("USERNAME", user["username"]), "userId": user["userId"]}),
-            *extra,
-        ]
+        email = Tagged("user:email", put_new(self.table, {**_claim("EMAIL", user["email"]), "userId": user["userId"]}))
+        username = Tagged(
+            "user:username", put_new(self.table, {**_claim("USERNAME", user["username"]), "userId": user["userId"]})
+        )
         try:
-            self.ddb.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            tx.commit(
+                [Tagged("user", put_new(self.table, item)), email, username, *extra], f"register:{user['userId']}"
+            )
+        except tx.Cancelled as exc:
+            if exc.hit(email):
                 raise Conflict("email is already registered", fields={"email": "already registered"}) from None
-            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+            if exc.hit(username):
                 raise Conflict("username is taken", fields={"username": "already taken"}) from None
-            raise
+            raise Conflict("registration collided with another; retry", code="contention") from None
 
     def _update(
         self,
@@ -134,8 +138,10 @@ class UsersRepo:
         vals: dict[str, Any],
         names: dict[str, str] | None,
         condition: str,
-        extra: list[dict[str, Any]],
+        extra: list[Tagged],
     ) -> None:
+        """One conditional update of the user, with ``extra`` items (audit rows) in the same
+        transaction when there are any. A failed condition raises ``ConditionFailed``."""
         update: dict[str, Any] = {
             "TableName": self.table,
             "Key": user_key(user_id),
@@ -146,10 +152,17 @@ class UsersRepo:
             update["ExpressionAttributeValues"] = vals
         if names:
             update["ExpressionAttributeNames"] = names
-        if extra:
-            self.ddb.transact_write_items(TransactItems=[{"Update": update}, *extra])
-        else:
-            self.ddb.update_item(**update)
+        try:
+            if extra:
+                tx.commit([Tagged("user", {"Update": update}), *extra], f"user:{user_id}:{uuid.uuid4().hex}")
+            else:
+                self.ddb.update_item(**update)
+        except tx.Cancelled as exc:
+            raise ConditionFailed from exc
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise ConditionFailed from None
+            raise
 
     def record_login(
         self,
@@ -159,7 +172,7 @@ class UsersRepo:
         devices: list[dict[str, Any]],
         now: str,
         stale_sids: list[str],
-        extra: list[dict[str, Any]],
+        extra: list[Tagged],
     ) -> None:
         names = {"#sid": sid, "#st": "status"}
         removes = []
@@ -169,14 +182,17 @@ class UsersRepo:
         expression = "SET sessions.#sid = :session, devices = :devices, lastActiveAt = :now, correlationId = :cid"
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        self._update(
-            user_id,
-            expression,
-            values(session=session, devices=devices, now=now, active="active", cid=logs.correlation_id.get()),
-            names,
-            "#st = :active",
-            extra,
-        )
+        try:
+            self._update(
+                user_id,
+                expression,
+                values(session=session, devices=devices, now=now, active="active", cid=logs.correlation_id.get()),
+                names,
+                "#st = :active",
+                extra,
+            )
+        except ConditionFailed:
+            raise Forbidden("account is disabled", code="account_disabled") from None
 
     def rotate_session(
         self, user_id: str, sid: str, old_jti: str, new_jti: str, exp: int, now: str
@@ -198,14 +214,17 @@ class UsersRepo:
             raise
         return from_item(resp["Attributes"])
 
-    def remove_session(self, user_id: str, sid: str, extra: list[dict[str, Any]]) -> None:
-        self._update(user_id, "REMOVE sessions.#sid", {}, {"#sid": sid}, "attribute_exists(pk)", extra)
+    def remove_session(self, user_id: str, sid: str, extra: list[Tagged]) -> None:
+        try:
+            self._update(user_id, "REMOVE sessions.#sid", {}, {"#sid": sid}, "attribute_exists(pk)", extra)
+        except ConditionFailed:
+            raise NotFound("user not found") from None
 
     def revoke_all(
         self,
         user_id: str,
         sets: dict[str, Any],
-        extra: list[dict[str, Any]],
+        extra: list[Tagged],
         condition: str = "attribute_exists(pk)",
         cond_values: dict[str, Any] | None = None,
     ) -> None:
@@ -219,13 +238,11 @@ class UsersRepo:
         expression = "SET " + ", ".join([*assigns, "sessions = :empty"]) + " ADD tokenVersion :one"
         try:
             self._update(user_id, expression, vals, names, condition, extra)
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise NotFound("user not found") from None
-            raise
+        except ConditionFailed:
+            raise NotFound("user not found") from None
 
     def update_profile(
-        self, user_id: str, expected_version: int, changes: dict[str, Any], extra: list[dict[str, Any]] | None = None
+        self, user_id: str, expected_version: int, changes: dict[str, Any], extra: list[Tagged] | None = None
     ) -> None:
         names = {f"#f{i}": k for i, k in enumerate(changes)}
         vals = {f":f{i}": to_attr(v) for i, v in enumerate(changes.values())}
@@ -233,26 +250,27 @@ class UsersRepo:
         expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes))) + " ADD version :one"
         try:
             self._update(user_id, expression, vals, {**names, "#v": "version"}, "#v = :v", extra or [])
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise Conflict("profile changed concurrently; reload and retry", code="version_conflict") from None
-            raise
+        except ConditionFailed:
+            raise Conflict("profile changed concurrently; reload and retry", code="version_conflict") from None
 
-    def link_vendor_request(self, user_id: str, vendor_id: str) -> dict[str, Any]:
-        """A TransactWriteItems element: make a user the owner of a vendor. Their role changes, so
-        their sessions end (tokens carry the role)."""
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": user_key(user_id),
-                "UpdateExpression": "SET #r = :vendor, vendorId = :vid, sessions = :empty ADD tokenVersion :one",
-                "ConditionExpression": "attribute_exists(pk) AND #st = :active AND #r IN (:customer, :vendor)",
-                "ExpressionAttributeNames": {"#r": "role", "#st": "status"},
-                "ExpressionAttributeValues": values(
-                    vendor="vendor", vid=vendor_id, empty={}, one=1, active="active", customer="customer"
-                ),
-            }
-        }
+    def link_vendor_request(self, user_id: str, vendor_id: str) -> Tagged:
+        """A transaction element (tagged ``user:owner``): make a user the owner of a vendor. Their
+        role changes, so their sessions end (tokens carry the role)."""
+        return Tagged(
+            "user:owner",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": user_key(user_id),
+                    "UpdateExpression": "SET #r = :vendor, vendorId = :vid, sessions = :empty ADD tokenVersion :one",
+                    "ConditionExpression": "attribute_exists(pk) AND #st = :active AND #r IN (:customer, :vendor)",
+                    "ExpressionAttributeNames": {"#r": "role", "#st": "status"},
+                    "ExpressionAttributeValues": values(
+                        vendor="vendor", vid=vendor_id, empty={}, one=1, active="active", customer="customer"
+                    ),
+                }
+            },
+        )
 
     def request_verification(self, user_id: str, now: str) -> None:
         self.ddb.update_item(
@@ -270,21 +288,24 @@ class UsersRepo:
             ExpressionAttributeValues=values(t=True),
         )
 
-    def order_placed_request(self, user_id: str, now: str, payment_method: str | None) -> dict[str, Any]:
-        """TransactWriteItems element for the customer flags an order updates (seeds: orderCount,
-        lastActiveAt, preferredPaymentMethod); only an active user can order."""
+    def order_placed_request(self, user_id: str, now: str, payment_method: str | None) -> Tagged:
+        """Transaction element (tagged ``user``) for the customer flags an order updates (seeds:
+        orderCount, lastActiveAt, preferredPaymentMethod); only an active user can order."""
         sets = "SET lastActiveAt = :now" + (", preferredPaymentMethod = :pm" if payment_method else "")
         vals = values(now=now, one=1, active="active", **({"pm": payment_method} if payment_method else {}))
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": user_key(user_id),
-                "UpdateExpression": f"{sets} ADD orderCount :one",
-                "ConditionExpression": "#st = :active",
-                "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": vals,
-            }
-        }
+        return Tagged(
+            "user",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": user_key(user_id),
+                    "UpdateExpression": f"{sets} ADD orderCount :one",
+                    "ConditionExpression": "#st = :active",
+                    "ExpressionAttributeNames": {"#st": "status"},
+                    "ExpressionAttributeValues": vals,
+                }
+            },
+        )
 
     def set_email_verified(self, user_id: str, email: str) -> bool:
         try:

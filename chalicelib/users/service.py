@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.core import logs, ratelimit
 from chalicelib.core.config import get_settings
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import (
     Conflict,
     Forbidden,
@@ -21,7 +24,6 @@ from chalicelib.core.errors import (
     Unauthorized,
     ValidationError,
 )
-from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.users import rules, tokens
 from chalicelib.users.repo import UsersRepo, email_key, username_key
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 MAX_DEVICES = 10
 MAX_ADDRESSES = 10
+MAX_EDIT_ATTEMPTS = 5
 
 
 def _now() -> str:
@@ -229,59 +232,79 @@ class UserService:
         return rules.profile_view(self._get(who.user_id))
 
     def update_me(self, who: Caller, body: models.ProfilePatch) -> dict[str, Any]:
-        user = self._get(who.user_id)
-        changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"preferences"})
-        if body.preferences is not None:
-            changes["preferences"] = {
-                **(user.get("preferences") or {}),
-                **body.preferences.model_dump(exclude_unset=True),
-            }
-        if not changes:
-            return rules.profile_view(user)
-        return self._save(user, changes)
+        def change(user: dict[str, Any]) -> dict[str, Any]:
+            changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"preferences"})
+            if body.preferences is not None:
+                changes["preferences"] = {
+                    **(user.get("preferences") or {}),
+                    **body.preferences.model_dump(exclude_unset=True),
+                }
+            return changes
 
-    def _save(self, user: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-        changes["updatedAt"] = _now()
-        self.repo.update_profile(user["userId"], int(user.get("version", 0)), changes)
-        return rules.profile_view({**user, **changes})
+        return rules.profile_view(self._edit(who.user_id, change))
+
+    def _edit(self, user_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Read the user, apply ``change`` (a function of the current user) and write it under
+        the version it was read at. Clients send no version for these edits, so a concurrent
+        write (a login, another tab) is not theirs to resolve: re-read and re-apply."""
+        for attempt in range(MAX_EDIT_ATTEMPTS):
+            user = self._get(user_id)
+            changes = change(user)
+            if not changes:
+                return user
+            changes["updatedAt"] = _now()
+            try:
+                self.repo.update_profile(user_id, int(user.get("version", 0)), changes)
+            except Conflict:
+                if attempt == MAX_EDIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter, not crypto
+                continue
+            return {**user, **changes, "version": int(user.get("version", 0)) + 1}
+        raise AssertionError("unreachable")
 
     def add_address(self, who: Caller, body: models.AddressBody) -> dict[str, Any]:
-        user = self._get(who.user_id)
-        addresses = list(user.get("addresses") or [])
-        if len(addresses) >= MAX_ADDRESSES:
-            raise Conflict(f"at most {MAX_ADDRESSES} addresses", fields={"addresses": "limit reached"})
         address = {"addressId": uuid.uuid4().hex[:12], **body.model_dump(exclude_none=True)}
-        address["isDefault"] = body.isDefault or not addresses
-        addresses.append(address)
-        self._save(user, {"addresses": _one_default(addresses, address["addressId"] if address["isDefault"] else None)})
+
+        def change(user: dict[str, Any]) -> dict[str, Any]:
+            addresses = list(user.get("addresses") or [])
+            if len(addresses) >= MAX_ADDRESSES:
+                raise Conflict(f"at most {MAX_ADDRESSES} addresses", fields={"addresses": "limit reached"})
+            address["isDefault"] = body.isDefault or not addresses
+            addresses.append(address)
+            return {"addresses": _one_default(addresses, address["addressId"] if address["isDefault"] else None)}
+
+        self._edit(who.user_id, change)
         return address
 
     def list_addresses(self, who: Caller) -> list[dict[str, Any]]:
         return list(self._get(who.user_id).get("addresses") or [])
 
     def update_address(self, who: Caller, address_id: str, body: models.AddressPatch) -> dict[str, Any]:
-        user = self._get(who.user_id)
-        addresses = list(user.get("addresses") or [])
-        idx = _find(addresses, address_id)
         patch = body.model_dump(exclude_unset=True)
-        if patch.get("isDefault") is False and addresses[idx].get("isDefault"):
-            raise Conflict(
-                "choose another default address instead", fields={"isDefault": "one address must be default"}
-            )
         if patch.get("country"):
             patch["country"] = patch["country"].upper()
-        addresses[idx] = {k: v for k, v in {**addresses[idx], **patch}.items() if v is not None}
-        default_id = address_id if patch.get("isDefault") else None
-        saved = _one_default(addresses, default_id)
-        self._save(user, {"addresses": saved})
-        return dict(saved[idx])
+
+        def change(user: dict[str, Any]) -> dict[str, Any]:
+            addresses = list(user.get("addresses") or [])
+            idx = _find(addresses, address_id)
+            if patch.get("isDefault") is False and addresses[idx].get("isDefault"):
+                raise Conflict(
+                    "choose another default address instead", fields={"isDefault": "one address must be default"}
+                )
+            addresses[idx] = {k: v for k, v in {**addresses[idx], **patch}.items() if v is not None}
+            return {"addresses": _one_default(addresses, address_id if patch.get("isDefault") else None)}
+
+        saved = self._edit(who.user_id, change)
+        return dict(saved["addresses"][_find(saved["addresses"], address_id)])
 
     def delete_address(self, who: Caller, address_id: str) -> None:
-        user = self._get(who.user_id)
-        addresses = list(user.get("addresses") or [])
-        idx = _find(addresses, address_id)
-        addresses.pop(idx)
-        self._save(user, {"addresses": _one_default(addresses, None)})
+        def change(user: dict[str, Any]) -> dict[str, Any]:
+            addresses = list(user.get("addresses") or [])
+            addresses.pop(_find(addresses, address_id))
+            return {"addresses": _one_default(addresses, None)}
+
+        self._edit(who.user_id, change)
 
     # -- admin ----------------------------------------------------------------------------
     def list_users(

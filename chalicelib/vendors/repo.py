@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib.core import aws
+from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, is_conditional_failure, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import from_item, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
+from chalicelib.core.tx import Tagged
 
 META = "META"
 SUMMARY_FIELDS = ("vendorId", "name", "rating", "active", "products", "capacity")
@@ -56,7 +55,7 @@ class VendorsRepo:
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         return query_page(self.ddb, self.table, ("gsi1pk", "VENDOR"), limit, cursor, index="all")
 
-    def save_requests(self, vendor: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def save_requests(self, vendor: dict[str, Any], previous: dict[str, Any] | None) -> list[Tagged]:
         """Transaction elements writing ``vendor`` (new, or replacing ``previous`` at its version)
         and its service-area summaries: areas it left are deleted, the rest rewritten."""
         item = {
@@ -79,48 +78,46 @@ class VendorsRepo:
                 }
             }
         summary = {k: vendor.get(k) for k in SUMMARY_FIELDS}
-        requests: list[dict[str, Any]] = [first]
+        vendor_id = vendor["vendorId"]
+        requests = [Tagged("vendor", first)]
         for pincode in vendor["serviceAreas"]:
-            requests.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {**_area_key(pincode, vendor["vendorId"]), **to_item(summary)},
-                    }
-                }
-            )
+            put = {"Put": {"TableName": self.table, "Item": {**_area_key(pincode, vendor_id), **to_item(summary)}}}
+            requests.append(Tagged(f"vendor:area:{pincode}", put))
         for pincode in set((previous or {}).get("serviceAreas", [])) - set(vendor["serviceAreas"]):
-            requests.append({"Delete": {"TableName": self.table, "Key": _area_key(pincode, vendor["vendorId"])}})
+            delete = {"Delete": {"TableName": self.table, "Key": _area_key(pincode, vendor_id)}}
+            requests.append(Tagged(f"vendor:area:{pincode}", delete))
         return requests
 
-    def write(self, requests: list[dict[str, Any]]) -> None:
+    def write(self, requests: list[Tagged], operation: str) -> None:
+        """Commit a vendor's save (with its owner link and audit row). Only the vendor's version
+        and the owner's eligibility are conditions, so a failure is one of those two."""
         try:
-            self.ddb.transact_write_items(TransactItems=requests)
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise Conflict(
-                        "vendor changed since you read it; reload and retry",
-                        code="version_conflict",
-                        fields={"version": "stale"},
-                    ) from None
+            tx.commit(requests, operation)
+        except tx.Cancelled as exc:
+            if "vendor" in exc.failed:
                 raise Conflict(
-                    "the owner must be an active customer or vendor user", fields={"ownerUserId": "not eligible"}
+                    "vendor changed since you read it; reload and retry",
+                    code="version_conflict",
+                    fields={"version": "stale"},
                 ) from None
-            raise
+            raise Conflict(
+                "the owner must be an active customer or vendor user", fields={"ownerUserId": "not eligible"}
+            ) from None
 
-    def load_requests(self, vendor_id: str, day: str, limit: int, expires_at: int) -> dict[str, Any]:
+    def load_requests(self, vendor_id: str, day: str, limit: int, expires_at: int) -> Tagged:
         """Count one more order for a vendor today, refused at its daily capacity."""
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": load_key(vendor_id, day),
-                "UpdateExpression": "ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)",
-                "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
-                "ExpressionAttributeValues": values(one=1, limit=limit, exp=expires_at),
-            }
-        }
+        return Tagged(
+            f"vendor:load:{vendor_id}",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": load_key(vendor_id, day),
+                    "UpdateExpression": "ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+                    "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+                    "ExpressionAttributeValues": values(one=1, limit=limit, exp=expires_at),
+                }
+            },
+        )
 
     def load_keys(self, vendor_ids: list[str], day: str) -> dict[str, Any]:
         return {self.table: {"Keys": [load_key(v, day) for v in dict.fromkeys(vendor_ids)]}}

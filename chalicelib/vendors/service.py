@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
+from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import batch_get
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from chalicelib.core.http import Caller, ClientInfo
+from chalicelib.core.tx import Tagged
 from chalicelib.users.repo import UsersRepo
 from chalicelib.vendors.repo import VendorsRepo
 
@@ -69,7 +70,7 @@ class VendorService:
         if body.ownerUserId:
             requests.append(self.users.link_vendor_request(body.ownerUserId, vendor_id))
         requests.append(audit.put_request(f"VENDOR#{vendor_id}", "vendor_create", actor, {"owner": body.ownerUserId}))
-        self.repo.write(requests)
+        self.repo.write(requests, f"vendor:{vendor_id}:v0")
         return vendor
 
     def get(self, vendor_id: str) -> dict[str, Any]:
@@ -109,7 +110,7 @@ class VendorService:
             "vendor_activate" if active else "vendor_deactivate",
         )
 
-    def offer(self, vendor: dict[str, Any], product_id: str) -> list[dict[str, Any]]:
+    def offer(self, vendor: dict[str, Any], product_id: str) -> list[Tagged]:
         """Transaction elements adding a product to what a vendor offers."""
         if product_id in vendor.get("products", []):
             return []
@@ -142,6 +143,7 @@ class VendorService:
             [
                 *self.repo.save_requests(updated, current),
                 audit.put_request(f"VENDOR#{current['vendorId']}", action, actor, {"fields": sorted(changes)}),
-            ]
+            ],
+            f"vendor:{current['vendorId']}:{uuid.uuid4().hex}",
         )
         return updated

@@ -1,6 +1,6 @@
 import time
 
-from chalicelib.core.http import ClientInfo
+from chalicelib.core.context import ClientInfo
 from chalicelib.users.rules import missing_profile_fields, password_problem
 from chalicelib.users.service import _merge_device, _one_default, _stale_sessions
 
