@@ -5,6 +5,9 @@
   (bench/cold_baseline.py). Median of runs, alternating the two.
 - aws_calls_*: AWS API calls one request makes (counted with botocore hooks), warm container.
 - handler_cpu_ms_me: CPU per authenticated GET /users/me (authorizer + handler) with AWS stubbed.
+- local_tx_ms_ratio_10k_vs_100: the local stack's DynamoDB (moto + freshcart_local/moto_patches.py):
+  one conditional TransactWriteItems against a table of 10,000 items over one against 100 items
+  (median of runs each); ``..._moto_original`` is the same with moto's own transaction code.
 """
 
 from __future__ import annotations
@@ -276,6 +279,72 @@ def commerce(app: Any, counter: Counter, client: Any) -> None:
     report("aws_calls_list_products", n, names)
 
 
+def local_transactions(runs: int = 60) -> None:
+    """Cost of one transaction as the touched table grows, over HTTP against the local moto."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from chalicelib.core import aws
+    from freshcart_local import moto_patches
+
+    ddb = aws.client("dynamodb")
+
+    def table(name: str, size: int) -> str:
+        ddb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        for start in range(0, size, 25):
+            rows = [
+                {"PutRequest": {"Item": {"pk": {"S": f"row{i}"}, "n": {"N": "0"}, "pad": {"S": "x" * 100}}}}
+                for i in range(start, min(size, start + 25))
+            ]
+            ddb.batch_write_item(RequestItems={name: rows})
+        return name
+
+    def median_ms(name: str, n: int, tag: str) -> float:
+        times = []
+        for i in range(n):
+            items = [
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": {"pk": {"S": f"{tag}-new{i}"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": {"pk": {"S": "row1"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ConditionExpression": "n >= :zero",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                    }
+                },
+            ]
+            t0 = time.perf_counter()
+            ddb.transact_write_items(TransactItems=items)
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times)
+
+    small, large = table("bench-tx-100", 100), table("bench-tx-10k", 10_000)
+    median_ms(small, 5, "warm")
+    ms_small, ms_large = median_ms(small, runs, "ours"), median_ms(large, runs, "ours")
+    print(f"local_tx_ms_100: {ms_small:.2f}")
+    print(f"local_tx_ms_10k: {ms_large:.2f}")
+    print(f"local_tx_ms_ratio_10k_vs_100: {ms_large / ms_small:.2f}")
+    patched = DynamoDBBackend.transact_write_items
+    DynamoDBBackend.transact_write_items = moto_patches.ORIGINALS["DynamoDBBackend.transact_write_items"]  # type: ignore[method-assign]
+    try:
+        base_small, base_large = median_ms(small, 9, "moto"), median_ms(large, 9, "moto")
+    finally:
+        DynamoDBBackend.transact_write_items = patched  # type: ignore[method-assign]
+    print(f"local_tx_ms_ratio_10k_vs_100_moto_original: {base_large / base_small:.2f}  # {base_large:.1f} ms at 10k")
+
+
 def main() -> None:
     server, env = start_aws()
     try:
@@ -316,6 +385,7 @@ def main() -> None:
             report("aws_calls_me", n, names, "(authorizer + handler)")
 
         commerce(app, counter, client)
+        local_transactions()
 
         # CPU per request with AWS stubbed out: the two repository reads answer from memory.
         from chalicelib.users.repo import UsersRepo

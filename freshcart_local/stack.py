@@ -21,6 +21,7 @@ REGION = "us-east-1"
 STAGE = "local"
 ADMIN_EMAIL = "admin@freshcart.example.com"
 ADMIN_USERNAME = "admin"
+LISTEN_BACKLOG = 128
 
 
 def aws_env(endpoint: str, port: int) -> dict[str, str]:
@@ -123,7 +124,7 @@ class LocalStack:
         return f"http://{self.host}:{self.api_port}"
 
     def start(self) -> dict[str, Any]:
-        from chalice.local import LocalDevServer
+        from chalice.local import create_local_server
         from moto.server import ThreadedMotoServer
 
         from chalicelib.core import aws
@@ -157,7 +158,10 @@ class LocalStack:
             self.scheduler = Scheduler(app, REGION)
             self.scheduler.start()
 
-        self._server = LocalDevServer(app, chalice_config, self.host, self.api_port)
+        # create_local_server makes the app a LocalChalice: the current request is per thread.
+        # (LocalDevServer alone shares one current_request between concurrent requests.)
+        self._server = create_local_server(app, chalice_config, self.host, self.api_port)
+        self._server.server.socket.listen(LISTEN_BACKLOG)  # socketserver's default of 5 resets bursts
         self._server_thread = threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True)
         self._server_thread.start()
 
