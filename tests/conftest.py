@@ -48,19 +48,28 @@ def reset_caches() -> None:
     bootstrap.reset()
 
 
+def reset_state_caches() -> None:
+    """What depends on one test's AWS state (settings, the signing key, services); the boto3
+    clients stay: moto intercepts them whatever mock is active, and building eight clients per
+    test cost more than the whole provisioning."""
+    config.reset()
+    tokens.reset()
+    bootstrap.reset()
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Fresh moto state with every resource of infra/resources.json."""
     with mock_aws(config=MOTO_CONFIG):
-        reset_caches()
+        reset_state_caches()
         env = provision("local", "us-east-1")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         config.reset()
         aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
-        aws_clients.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", _no_scan)
+        aws_clients.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", _no_scan, unique_id="no-scan")
         yield env
-        reset_caches()
+        reset_state_caches()
 
 
 def _no_scan(**kwargs: Any) -> None:
