@@ -41,13 +41,6 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 PASSWORD = "correct-horse-42"
 
 
-def reset_caches() -> None:
-    aws_clients.reset()
-    config.reset()
-    tokens.reset()
-    bootstrap.reset()
-
-
 def reset_state_caches() -> None:
     """What depends on one test's AWS state (settings, the signing key, services); the boto3
     clients stay: moto intercepts them whatever mock is active, and building eight clients per

@@ -197,3 +197,71 @@ def test_concurrent_deltas_are_not_lost(shop: Shop) -> None:
     assert codes == [200] * 10
     assert shop.available(milk, vendor) == (15, 0)
     assert len(shop.ok("GET", f"/inventory/log?vendorId={vendor['vendorId']}")["items"]) == 11
+
+
+def test_stale_vendor_version_is_a_conflict(shop: Shop) -> None:
+    vendor = shop.vendor([])
+    shop.ok("PATCH", f"/vendors/{vendor['vendorId']}", {"version": 0, "name": "Renamed"})
+    stale = shop.api.call("PATCH", f"/vendors/{vendor['vendorId']}", {"version": 0, "name": "Lost"}, token=shop.admin)
+    assert stale.status_code == 409 and json_body(stale)["error"]["code"] == "version_conflict"
+    assert shop.ok("GET", f"/vendors/{vendor['vendorId']}")["name"] == "Renamed"
+
+
+def test_inventory_set_racing_a_reservation_stays_consistent(shop: Shop) -> None:
+    from tests.api.test_orders import place
+    from tests.conftest import race
+    from tests.factories import line
+
+    milk = shop.product()
+    vendor = shop.vendor([milk["productId"]])
+    token, address = shop.customer("ann")
+    ref = {"productId": milk["productId"], "variantId": milk["variants"][0]["variantId"], "reason": "count"}
+    for round_ in range(4):
+        shop.stock(milk, vendor, 10)
+        before = shop.available(milk, vendor)
+        set_to, order = race(
+            lambda: shop.api.call(
+                "POST", "/inventory/adjust", {**ref, "vendorId": vendor["vendorId"], "set": 20}, token=shop.admin
+            ),
+            lambda round_=round_: place(shop, token, address, [line(milk, 3)], key=f"race-{round_}"),
+        )
+        assert order.status_code == 201, order.body
+        available, reserved = shop.available(milk, vendor)
+        assert reserved == before[1] + 3  # the reservation is never lost
+        if set_to.status_code == 200:  # the count landed before the order (17) or after it (20)
+            assert available in (17, 20)
+        else:  # the count read 10, the order took 3 meanwhile: refused, nothing written
+            assert set_to.status_code == 409 and json_body(set_to)["error"]["code"] == "stock_conflict"
+            assert available == 7
+        shop.ok("POST", f"/orders/{json_body(order)['orderId']}/cancel", {}, token=token)
+
+
+def test_vendor_creating_a_product_while_its_record_changes(shop: Shop) -> None:
+    """The new product's offer is conditional on the vendor's version: a concurrent vendor edit
+    makes one of the two a 409, never a 500, and nothing is half-written."""
+    from tests.conftest import race
+
+    owner = shop.api.register("vend")
+    vendor = shop.vendor([], owner=owner["userId"])
+    token = shop.api.login("vend")["accessToken"]
+    for i in range(6):
+        version = shop.ok("GET", f"/vendors/{vendor['vendorId']}")["version"]
+        body = {
+            "name": f"Curd {i}",
+            "category": "dairy",
+            "variants": [{"name": "400g", "unit": "g", "sku": f"C{i}", "prices": {"INR": 5000}}],
+        }
+        created, edited = race(
+            lambda body=body: shop.api.call("POST", "/products", body, token=token),
+            lambda version=version, i=i: shop.api.call(
+                "PATCH", f"/vendors/{vendor['vendorId']}", {"version": version, "name": f"V{i}"}, token=shop.admin
+            ),
+        )
+        assert {created.status_code, edited.status_code} <= {200, 201, 409}, (created.body, edited.body)
+        offered = shop.ok("GET", f"/vendors/{vendor['vendorId']}")["products"]
+        if created.status_code == 201:
+            assert json_body(created)["productId"] in offered
+        else:
+            assert json_body(created)["error"]["code"] == "version_conflict"
+            names = [p["name"] for p in shop.ok("GET", "/products?limit=100")["items"]]
+            assert body["name"] not in names  # no product without its offer

@@ -366,3 +366,64 @@ def test_pre_order_check(shop: Shop) -> None:
         "promoCode": None,
         "promoError": None,
     }
+
+
+def test_cancel_gives_the_promo_use_back(shop: Shop) -> None:
+    milk = shop.product()
+    vendor = shop.vendor([milk["productId"]])
+    shop.stock(milk, vendor, 10)
+    shop.promo("ONLY1", maxUses=1, maxUsesPerUser=1)
+    token, address = shop.customer("ann")
+    order = json_body(place(shop, token, address, [line(milk, 1)], promoCode="ONLY1"))
+    assert order["promoCode"] == "ONLY1" and shop.ok("GET", "/promos/ONLY1")["uses"] == 1
+    shop.ok("POST", f"/orders/{order['orderId']}/cancel", {}, token=token)
+    assert shop.ok("GET", "/promos/ONLY1")["uses"] == 0
+    again = place(shop, token, address, [line(milk, 1)], promoCode="ONLY1")  # the per-user use came back too
+    assert again.status_code == 201, again.body
+    assert shop.ok("GET", "/promos/ONLY1")["uses"] == 1
+
+
+def test_expiry_gives_the_promo_use_back(shop: Shop, short_holds: tuple) -> None:
+    from chalicelib import bootstrap
+
+    milk, vendor, token, address = short_holds
+    shop.promo("ONLY1", maxUses=1, maxUsesPerUser=1)
+    order = json_body(place(shop, token, address, [line(milk, 2)], promoCode="ONLY1"))
+    assert shop.ok("GET", "/promos/ONLY1")["uses"] == 1
+    time.sleep(2.1)
+    assert bootstrap.orders().sweep() == {"due": 1, "released": 1}
+    assert shop.ok("GET", f"/orders/{order['orderId']}", token=token)["status"] == "EXPIRED"
+    assert shop.ok("GET", "/promos/ONLY1")["uses"] == 0
+    assert shop.available(milk, vendor) == (10, 0)
+
+
+def test_manager_filters_by_date_range_day_and_user_with_status(shop: Shop) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    milk = shop.product()
+    vendor = shop.vendor([milk["productId"]])
+    shop.stock(milk, vendor, 100)
+    ann, ann_addr = shop.customer("ann")
+    bob, bob_addr = shop.customer("bob")
+    a1 = json_body(place(shop, ann, ann_addr, [line(milk, 1)]))["orderId"]
+    a2 = json_body(place(shop, ann, ann_addr, [line(milk, 1)]))["orderId"]
+    b1 = json_body(place(shop, bob, bob_addr, [line(milk, 1)]))["orderId"]
+    shop.ok("POST", f"/orders/{a2}/cancel", {}, token=ann)
+    manager = shop.api.user("boss", role="manager")["accessToken"]
+    today = datetime.now(UTC).date()
+    yesterday, tomorrow = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat()
+
+    def ids(query: str) -> list[str]:
+        return [o["orderId"] for o in shop.ok("GET", f"/orders?{query}", token=manager)["items"]]
+
+    assert ids(f"day={today.isoformat()}") == [b1, a2, a1]
+    assert ids(f"day={yesterday}") == []
+    assert ids(f"status=PENDING_PAYMENT&from={yesterday}&to={tomorrow}") == [b1, a1]
+    assert ids(f"status=PENDING_PAYMENT&from={tomorrow}&to={tomorrow}") == []
+    ann_id = shop.ok("GET", "/users/me", token=ann)["userId"]
+    assert ids(f"userId={ann_id}&status=CANCELLED") == [a2]
+    assert ids(f"userId={ann_id}&from={yesterday}&to={tomorrow}") == [a2, a1]
+    half = shop.api.call("GET", f"/orders?from={yesterday}", token=manager)
+    assert half.status_code == 400 and json_body(half)["error"]["fields"] == {"to": "required"}
+    bad = shop.api.call("GET", "/orders?status=PENDING_PAYMENT&from=yesterday&to=today", token=manager)
+    assert bad.status_code == 400 and "from" in json_body(bad)["error"]["fields"]
