@@ -81,9 +81,9 @@ def seed_admin(password: str) -> str:
     from chalicelib.audit import repo as audit
     from chalicelib.core.context import ClientInfo
     from chalicelib.users.models import RegisterBody
-    from chalicelib.users.service import subject
+    from chalicelib.users.rules import subject
 
-    svc = bootstrap.users()
+    svc = bootstrap.auth()
     body = RegisterBody(username=ADMIN_USERNAME, email=ADMIN_EMAIL, password=password)
     user_id = str(svc.register(body, ClientInfo("127.0.0.1", "freshcart-local", None))["userId"])
     system = audit.Actor("system", "system", "127.0.0.1", "freshcart-local")

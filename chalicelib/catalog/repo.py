@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import (
+    Read,
     from_item,
     is_conditional_failure,
     put_new,
@@ -103,9 +104,14 @@ class CatalogRepo:
             return query_page(self.ddb, self.table, ("gsi2pk", f"CAT#{category}"), limit, cursor, index="byCategory")
         return query_page(self.ddb, self.table, ("gsi1pk", "ACTIVE"), limit, cursor, index="active")
 
-    def products_request(self, product_ids: list[str]) -> dict[str, Any]:
-        """BatchGetItem keys for products (the order path reads them with other tables at once)."""
-        return {self.table: {"Keys": [product_key(p) for p in dict.fromkeys(product_ids)]}}
+    def products_read(self, product_ids: list[str]) -> Read[dict[str, dict[str, Any]]]:
+        """Products by id (active or not), for batching with other domains' reads (``read_all``)."""
+        keys = [product_key(p) for p in dict.fromkeys(product_ids)]
+        return Read(self.table, keys, lambda rows: {p["productId"]: p for p in (strip(r) for r in rows) if p})
+
+    def promo_read(self, code: str | None) -> Read[dict[str, Any] | None]:
+        keys = [promo_key(code)] if code else []
+        return Read(self.table, keys, lambda rows: strip(rows[0]) if rows else None)
 
     # -- promos -----------------------------------------------------------------------------
     def create_promo(self, promo: dict[str, Any], extra: list[Tagged]) -> None:

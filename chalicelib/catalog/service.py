@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import Forbidden, NotFound
-from chalicelib.vendors.service import VendorService
+from chalicelib.core.tx import Tagged
 
 if TYPE_CHECKING:
     from chalicelib.catalog import models
@@ -26,14 +26,18 @@ def _variants(variants: list[Any]) -> list[dict[str, Any]]:
     return [{**v.model_dump(exclude_none=True), "variantId": v.variantId or uuid.uuid4().hex[:10]} for v in variants]
 
 
-def find_variant(product: dict[str, Any], variant_id: str) -> dict[str, Any] | None:
-    return next((v for v in product.get("variants", []) if v["variantId"] == variant_id), None)
+class VendorOffers(Protocol):
+    """What the catalog asks of the vendors domain (wired in bootstrap; no import between them)."""
+
+    def own(self, who: Caller) -> dict[str, Any]: ...
+
+    def offer(self, vendor: dict[str, Any], product_id: str) -> list[Tagged]: ...
 
 
 @dataclass
 class CatalogService:
     repo: CatalogRepo
-    vendors: VendorService
+    vendors: VendorOffers
 
     # -- products ---------------------------------------------------------------------------
     def create(self, who: Caller, body: models.ProductBody, client: ClientInfo) -> dict[str, Any]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.core import aws
+
+T = TypeVar("T")
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -85,6 +91,41 @@ def batch_get(ddb: Any, request: dict[str, Any], attempts: int = 5) -> dict[str,
     if pending:
         raise RuntimeError("BatchGetItem left keys unprocessed")
     return found
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A read intent a repository hands out: the keys it needs from its own table and how to turn
+    what comes back into a value, so a caller can batch reads of several domains in one call
+    (``read_all``) without knowing their tables or keys."""
+
+    table: str
+    keys: list[dict[str, Any]]
+    parse: Callable[[list[dict[str, Any]]], T]
+    consistent: bool = False
+
+
+def read_all(*reads: Read[Any]) -> list[Any]:
+    """One BatchGetItem (chunked, unprocessed keys retried) for every read; each read's value,
+    in order. An item goes to each read that asked for its key."""
+    wanted = [r for r in reads if r.keys]
+    request: dict[str, dict[str, Any]] = {}
+    for r in wanted:
+        entry = request.setdefault(r.table, {"Keys": [], "ConsistentRead": False})
+        entry["ConsistentRead"] = entry["ConsistentRead"] or r.consistent
+        entry["Keys"] += [k for k in r.keys if k not in entry["Keys"]]
+    found = batch_get(aws.client("dynamodb"), request) if request else {}
+    out = []
+    for r in reads:
+        names = {name for key in r.keys for name in key}
+        mine = {_key_of(k, names) for k in r.keys}
+        rows = [item for item in found.get(r.table, []) if _key_of(to_item(item), names) in mine]
+        out.append(r.parse(rows))
+    return out
+
+
+def _key_of(item: dict[str, Any], names: set[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((n, json.dumps(item.get(n), sort_keys=True)) for n in names))
 
 
 INDEX_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import is_conditional_failure, to_item, values
+from chalicelib.core.dynamo import Read, is_conditional_failure, to_item, values
 from chalicelib.core.tx import Tagged
 
 IN_PROGRESS, DONE = "in_progress", "done"
@@ -40,9 +40,10 @@ def claim(key: str, ttl_seconds: int = 7 * 86400, lease_seconds: int = 300) -> b
     return True
 
 
-def read_request(key: str) -> dict[str, Any]:
-    """BatchGetItem entry for a stored request record (read with other items in one call)."""
-    return {get_settings().idempotency_table: {"Keys": [{"k": {"S": key}}], "ConsistentRead": True}}
+def request_read(key: str | None) -> Read[dict[str, Any] | None]:
+    """A stored request record, read (consistently) with other items in one call."""
+    keys = [{"k": {"S": key}}] if key else []
+    return Read(get_settings().idempotency_table, keys, lambda rows: rows[0] if rows else None, consistent=True)
 
 
 def record_request(key: str, body_hash: str, status: int, response: dict[str, Any], ttl_seconds: int) -> Tagged:

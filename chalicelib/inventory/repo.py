@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
 
@@ -49,8 +49,14 @@ class InventoryRepo:
         item = strip(from_item(resp.get("Item")))
         return low_stock_flag(item) if item else None
 
-    def keys(self, triples: list[tuple[str, str, str]]) -> dict[str, Any]:
-        return {self.table: {"Keys": [stock_key(*t) for t in dict.fromkeys(triples)]}}
+    def available_read(self, triples: list[tuple[str, str, str]]) -> Read[dict[tuple[str, str, str], int]]:
+        """Units available per (product, variant, vendor); rows that do not exist are absent."""
+        keys = [stock_key(*t) for t in dict.fromkeys(triples)]
+        return Read(
+            self.table,
+            keys,
+            lambda rows: {(r["productId"], r["variantId"], r["vendorId"]): int(r["available"]) for r in rows},
+        )
 
     def change(
         self,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit.repo import Actor
-from chalicelib.catalog.service import CatalogService, find_variant
+from chalicelib.catalog.rules import find_variant
+from chalicelib.catalog.service import CatalogService
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError

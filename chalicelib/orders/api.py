@@ -19,6 +19,7 @@ from chalicelib.core.http import (
 )
 from chalicelib.core.lazy import lazy_module
 from chalicelib.core.openapi import documents
+from chalicelib.orders import rules
 from chalicelib.users.authorizer import jwt_auth
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _req() -> Any:
 @bp.route("/orders/check", methods=["POST"], authorizer=jwt_auth)
 def check_order() -> dict[str, Any]:
     """Pre-order check: profile completeness, availability with alternatives, a server-side quote."""
-    return bootstrap.orders().check(caller(_req()), parse(models.CheckBody, _req()))
+    return bootstrap.order_placement().check(caller(_req()), parse(models.CheckBody, _req()))
 
 
 @bp.route("/orders", methods=["POST"], authorizer=jwt_auth)
@@ -49,38 +50,38 @@ def place_order() -> Response:
     """Place an order (Idempotency-Key header required); stock is reserved until payment."""
     who = caller(_req())
     body = parse(models.OrderBody, _req())
-    status, order = bootstrap.orders().place(who, body, header(_req(), "idempotency-key"), client_info(_req()))
+    status, order = bootstrap.order_placement().place(who, body, header(_req(), "idempotency-key"), client_info(_req()))
     return Response(order, status_code=status)
 
 
 @bp.route("/orders", methods=["GET"], authorizer=jwt_auth)
 def list_orders() -> dict[str, Any]:
     """Mine, newest first; managers and admins filter by status, userId, from/to or day."""
-    params = dict(_req().query_params or {})
-    items, last = bootstrap.orders().list_page(caller(_req()), params, page_limit(_req()), decode_cursor(_req()))
+    wanted = rules.OrderFilter.parse(dict(_req().query_params or {}))
+    items, last = bootstrap.order_views().list_page(caller(_req()), wanted, page_limit(_req()), decode_cursor(_req()))
     return {"items": items, "nextCursor": encode_cursor(last)}
 
 
 @bp.route("/orders/{order_id}", methods=["GET"], authorizer=jwt_auth)
 def get_order(order_id: str) -> dict[str, Any]:
-    return bootstrap.orders().get(caller(_req()), order_id, client_info(_req()))
+    return bootstrap.order_views().get(caller(_req()), order_id, client_info(_req()))
 
 
 @bp.route("/orders/{order_id}/cancel", methods=["POST"], authorizer=jwt_auth)
 def cancel_order(order_id: str) -> dict[str, Any]:
     """The owner cancels before dispatch; stock goes back (a paid order is flagged for refund)."""
     body = parse(models.ReasonBody, _req())
-    return bootstrap.orders().cancel(caller(_req()), order_id, body.reason, client_info(_req()))
+    return bootstrap.order_lifecycle().cancel(caller(_req()), order_id, body.reason, client_info(_req()))
 
 
 @bp.route("/orders/{order_id}/approve", methods=["POST"], authorizer=jwt_auth)
 def approve_order(order_id: str) -> dict[str, Any]:
     who = require_role(_req(), "manager", "admin")
-    return bootstrap.orders().approve(who, order_id, client_info(_req()))
+    return bootstrap.order_lifecycle().approve(who, order_id, client_info(_req()))
 
 
 @bp.route("/orders/{order_id}/reject", methods=["POST"], authorizer=jwt_auth)
 def reject_order(order_id: str) -> dict[str, Any]:
     who = require_role(_req(), "manager", "admin")
     body = parse(models.ReasonBody, _req())
-    return bootstrap.orders().reject(who, order_id, body.reason, client_info(_req()))
+    return bootstrap.order_lifecycle().reject(who, order_id, body.reason, client_info(_req()))

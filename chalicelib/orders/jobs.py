@@ -26,7 +26,7 @@ EVENT_FOR_STATUS = {
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), description="Release stock held by unpaid orders past their expiry")
 def expire_reservations(event: Any) -> dict[str, int]:
-    return bootstrap.orders().sweep()
+    return bootstrap.order_lifecycle().sweep()
 
 
 def order_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:

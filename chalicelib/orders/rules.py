@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chalicelib.catalog.rules import find_variant
+from chalicelib.core.errors import ValidationError
+
 PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
     "PENDING_PAYMENT",
     "PAID",
@@ -139,3 +142,76 @@ def assign(
             )
     out.vendor_ids = sorted(chosen)
     return out
+
+
+# -- lines and stock keys ------------------------------------------------------------------
+def price_lines(
+    items: list[Any], products: dict[str, dict[str, Any]], currency: str
+) -> tuple[list[Line], dict[str, str]]:
+    """Cart items priced from the catalog (never from the client), and what is wrong with the
+    ones that cannot be ordered, by field."""
+    lines, problems = [], {}
+    for i, item in enumerate(items):
+        product = products.get(item.productId)
+        if not product or not product.get("active"):
+            problems[f"items.{i}.productId"] = "unknown or inactive product"
+            continue
+        variant = find_variant(product, item.variantId)
+        if variant is None:
+            problems[f"items.{i}.variantId"] = "not a variant of this product"
+            continue
+        price = variant.get("prices", {}).get(currency)
+        if price is None:
+            problems[f"items.{i}.variantId"] = f"no price in {currency}"
+            continue
+        lines.append(Line(item.productId, item.variantId, item.quantity, int(price), product["name"], variant["name"]))
+    return lines, problems
+
+
+def stock_keys(
+    vendors: list[dict[str, Any]], lines: list[Line], products: dict[str, dict[str, Any]], other_variants: bool
+) -> list[tuple[str, str, str]]:
+    """(product, variant, vendor) of every stock row the assignment may use; with
+    ``other_variants``, every variant of each product (the check proposes alternatives)."""
+    out: list[tuple[str, str, str]] = []
+    for v in vendors:
+        for line in lines:
+            if line.productId not in v.get("products", []):
+                continue
+            variants = (
+                [x["variantId"] for x in products[line.productId]["variants"]] if other_variants else [line.variantId]
+            )
+            out += [(line.productId, variant_id, v["vendorId"]) for variant_id in variants]
+    return out
+
+
+# -- listing filters -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderFilter:
+    """What a manager may filter orders by (``GET /orders``); customers give none of them."""
+
+    status: str | None = None
+    start: str | None = None  # ISO date or time, inclusive
+    end: str | None = None
+    user_id: str | None = None
+    day: str | None = None
+
+    def any(self) -> bool:
+        return any((self.status, self.start, self.end, self.user_id, self.day))
+
+    @classmethod
+    def parse(cls, params: dict[str, str]) -> OrderFilter:
+        """From query parameters; a bad value is a ValidationError naming the parameter."""
+        start, end = params.get("from") or None, params.get("to") or None
+        for name, value in (("from", start), ("to", end), ("day", params.get("day") or None)):
+            if value:
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    raise ValidationError(f"{name} must be an ISO date", fields={name: "not an ISO date"}) from None
+        if (start is None) != (end is None):
+            raise ValidationError("give both from and to", fields={"from" if start is None else "to": "required"})
+        status = params.get("status") or None
+        if status and status not in TRANSITIONS:
+            raise ValidationError("unknown status", fields={"status": f"one of {sorted(TRANSITIONS)}"})
+        return cls(status, start, end, params.get("userId") or None, params.get("day") or None)

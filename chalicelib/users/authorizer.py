@@ -21,7 +21,7 @@ def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
     if scheme.lower() != "bearer" or not value:
         return AuthResponse(routes=[], principal_id="anonymous")
     try:
-        user_id, role, sid, vendor_id = bootstrap.users().authorize(value.strip())
+        user_id, role, sid, vendor_id = bootstrap.auth().authorize(value.strip())
     except Unauthorized as exc:
         log.info("token rejected", extra={"reason": exc.code})
         return AuthResponse(routes=[], principal_id="anonymous")

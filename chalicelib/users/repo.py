@@ -18,10 +18,12 @@ from botocore.exceptions import ClientError
 from chalicelib.core import aws, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import (
+    Read,
     from_item,
     is_conditional_failure,
     put_new,
     query_page,
+    strip,
     to_attr,
     to_item,
     values,
@@ -70,6 +72,16 @@ class UsersRepo:
     def get(self, user_id: str, consistent: bool = False) -> dict[str, Any] | None:
         resp = self.ddb.get_item(TableName=self.table, Key=user_key(user_id), ConsistentRead=consistent)
         return from_item(resp.get("Item"))
+
+    def require(self, user_id: str) -> dict[str, Any]:
+        user = self.get(user_id)
+        if not user:
+            raise NotFound("user not found")
+        return user
+
+    def profile_read(self, user_id: str) -> Read[dict[str, Any] | None]:
+        """The user, for a caller batching reads of several domains (``read_all``)."""
+        return Read(self.table, [user_key(user_id)], lambda rows: strip(rows[0]) if rows else None)
 
     def auth_view(self, user_id: str, sid: str) -> dict[str, Any] | None:
         """The few attributes the authorizer checks: status, role, tokenVersion, this session."""

@@ -67,3 +67,8 @@ def profile_view(user: dict[str, Any]) -> dict[str, Any]:
 
 def list_view(user: dict[str, Any]) -> dict[str, Any]:
     return {k: user[k] for k in ADMIN_LIST_FIELDS if k in user}
+
+
+def subject(user_id: str) -> str:
+    """The audit log's subject for a user."""
+    return f"USER#{user_id}"

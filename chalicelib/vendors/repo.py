@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
 
@@ -119,5 +119,9 @@ class VendorsRepo:
             },
         )
 
-    def load_keys(self, vendor_ids: list[str], day: str) -> dict[str, Any]:
-        return {self.table: {"Keys": [load_key(v, day) for v in dict.fromkeys(vendor_ids)]}}
+    def loads_read(self, vendor_ids: list[str], day: str) -> Read[dict[str, int]]:
+        """Orders assigned to each vendor on ``day`` (absent: none yet)."""
+        keys = [load_key(v, day) for v in dict.fromkeys(vendor_ids)]
+        return Read(
+            self.table, keys, lambda rows: {str(r["pk"]).removeprefix("VENDOR#"): int(r.get("n", 0)) for r in rows}
+        )

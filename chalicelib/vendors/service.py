@@ -6,13 +6,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
-from chalicelib.catalog.repo import CatalogRepo
 from chalicelib.core.context import Caller, ClientInfo
-from chalicelib.core.dynamo import batch_get
+from chalicelib.core.dynamo import Read, read_all
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from chalicelib.core.tx import Tagged
 from chalicelib.users.repo import UsersRepo
@@ -34,18 +33,24 @@ def _areas(areas: list[str]) -> list[str]:
     return cleaned
 
 
+class ProductLookup(Protocol):
+    """What vendors ask of the catalog (wired in bootstrap; no import between them)."""
+
+    def products_read(self, product_ids: list[str]) -> Read[dict[str, dict[str, Any]]]: ...
+
+
 @dataclass
 class VendorService:
     repo: VendorsRepo
     users: UsersRepo
-    catalog: CatalogRepo
+    catalog: ProductLookup
 
     def _known_products(self, product_ids: list[str]) -> list[str]:
         """Products offered must exist in the catalog (one BatchGetItem)."""
         ids = list(dict.fromkeys(product_ids))
         if ids:
-            found = batch_get(self.repo.ddb, self.catalog.products_request(ids))[self.catalog.table]
-            missing = set(ids) - {p["productId"] for p in found}
+            (found,) = read_all(self.catalog.products_read(ids))
+            missing = set(ids) - set(found)
             if missing:
                 raise ValidationError(
                     "unknown products", fields={"products": f"not in the catalog: {sorted(missing)[0]}"}

@@ -54,12 +54,12 @@ def test_unknown_route_and_wrong_method(api: Api) -> None:
 
 
 def test_internal_error_hides_internals(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.users.service import UserService
+    from chalicelib.users.auth import AuthService
 
     def boom(*a: Any, **k: Any) -> None:
         raise RuntimeError("secret internal detail: table freshcart-local-users")
 
-    monkeypatch.setattr(UserService, "check", boom)
+    monkeypatch.setattr(AuthService, "check", boom)
     resp = api.call("POST", "/auth/check", {"username": "alice"}, headers={"x-correlation-id": "cid-123"})
     assert resp.status_code == 500
     body = err(resp)

@@ -222,7 +222,9 @@ def test_manager_approves_paid_and_rejects_with_release(shop: Shop) -> None:
     manager = shop.api.user("boss", role="manager")["accessToken"]
     unpaid = json_body(place(shop, token, address, [line(milk, 2)]))
     paid = json_body(place(shop, token, address, [line(milk, 3)]))
-    bootstrap.orders().mark_paid(paid["orderId"], {"paymentId": "pi_1"}, Actor("system", "system", "-", "test"))
+    bootstrap.order_lifecycle().mark_paid(
+        paid["orderId"], {"paymentId": "pi_1"}, Actor("system", "system", "-", "test")
+    )
     assert shop.available(milk, vendor) == (5, 2)  # the paid reservation was committed
     resp = shop.api.call("POST", f"/orders/{unpaid['orderId']}/approve", token=manager)
     assert resp.status_code == 409  # only paid orders can be approved
@@ -279,7 +281,7 @@ def test_reservation_expiry_returns_stock_exactly_once(shop: Shop, short_holds: 
     order = json_body(place(shop, token, address, [line(milk, 4)]))
     time.sleep(2.1)
     sweep, cancel, read = race(
-        bootstrap.orders().sweep,
+        bootstrap.order_lifecycle().sweep,
         lambda: shop.api.call("POST", f"/orders/{order['orderId']}/cancel", {}, token=token),
         lambda: shop.api.call("GET", f"/orders/{order['orderId']}", token=token),
     )
@@ -391,7 +393,7 @@ def test_expiry_gives_the_promo_use_back(shop: Shop, short_holds: tuple) -> None
     order = json_body(place(shop, token, address, [line(milk, 2)], promoCode="ONLY1"))
     assert shop.ok("GET", "/promos/ONLY1")["uses"] == 1
     time.sleep(2.1)
-    assert bootstrap.orders().sweep() == {"due": 1, "released": 1}
+    assert bootstrap.order_lifecycle().sweep() == {"due": 1, "released": 1}
     assert shop.ok("GET", f"/orders/{order['orderId']}", token=token)["status"] == "EXPIRED"
     assert shop.ok("GET", "/promos/ONLY1")["uses"] == 0
     assert shop.available(milk, vendor) == (10, 0)

@@ -1,8 +1,9 @@
 import time
 
 from chalicelib.core.context import ClientInfo
+from chalicelib.users.auth import _merge_device, _stale_sessions
+from chalicelib.users.profile import _one_default
 from chalicelib.users.rules import missing_profile_fields, password_problem
-from chalicelib.users.service import _merge_device, _one_default, _stale_sessions
 
 
 def test_password_policy() -> None:

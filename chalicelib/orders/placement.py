@@ -1,10 +1,11 @@
-"""Order rules: pre-order check, placement (idempotent, all-or-nothing), the status machine.
+"""Placing an order: the pre-order check and placement (idempotent, all-or-nothing).
 
-Placing an order costs four AWS calls whatever the number of lines: one BatchGetItem (the
-idempotency record, the user, the products, the promo), one Query (vendors serving the pincode),
-one BatchGetItem (their stock and today's load) and one TransactWriteItems that writes the order,
+Placing costs four AWS calls whatever the number of lines: one BatchGetItem (the idempotency
+record, the user, the products, the promo), one Query (vendors serving the pincode), one
+BatchGetItem (their stock and today's load) and one TransactWriteItems that writes the order,
 reserves every line (``available >= qty``), counts vendor load and promo use, bumps the user's
-flags, stores the idempotency record and the audit row. Events come from the table's stream.
+flags, stores the idempotency record and the audit row. Each domain hands out its own reads and
+write intents; the batching is core's. Events come from the orders table's stream.
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
-from chalicelib.catalog.repo import CatalogRepo, product_key, promo_key
-from chalicelib.catalog.service import find_variant
-from chalicelib.core import aws, idempotency, logs, tx
+from chalicelib.catalog.repo import CatalogRepo
+from chalicelib.core import idempotency, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
-from chalicelib.core.dynamo import batch_get
+from chalicelib.core.dynamo import read_all
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
-from chalicelib.core.tx import Tagged
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
 from chalicelib.orders.repo import HOLD_PK, OrdersRepo, hold_until
-from chalicelib.users.repo import UsersRepo, user_key
+from chalicelib.orders.views import view
+from chalicelib.users.repo import UsersRepo
 from chalicelib.users.rules import missing_profile_fields
 from chalicelib.vendors.repo import VendorsRepo
 
@@ -40,24 +40,10 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_TX_RETRIES = 3
-INTERNAL_FIELDS = ("holdPk", "holdUntil", "createdKey", "day", "correlationId")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def view(order: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in order.items() if k not in INTERNAL_FIELDS}
-
-
-def vendor_view(order: dict[str, Any], vendor_id: str) -> dict[str, Any]:
-    """A vendor sees its own lines and where to deliver them, nothing else of the order."""
-    keep = ("orderId", "status", "createdAt", "updatedAt", "address", "currency")
-    return {
-        **{k: order[k] for k in keep if k in order},
-        "lines": [line for line in order["lines"] if line["vendorId"] == vendor_id],
-    }
 
 
 @dataclass
@@ -75,7 +61,7 @@ class Prepared:
 
 
 @dataclass
-class OrderService:
+class OrderPlacement:
     orders: OrdersRepo
     catalog: CatalogRepo
     vendors: VendorsRepo
@@ -92,27 +78,15 @@ class OrderService:
         idem_key: str | None = None,
         other_variants: bool = False,
     ) -> Prepared:
-        s = get_settings()
-        ddb = aws.client("dynamodb")
         product_ids = list(dict.fromkeys(i.productId for i in cart.items))
-        catalog_keys = [product_key(p) for p in product_ids]
-        if cart.promoCode:
-            catalog_keys.append(promo_key(cart.promoCode))
-        request: dict[str, Any] = {
-            s.users_table: {"Keys": [user_key(who.user_id)]},
-            s.catalog_table: {"Keys": catalog_keys},
-        }
-        if idem_key:
-            request.update(idempotency.read_request(idem_key))
-        found = batch_get(ddb, request)  # call 1
-        users = [u for u in found[s.users_table] if u.get("sk") == "PROFILE"]
-        if not users:
+        user, products, promo, record = read_all(  # call 1
+            self.users.profile_read(who.user_id),
+            self.catalog.products_read(product_ids),
+            self.catalog.promo_read(cart.promoCode),
+            idempotency.request_read(idem_key),
+        )
+        if not user:
             raise NotFound("user not found")
-        user = users[0]
-        products = {p["productId"]: p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PRODUCT#")}
-        promos = [p for p in found[s.catalog_table] if str(p.get("pk", "")).startswith("PROMO#")]
-        records = found.get(s.idempotency_table) or []
-
         if address_id:
             address = next((a for a in user.get("addresses", []) if a.get("addressId") == address_id), None)
             if address is None:
@@ -120,65 +94,19 @@ class OrderService:
             pincode = address["pincode"]
         assert pincode is not None
         pincode = pincode.strip().upper()
-        currency = cart.currency or s.default_currency
-
-        lines, problems = [], {}
-        for i, item in enumerate(cart.items):
-            product = products.get(item.productId)
-            if not product or not product.get("active"):
-                problems[f"items.{i}.productId"] = "unknown or inactive product"
-                continue
-            variant = find_variant(product, item.variantId)
-            if variant is None:
-                problems[f"items.{i}.variantId"] = "not a variant of this product"
-                continue
-            price = variant.get("prices", {}).get(currency)
-            if price is None:
-                problems[f"items.{i}.variantId"] = f"no price in {currency}"
-                continue
-            lines.append(
-                rules.Line(item.productId, item.variantId, item.quantity, int(price), product["name"], variant["name"])
-            )
+        currency = cart.currency or get_settings().default_currency
+        lines, problems = rules.price_lines(cart.items, products, currency)
         if problems:
             raise Unprocessable("some items cannot be ordered", fields=problems)
 
         serving = self.vendors.by_pincode(pincode)  # call 2
         candidates = rules.candidate_vendors(serving, set(product_ids), len(lines))
-        triples: list[tuple[str, str, str]] = []
-        for v in candidates:
-            for line in lines:
-                if line.productId not in v.get("products", []):
-                    continue
-                variants = (
-                    [x["variantId"] for x in products[line.productId]["variants"]]
-                    if other_variants
-                    else [line.variantId]
-                )
-                triples += [(line.productId, variant_id, v["vendorId"]) for variant_id in variants]
+        triples = rules.stock_keys(candidates, lines, products, other_variants)
         day = _now().date().isoformat()
-        stock_request = (
-            {**self.inventory.keys(triples), **self.vendors.load_keys([v["vendorId"] for v in candidates], day)}
-            if candidates
-            else {}
+        stock, load = read_all(  # call 3
+            self.inventory.available_read(triples), self.vendors.loads_read([v["vendorId"] for v in candidates], day)
         )
-        rows = batch_get(ddb, stock_request) if stock_request else {}  # call 3
-        stock = {
-            (r["productId"], r["variantId"], r["vendorId"]): int(r["available"])
-            for r in rows.get(s.inventory_table, [])
-        }
-        load = {str(r["pk"]).removeprefix("VENDOR#"): int(r.get("n", 0)) for r in rows.get(s.vendors_table, [])}
-        return Prepared(
-            user,
-            pincode,
-            currency,
-            lines,
-            products,
-            promos[0] if promos else None,
-            records[0] if records else None,
-            candidates,
-            stock,
-            load,
-        )
+        return Prepared(user, pincode, currency, lines, products, promo, record, candidates, stock, load)
 
     def _totals(self, prep: Prepared, assigned: list[dict[str, Any]], promo_code: str | None) -> dict[str, Any]:
         subtotal = sum(int(line["lineTotal"]) for line in assigned)
@@ -388,167 +316,6 @@ class OrderService:
                 raise Forbidden("account is not active") from None
             raise Conflict("order could not be placed; retry", code="conflict") from None
         return response
-
-    # -- reading ---------------------------------------------------------------------------
-    def get(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
-        order = self._visible(who, order_id)
-        if order["status"] == rules.PENDING_PAYMENT and int(order["reservation"]["expiresAt"]) <= time.time():
-            order = self.expire(order, Actor("system", "system", client.ip, "expiry-on-read")) or self._load(order_id)
-        if who.role == "vendor" and order["userId"] != who.user_id:
-            return vendor_view(order, who.vendor_id)
-        return view(order)
-
-    def _load(self, order_id: str) -> dict[str, Any]:
-        order = self.orders.get(order_id)
-        if not order:
-            raise NotFound("order not found")
-        return order
-
-    def _visible(self, who: Caller, order_id: str) -> dict[str, Any]:
-        """Owner, admin, manager, or a vendor with lines in it; anyone else gets a 404."""
-        order = self.orders.get(order_id)
-        if order and (
-            order["userId"] == who.user_id
-            or who.role in ("admin", "manager")
-            or (who.role == "vendor" and who.vendor_id and who.vendor_id in order.get("vendorIds", []))
-        ):
-            return order
-        raise NotFound("order not found")
-
-    def list_page(
-        self, who: Caller, params: dict[str, str], limit: int, cursor: dict[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        if who.role not in ("admin", "manager"):
-            if set(params) - {"limit", "cursor"}:
-                raise Forbidden("only managers and admins filter orders")
-            items, last = self.orders.query("byUser", "userId", who.user_id, limit, cursor)
-            return [view(o) for o in items], last
-        start, end = params.get("from"), params.get("to")
-        for name, value in (("from", start), ("to", end)):
-            if value:
-                try:
-                    datetime.fromisoformat(value)
-                except ValueError:
-                    raise ValidationError(f"{name} must be an ISO date", fields={name: "not an ISO date"}) from None
-        if (start is None) != (end is None):
-            raise ValidationError("give both from and to", fields={"from" if start is None else "to": "required"})
-        status = params.get("status")
-        if status and status not in rules.TRANSITIONS:
-            raise ValidationError("unknown status", fields={"status": f"one of {sorted(rules.TRANSITIONS)}"})
-        if params.get("userId"):
-            items, last = self.orders.query("byUser", "userId", params["userId"], limit, cursor, start, end)
-            if status:
-                items = [o for o in items if o["status"] == status]
-        elif status:
-            items, last = self.orders.query("byStatus", "status", status, limit, cursor, start, end)
-        else:
-            day = params.get("day") or _now().date().isoformat()
-            items, last = self.orders.query("byDay", "day", day, limit, cursor)
-        return [view(o) for o in items], last
-
-    # -- transitions -----------------------------------------------------------------------
-    def cancel(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
-        order = self._visible(who, order_id)
-        if order["userId"] != who.user_id:
-            raise NotFound("order not found")
-        return view(self._move(order, rules.CANCELLED, Actor.of(who, client), reason))
-
-    def approve(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
-        return view(self._move(self._visible(who, order_id), rules.APPROVED, Actor.of(who, client), None))
-
-    def reject(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
-        return view(self._move(self._visible(who, order_id), rules.REJECTED, Actor.of(who, client), reason))
-
-    def mark_paid(self, order_id: str, payment: dict[str, Any], actor: Actor) -> dict[str, Any]:
-        """PENDING_PAYMENT -> PAID: the reservation becomes a sale. For the checkout workflow."""
-        return view(self._move(self._load(order_id), rules.PAID, actor, None, {"payment": payment}))
-
-    def expire(self, order: dict[str, Any], actor: Actor) -> dict[str, Any] | None:
-        """Release an unpaid order's stock once its hold has passed. Exactly once: the transition
-        is conditional on the order still holding it, so a racing cancel or sweeper loses cleanly."""
-        try:
-            return self._move(order, rules.EXPIRED, actor, "reservation expired", expired_before=int(time.time()) + 1)
-        except Conflict:
-            return None
-
-    def sweep(self) -> dict[str, int]:
-        actor = Actor("system", "system", "-", "reservation-sweeper")
-        due = self.orders.expired_holds(int(time.time()))
-        released = sum(1 for order in due if self.expire(order, actor) is not None)
-        return {"due": len(due), "released": released}
-
-    def _move(
-        self,
-        order: dict[str, Any],
-        target: str,
-        actor: Actor,
-        reason: str | None,
-        sets: dict[str, Any] | None = None,
-        expired_before: int | None = None,
-    ) -> dict[str, Any]:
-        current = order["status"]
-        if not rules.can_move(current, target):
-            raise Conflict(
-                f"an order in {current} cannot become {target}", code="invalid_transition", fields={"status": current}
-            )
-        now = _now().isoformat()
-        entry = {
-            "status": target,
-            "at": now,
-            "by": actor.user_id,
-            "role": actor.role,
-            **({"reason": reason} if reason else {}),
-        }
-        sets = {**(sets or {}), "correlationId": logs.correlation_id.get()}
-        stock_requests: list[Tagged] = []
-        lines = order["lines"]
-        if current in rules.HOLDS_STOCK:
-            if target == rules.PAID:
-                stock_requests = [
-                    self.inventory.commit_request(x["productId"], x["variantId"], x["vendorId"], int(x["quantity"]))
-                    for x in lines
-                ]
-                sets["reservation"] = {**order["reservation"], "status": "committed"}
-            else:
-                stock_requests = [
-                    self.inventory.release_request(x["productId"], x["variantId"], x["vendorId"], int(x["quantity"]))
-                    for x in lines
-                ]
-                sets["reservation"] = {**order["reservation"], "status": "released"}
-                if order.get("promoCode"):
-                    stock_requests += self.catalog.promo_release_requests(order["promoCode"], order["userId"])
-        elif current in rules.COMMITTED_STOCK and target in (rules.CANCELLED, rules.REJECTED):
-            stock_requests = [
-                self.inventory.restock_request(x["productId"], x["variantId"], x["vendorId"], int(x["quantity"]))
-                for x in lines
-            ]
-            sets["refund"] = {"status": "REQUIRED", "amount": order["total"], "currency": order["currency"]}
-        request = self.orders.transition_request(
-            order["orderId"],
-            current,
-            target,
-            entry,
-            sets,
-            release_hold=current in rules.HOLDS_STOCK,
-            expired_before=expired_before,
-        )
-        try:
-            tx.commit(
-                [
-                    request,
-                    *stock_requests,
-                    audit.put_request(
-                        f"ORDER#{order['orderId']}",
-                        f"order_{target.lower()}",
-                        actor,
-                        {"from": current, **({"reason": reason} if reason else {})},
-                    ),
-                ],
-                f"order:{order['orderId']}:{current}>{target}:{uuid.uuid4().hex}",
-            )
-        except tx.Cancelled:
-            raise Conflict("the order changed meanwhile; reload it", code="invalid_transition") from None
-        return {**order, **sets, "status": target, "updatedAt": now, "history": [*order["history"], entry]}
 
 
 class _Retry(Exception):

@@ -1,0 +1,85 @@
+"""The house rules that keep domains apart, checked on the source: no import cycle between domain
+packages, no other domain's storage keys, and no web framework below the handlers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+LIB = Path(__file__).resolve().parents[2] / "chalicelib"
+DOMAINS = sorted(p.name for p in LIB.iterdir() if p.is_dir() and p.name not in ("core", "__pycache__"))
+EDGE = {"api.py", "jobs.py", "authorizer.py"}  # handlers: the only modules that may import chalice
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def domain_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {d: set() for d in DOMAINS}
+    for domain in DOMAINS:
+        for path in (LIB / domain).glob("*.py"):
+            if path.name in EDGE:  # handlers may call bootstrap and other domains' jobs
+                continue
+            for module in imports(path):
+                parts = module.split(".")
+                if parts[0] == "chalicelib" and len(parts) > 1 and parts[1] in graph and parts[1] != domain:
+                    graph[domain].add(parts[1])
+    return graph
+
+
+def test_no_import_cycle_between_domains() -> None:
+    graph = domain_graph()
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in graph[node]:
+            assert state.get(nxt) != "open", f"import cycle: {' -> '.join([*trail, node, nxt])}"
+            if nxt not in state:
+                visit(nxt, [*trail, node])
+        state[node] = "done"
+
+    for domain in DOMAINS:
+        if domain not in state:
+            visit(domain, [])
+
+
+def test_services_and_repos_do_not_import_chalice() -> None:
+    """Domain services, rules and repositories (core's HTTP edge and error types aside)."""
+    offenders = [
+        str(path.relative_to(LIB))
+        for domain in DOMAINS
+        for path in (LIB / domain).glob("*.py")
+        if path.name not in EDGE and any(m == "chalice" or m.startswith("chalice.") for m in imports(path))
+    ]
+    assert offenders == []
+
+
+def test_only_a_domains_repo_names_its_tables_keys() -> None:
+    """Services, rules and views never build another domain's keys (``PRODUCT#``, ``VENDOR#``...):
+    they ask that domain's repository. (A repository may use such a word inside its own table's
+    keys, as promos count uses per ``USER#``.)"""
+    owners = {
+        "USER#": "users",
+        "PRODUCT#": "catalog",
+        "PROMO#": "catalog",
+        "VENDOR#": "vendors",
+        "PIN#": "vendors",
+        "STOCK#": "inventory",
+        "ORDER#": None,
+    }  # ORDER# is also an audit subject
+    for path in LIB.glob("*/*.py"):
+        domain = path.parent.name
+        if path.name == "repo.py":
+            continue
+        text = path.read_text()
+        for prefix, owner in owners.items():
+            if owner and owner != domain and domain != "core" and f'"{prefix}' in text:
+                raise AssertionError(f"{path.relative_to(LIB)} builds {owner}'s key {prefix}")
