@@ -5,12 +5,12 @@ exit status 1, never a traceback (FRESHCART_DEBUG=1 shows tracebacks for the une
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
 import signal
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +19,8 @@ from typing import Any
 import click
 
 from freshcart_local.stack import Home, StackError
+
+STOP_SECONDS = 8
 
 
 class OneLineErrors(click.Group):
@@ -62,6 +64,7 @@ def _home(path: Path | None) -> Home:
 
 def _serve(stack: Any, seed_now: bool) -> None:
     """Start, print where things are, wait for Ctrl-C, stop; exit within seconds."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is it stuck?
     facts = stack.start()
     api = facts["api_url"]
     lines = ["", "freshcart is up (all on 127.0.0.1)"]
@@ -94,11 +97,17 @@ def _serve(stack: Any, seed_now: bool) -> None:
         click.echo("  demo data      none yet: `make seed` loads vendors, products, stock and demo logins")
     click.echo("Ctrl-C stops everything.\n")
 
-    done = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
+    # The handler only flips a flag: Event.set() from a signal handler can deadlock on the
+    # event's own lock if the signal lands while the main thread holds it.
+    signalled: list[int] = []
+    signal.signal(signal.SIGINT, lambda n, _: signalled.append(n))
+    signal.signal(signal.SIGTERM, lambda n, _: signalled.append(n))
+    while not signalled:
+        time.sleep(0.2)
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # a second Ctrl-C does not wait
+    # However stop goes, the process is gone within STOP_SECONDS (with every thread's stack
+    # printed if it had to be cut short).
+    faulthandler.dump_traceback_later(STOP_SECONDS, exit=True)
     click.echo("stopping...")
     started = time.monotonic()
     alive = stack.stop()

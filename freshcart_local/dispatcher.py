@@ -132,7 +132,8 @@ class Dispatcher:
         """What the dispatcher was built from: event sources and stream handlers."""
         from freshcart_local.provision import stream_sources
 
-        out = [(type(c).__name__, repr(sorted(vars(c).items()))) for c in app.event_sources]
+        fields = ("name", "queue", "queue_arn", "topic", "batch_size")
+        out = [(type(c).__name__, repr([getattr(c, f, None) for f in fields])) for c in app.event_sources]
         out += [
             ("stream", s["handler"]) for s in stream_sources(self.stage, self.region) if s["handler"] in app.handler_map
         ]

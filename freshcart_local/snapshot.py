@@ -58,12 +58,30 @@ def dump_tables(region: str) -> dict[str, list[dict[str, Any]]]:
 
     def read() -> dict[str, list[dict[str, Any]]]:
         return {
-            name: [item.to_json()["Attributes"] for item in table.all_items()]
+            name: [{k: _text(v) for k, v in item.to_json()["Attributes"].items()} for item in table.all_items()]
             for name, table in list(backend.tables.items())
         }
 
     out: dict[str, list[dict[str, Any]]] = _retrying(read)
     return out
+
+
+def _b64(value: bytes | str) -> str:
+    return base64.b64encode(value).decode() if isinstance(value, bytes) else value
+
+
+def _text(value: dict[str, Any]) -> dict[str, Any]:
+    """Binary attributes as base64 text (moto hands out bytes or base64 text, by depth)."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": _b64(inner)}
+    if kind == "BS":
+        return {"BS": [_b64(v) for v in inner]}
+    if kind == "M":
+        return {"M": {k: _text(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_text(v) for v in inner]}
+    return value
 
 
 def dump_queues(region: str) -> dict[str, list[dict[str, Any]]]:
@@ -119,11 +137,14 @@ def dump_secrets(sm: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def clients(endpoint: str, region: str) -> dict[str, Any]:
-    """Own clients (not chalicelib's): the app's modules are swapped on reload."""
+def clients(endpoint: str | None, region: str) -> dict[str, Any]:
+    """Own clients (not chalicelib's): the app's modules are swapped on reload. ``endpoint``
+    None: boto3's default (moto's in-process mock in tests)."""
     import boto3
+    from botocore.config import Config
 
     kw = {
+        "config": Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 2}),
         "endpoint_url": endpoint,
         "region_name": region,
         "aws_access_key_id": "local",
@@ -132,7 +153,7 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
     return {name: boto3.client(name, **kw) for name in ("dynamodb", "sqs", "s3", "secretsmanager")}  # type: ignore[call-overload]
 
 
-def dump(endpoint: str, region: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def dump(endpoint: str | None, region: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     c = clients(endpoint, region)
     return {
         "version": VERSION,
@@ -211,7 +232,7 @@ class Restored:
         return text + (f" (skipped: {', '.join(self.skipped)})" if self.skipped else "")
 
 
-def restore_data(data: dict[str, Any], endpoint: str, region: str, queues: bool = True) -> Restored:
+def restore_data(data: dict[str, Any], endpoint: str | None, region: str, queues: bool = True) -> Restored:
     """Put a snapshot back into a freshly provisioned moto. Only resources that exist are
     filled (the template's and the dispatcher's); others are named in ``skipped``."""
     c = clients(endpoint, region)

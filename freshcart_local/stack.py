@@ -330,7 +330,7 @@ class LocalStack:
         except Exception as exc:
             forget_app_modules()
             sys.modules.update(kept)  # the running app keeps its own modules, lazy imports included
-            say(f"reload failed, still serving the previous code: {type(exc).__name__}: {exc}".splitlines()[0])
+            say(f"reload failed, still serving the previous code: {_one_line(exc)}")
             return False
         make_local(app)
         refresh_log_formatters()
@@ -370,6 +370,17 @@ class LocalStack:
         mine = (threading.current_thread(), threading.main_thread())
         blocking = [t.name for t in threading.enumerate() if t not in mine and not t.daemon]
         return sorted(set(alive) | set(blocking))
+
+
+def _one_line(exc: BaseException) -> str:
+    """Chalice wraps an app.py SyntaxError in a many-line RuntimeError: name the real error."""
+    inner = exc.__cause__ or exc.__context__
+    if isinstance(exc, SyntaxError) or isinstance(inner, SyntaxError):
+        err = exc if isinstance(exc, SyntaxError) else inner
+        assert isinstance(err, SyntaxError)
+        return f"SyntaxError: {err.msg} ({err.filename}:{err.lineno})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _new_password() -> str:

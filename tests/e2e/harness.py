@@ -120,7 +120,13 @@ class Stack:
         """Ctrl-C; returns the seconds until the process had exited."""
         started = time.monotonic()
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=timeout)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the stack dumps its threads' stacks
+            time.sleep(1)
+            self.kill()
+            raise AssertionError(f"no exit within {timeout}s of Ctrl-C:\n{self.output}") from None
         return time.monotonic() - started
 
     def kill(self) -> None:
