@@ -65,7 +65,7 @@ deploy: package  ## needs AWS credentials and an S3 bucket for artifacts: make d
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name freshcart-$(STAGE) --capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE)
 
 mailbox: venv  ## emails the running local stack sent
-	$(LOCAL) mailbox
+	$(LOCAL) mailbox $(if $(TO),--to $(TO)) $(if $(TOKEN),--token)
 
 jobs: venv
 	$(LOCAL) jobs

@@ -272,12 +272,20 @@ def run_job(name: str, home: Path | None) -> None:
 
 @cli.command()
 @click.option("--to", default=None, help="Only mail to this address.")
+@click.option("--token", is_flag=True, help="Print only the token of the newest verification email.")
 @HOME
-def mailbox(to: str | None, home: Path | None) -> None:
+def mailbox(to: str | None, token: bool, home: Path | None) -> None:
     """Show the emails SES 'sent' (moto keeps them)."""
     from freshcart_local.stack import read_facts
 
-    for msg in read_mailbox(read_facts(_home(home))["aws_endpoint"], to):
+    mail = read_mailbox(read_facts(_home(home))["aws_endpoint"], to)
+    if token:
+        confirm = [m for m in mail if str(m["subject"]).startswith("Confirm")]
+        if not confirm:
+            raise StackError(f"no verification email{' to ' + to if to else ''} yet")
+        click.echo(str(confirm[-1]["body"]).strip().splitlines()[-1])
+        return
+    for msg in mail:
         click.echo(f"--- to {', '.join(msg['to'])} | {msg['subject']}\n{msg['body']}\n")
 
 

@@ -303,7 +303,8 @@ class LocalStack:
         from freshcart_local import snapshot
 
         if self.fresh:
-            self.home.state.unlink(missing_ok=True)
+            for path in (self.home.state, self.home.events, self.home.events.with_name(self.home.events.name + ".1")):
+                path.unlink(missing_ok=True)
             return None
         try:
             return snapshot.read(self.home.state)
