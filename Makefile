@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+API_PORT ?= 8000
+AWS_PORT ?= 4566
+LOCAL := $(BIN)/python -m freshcart_local
+
+.PHONY: run aws seed events reset test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -15,8 +19,20 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 venv: $(BIN)/.installed
 
-run: venv  ## the whole system on 127.0.0.1: API :8000, AWS (moto) :4566
-	$(BIN)/python -m freshcart_local run
+run: venv  ## the whole system on 127.0.0.1; keeps its data in .freshcart/ (FRESH=1 starts empty, SEED=1 seeds)
+	$(LOCAL) run --api-port $(API_PORT) --aws-port $(AWS_PORT) $(if $(FRESH),--fresh) $(if $(SEED),--seed)
+
+aws: venv  ## everything but the API; then: chalice local --stage local
+	$(LOCAL) aws --aws-port $(AWS_PORT) $(if $(FRESH),--fresh)
+
+seed: venv  ## demo vendors, dairy products, stock and logins into the running stack (idempotent)
+	$(LOCAL) seed
+
+events: venv  ## tail the domain events published and the handlers' outcomes
+	$(LOCAL) events
+
+reset: venv  ## forget the kept data (the stack must be stopped)
+	$(LOCAL) reset
 
 test: venv  ## every test: unit, integration (moto), api, e2e (local stack over HTTP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -49,13 +65,13 @@ deploy: package  ## needs AWS credentials and an S3 bucket for artifacts: make d
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name freshcart-$(STAGE) --capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE)
 
 mailbox: venv  ## emails the running local stack sent
-	$(BIN)/python -m freshcart_local mailbox
+	$(LOCAL) mailbox $(if $(TO),--to $(TO)) $(if $(TOKEN),--token)
 
 jobs: venv
-	$(BIN)/python -m freshcart_local jobs
+	$(LOCAL) jobs
 
 job: venv  ## run a scheduled job now: make job NAME=health_monitor
-	$(BIN)/python -m freshcart_local run-job $(NAME)
+	$(LOCAL) run-job $(NAME)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

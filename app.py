@@ -1,5 +1,6 @@
 """freshcart: wiring only. Routes, handlers and jobs live in chalicelib blueprints."""
 
+import os
 from typing import Any
 
 from chalice import Chalice
@@ -19,6 +20,13 @@ from chalicelib.users import jobs as users_jobs
 from chalicelib.vendors import api as vendors_api
 
 app = Chalice(app_name="freshcart")
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # `chalice local`: behave as the local stack's API
+    try:
+        from freshcart_local import gateway
+
+        gateway.for_chalice_local()
+    except ImportError:  # not in a deployment package, where this never runs anyway
+        pass
 app.register_middleware(error_middleware, "http")
 app.register_blueprint(authorizer.bp)
 app.register_blueprint(users_api.bp)

@@ -1,97 +1,291 @@
-"""freshcart local CLI: `python -m freshcart_local --help`."""
+"""freshcart local CLI: `python -m freshcart_local --help`.
+
+Every expected failure (port in use, no stack running, unknown job) is one line on stderr and
+exit status 1, never a traceback (FRESHCART_DEBUG=1 shows tracebacks for the unexpected)."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import logging
+import os
 import signal
-import threading
+import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
 
+from freshcart_local.stack import Home, StackError
 
-@click.group()
+STOP_SECONDS = 8
+
+
+class OneLineErrors(click.Group):
+    """Turn any error a command raises into one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except StackError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0]) if exc.args else "not found") from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("FRESHCART_DEBUG"):
+                raise
+            line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise click.ClickException(f"{line} (FRESHCART_DEBUG=1 shows the traceback)") from None
+
+
+@click.group(cls=OneLineErrors)
 def cli() -> None:
     """Run and poke the local freshcart stack."""
 
 
-@cli.command()
-@click.option("--api-port", default=8000, show_default=True)
-@click.option("--aws-port", default=4566, show_default=True)
-@click.option("--no-schedules", is_flag=True, help="Do not fire @app.schedule jobs on their timers.")
-@click.option(
-    "--state-file",
-    type=click.Path(path_type=Path),
+HOME = click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Where to write the facts for tools (default .freshcart/local.json).",
+    envvar="FRESHCART_HOME",
+    help="The stack's folder: facts (local.json), data (state.json), events.jsonl. Default .freshcart/.",
 )
-def run(api_port: int, aws_port: int, no_schedules: bool, state_file: Path | None) -> None:
-    """Start everything and wait for Ctrl-C."""
-    from freshcart_local.stack import STATE_FILE, LocalStack
+
+
+def _home(path: Path | None) -> Home:
+    return Home(path) if path else Home()
+
+
+def _serve(stack: Any, seed_now: bool) -> None:
+    """Start, print where things are, wait for Ctrl-C, stop; exit within seconds."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is it stuck?
+    facts = stack.start()
+    api = facts["api_url"]
+    lines = ["", "freshcart is up (all on 127.0.0.1)"]
+    if api:
+        lines.append(f"  API            {api}   (OpenAPI: {api}/openapi.json)")
+    else:
+        lines.append(
+            "  API            not started: run `chalice local --stage local` (it serves :8000, reloads on edits)"
+        )
+    lines += [
+        f"  AWS endpoint   {facts['aws_endpoint']}   (moto; region {facts['region']})",
+        f"  admin login    {facts['admin']['email']} / {facts['admin']['password']}",
+        f"  mailbox        make mailbox   (or {facts['aws_endpoint']}/moto-api/data.json)",
+        f"  events         make events    ({facts['events_file']})",
+        f"  jobs           {', '.join(facts['jobs']) or '-'}   (run one now: make job NAME=...)",
+        f"  data           {facts['state_file']}: "
+        + (f"restored {facts['restored']}" if facts["restored"] else "a new, empty store")
+        + "   (make reset empties it)",
+    ]
+    if stack.watch:
+        lines.append("  code edits     picked up without a restart (app.py, chalicelib/, .chalice/config.json)")
+    click.echo("\n".join(lines))
+    if seed_now and api:
+        from freshcart_local import seed
+
+        click.echo(
+            seed.describe(seed.seed(api, facts["aws_endpoint"], facts["admin"]["email"], facts["admin"]["password"]))
+        )
+    elif stack.is_empty():
+        click.echo("  demo data      none yet: `make seed` loads vendors, products, stock and demo logins")
+    click.echo("Ctrl-C stops everything.\n")
+
+    # The handler only flips a flag: Event.set() from a signal handler can deadlock on the
+    # event's own lock if the signal lands while the main thread holds it.
+    signalled: list[int] = []
+    signal.signal(signal.SIGINT, lambda n, _: signalled.append(n))
+    signal.signal(signal.SIGTERM, lambda n, _: signalled.append(n))
+    while not signalled:
+        time.sleep(0.2)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # a second Ctrl-C does not wait
+    # However stop goes, the process is gone within STOP_SECONDS (with every thread's stack
+    # printed if it had to be cut short).
+    faulthandler.dump_traceback_later(STOP_SECONDS, exit=True)
+    click.echo("stopping...")
+    started = time.monotonic()
+    alive = stack.stop()
+    click.echo(
+        f"stopped in {time.monotonic() - started:.1f}s" + (f"; still running: {', '.join(alive)}" if alive else ".")
+    )
+    # Everything is stopped and the state saved. Skip interpreter finalization: tearing down
+    # moto's in-memory state (it keeps every stream record forever) took seconds, and a stuck
+    # thread must not hold the terminal.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _stack_options(f: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--aws-port", default=4566, show_default=True, envvar="AWS_PORT"),
+            click.option("--no-schedules", is_flag=True, help="Do not fire @app.schedule jobs on their timers."),
+            click.option("--fresh", is_flag=True, help="Start empty (the kept state is dropped)."),
+            click.option("--no-reload", is_flag=True, help="Do not reload the app when code changes."),
+            HOME,
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.option("--api-port", default=8000, show_default=True, envvar="API_PORT")
+@_stack_options
+@click.option("--seed", "seed_now", is_flag=True, help="Load the demo data once the stack is up (idempotent).")
+def run(
+    api_port: int, aws_port: int, no_schedules: bool, fresh: bool, no_reload: bool, home: Path | None, seed_now: bool
+) -> None:
+    """Start everything (AWS emulator, event handlers, schedules, API) and wait for Ctrl-C."""
+    from freshcart_local.stack import LocalStack
 
     stack = LocalStack(
-        api_port=api_port, aws_port=aws_port, schedules=not no_schedules, state_file=state_file or STATE_FILE
+        api_port=api_port,
+        aws_port=aws_port,
+        schedules=not no_schedules,
+        home=_home(home),
+        fresh=fresh,
+        watch=not no_reload,
     )
-    facts = stack.start()
+    _serve(stack, seed_now)
+
+
+@cli.command("aws")
+@_stack_options
+def aws_only(aws_port: int, no_schedules: bool, fresh: bool, no_reload: bool, home: Path | None) -> None:
+    """Everything but the API: serve that with `chalice local --stage local`."""
+    from freshcart_local.stack import LocalStack
+
+    if aws_port != 4566:
+        click.echo("note: the local stage in .chalice/config.json points `chalice local` at port 4566", err=True)
+    stack = LocalStack(
+        aws_port=aws_port, schedules=not no_schedules, home=_home(home), fresh=fresh, watch=not no_reload, api=False
+    )
+    _serve(stack, False)
+
+
+@cli.command()
+@click.option("--api-url", default=None, help="Default: the running stack's API (or http://127.0.0.1:8000).")
+@HOME
+def seed(api_url: str | None, home: Path | None) -> None:
+    """Load demo vendors, dairy products, stock and logins (idempotent)."""
+    from freshcart_local import seed as demo
+    from freshcart_local.stack import read_facts
+
+    facts = read_facts(_home(home))
+    url = api_url or facts["api_url"] or "http://127.0.0.1:8000"
     click.echo(
-        "\nfreshcart is up (all on 127.0.0.1)\n"
-        f"  API            {facts['api_url']}   (OpenAPI: {facts['api_url']}/openapi.json)\n"
-        f"  AWS endpoint   {facts['aws_endpoint']}   (moto; region {facts['region']})\n"
-        f"  admin login    {facts['admin']['email']} / {facts['admin']['password']}\n"
-        f"  mailbox        make mailbox   (or {facts['aws_endpoint']}/moto-api/data.json)\n"
-        f"  jobs           {', '.join(facts['jobs']) or '-'}   (run one now: make job NAME=...)\n"
-        f"  facts for tools: {stack.state_file}\n"
-        "Ctrl-C stops everything.\n"
+        demo.describe(demo.seed(url, facts["aws_endpoint"], facts["admin"]["email"], facts["admin"]["password"]))
     )
-    done = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
-    click.echo("stopping...")
-    stack.stop()
-    click.echo("stopped.")
 
 
-STATE = click.option(
-    "--state-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The running stack's facts file (default .freshcart/local.json).",
-)
+@cli.command()
+@click.option("--follow/--no-follow", default=True, show_default=True, help="Keep printing new lines.")
+@click.option("-n", "lines", default=20, show_default=True, help="How many past lines to show first.")
+@click.option("--json", "as_json", is_flag=True, help="Raw JSON lines.")
+@HOME
+def events(follow: bool, lines: int, as_json: bool, home: Path | None) -> None:
+    """Tail the domain events published and the handlers' outcomes."""
+    from freshcart_local.eventlog import render
+
+    path = _home(home).events
+    if not path.exists() and not follow:
+        raise StackError(f"no events yet ({path} does not exist): start the stack with `make run`")
+    click.echo(f"events from {path} (Ctrl-C to stop)" if follow else f"events from {path}", err=True)
+    show = (lambda e: json.dumps(e)) if as_json else render
+    position = 0
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        position = len(text.encode())
+        for line in text.splitlines()[-lines:] if lines else []:
+            click.echo(show(json.loads(line)))
+    while follow:
+        time.sleep(0.5)
+        if not path.exists():
+            continue
+        size = path.stat().st_size
+        if size < position:  # rotated
+            position = 0
+        if size == position:
+            continue
+        with open(path, "rb") as fh:
+            fh.seek(position)
+            chunk = fh.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        position += len(complete)
+        for line in complete.decode().splitlines():
+            click.echo(show(json.loads(line)))
+
+
+@cli.command()
+@HOME
+def reset(home: Path | None) -> None:
+    """Forget the kept data: the next start is empty."""
+    from freshcart_local.stack import read_facts
+
+    where = _home(home)
+    try:
+        facts = read_facts(where)
+    except StackError:
+        facts = None
+    if facts is not None:
+        raise StackError(f"the local stack is running (pid {facts.get('pid')}): stop it first, then `make reset`")
+    removed = [p.name for p in (where.state, where.events) if p.exists()]
+    for p in (where.state, where.events, where.events.with_name(where.events.name + ".1")):
+        p.unlink(missing_ok=True)
+    click.echo(f"reset: removed {', '.join(removed)}" if removed else "reset: nothing kept; the next start is empty")
 
 
 @cli.command("jobs")
-@STATE
-def list_jobs(state_file: Path | None) -> None:
+@HOME
+def list_jobs(home: Path | None) -> None:
     """List the scheduled jobs and their schedules."""
     from freshcart_local.scheduler import jobs
-    from freshcart_local.stack import STATE_FILE, attach
+    from freshcart_local.stack import attach
 
-    for name, expr in jobs(attach(state_file or STATE_FILE)).items():
+    for name, expr in jobs(attach(_home(home))).items():
         click.echo(f"{name}\t{expr}")
 
 
 @cli.command("run-job")
 @click.argument("name")
-@STATE
-def run_job(name: str, state_file: Path | None) -> None:
+@HOME
+def run_job(name: str, home: Path | None) -> None:
     """Run one scheduled job now against the running stack."""
+    from freshcart_local.scheduler import jobs
     from freshcart_local.scheduler import run_job as run
-    from freshcart_local.stack import REGION, STATE_FILE, attach
+    from freshcart_local.stack import REGION, attach
 
-    click.echo(json.dumps(run(attach(state_file or STATE_FILE), name, REGION), indent=2, default=str))
+    app = attach(_home(home))
+    if name not in jobs(app):
+        raise StackError(f"no scheduled job {name!r}; known: {', '.join(sorted(jobs(app)))}")
+    click.echo(json.dumps(run(app, name, REGION), indent=2, default=str))
 
 
 @cli.command()
 @click.option("--to", default=None, help="Only mail to this address.")
-@STATE
-def mailbox(to: str | None, state_file: Path | None) -> None:
+@click.option("--token", is_flag=True, help="Print only the token of the newest verification email.")
+@HOME
+def mailbox(to: str | None, token: bool, home: Path | None) -> None:
     """Show the emails SES 'sent' (moto keeps them)."""
-    from freshcart_local.stack import STATE_FILE, read_state
+    from freshcart_local.stack import read_facts
 
-    for msg in read_mailbox(read_state(state_file or STATE_FILE)["aws_endpoint"], to):
+    mail = read_mailbox(read_facts(_home(home))["aws_endpoint"], to)
+    if token:
+        confirm = [m for m in mail if str(m["subject"]).startswith("Confirm")]
+        if not confirm:
+            raise StackError(f"no verification email{' to ' + to if to else ''} yet")
+        click.echo(str(confirm[-1]["body"]).strip().splitlines()[-1])
+        return
+    for msg in mail:
         click.echo(f"--- to {', '.join(msg['to'])} | {msg['subject']}\n{msg['body']}\n")
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,9 @@ from freshcart_local.runtime import ACCOUNT_ID, invoke
 log = logs.get_logger("freshcart.local.dispatcher")
 RETRY_BACKOFF_SECONDS = 2
 SNS_ASYNC_ATTEMPTS = 3  # Lambda's async invocation: the first try plus two retries
+
+# (handler, ok, message id, error) for each delivery: the local stack writes them to events.jsonl
+Outcome = Callable[[str, bool, str, "str | None"], None]
 
 
 @dataclass
@@ -97,8 +102,16 @@ def sns_record(msg: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
 
 
 class Dispatcher:
-    def __init__(self, app: Chalice, region: str, stage: str, retry_backoff: int = RETRY_BACKOFF_SECONDS) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        region: str,
+        stage: str,
+        retry_backoff: int = RETRY_BACKOFF_SECONDS,
+        on_outcome: Outcome | None = None,
+    ) -> None:
         self.app = app
+        self.on_outcome = on_outcome
         self.retry_backoff = retry_backoff
         self.region = region
         self.stage = stage
@@ -107,8 +120,45 @@ class Dispatcher:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def discover(self) -> list[Source]:
-        """One source per SQS handler; SNS handlers get a queue subscribed to their topic."""
+    def discover(self, stream_start: str = "TRIM_HORIZON") -> list[Source]:
+        """One source per SQS handler; SNS handlers get a queue subscribed to their topic.
+        ``stream_start="LATEST"`` skips stream records already written (the local stack's
+        restore writes every row again; those must not be announced twice)."""
+        self._discover_queues()
+        self._discover_streams(stream_start, {})
+        return self.sources
+
+    def signature(self, app: Chalice) -> list[tuple[str, str]]:
+        """What the dispatcher was built from: event sources and stream handlers."""
+        from freshcart_local.provision import stream_sources
+
+        fields = ("name", "queue", "queue_arn", "topic", "batch_size")
+        out = [(type(c).__name__, repr([getattr(c, f, None) for f in fields])) for c in app.event_sources]
+        out += [
+            ("stream", s["handler"]) for s in stream_sources(self.stage, self.region) if s["handler"] in app.handler_map
+        ]
+        return sorted(out)
+
+    def swap(self, app: Chalice) -> None:
+        """Use a reloaded app. If its event sources changed, re-discover: queues afresh, streams
+        keep their position (a new stream handler starts at LATEST)."""
+        changed = self.signature(app) != self.signature(self.app)
+        self.app = app
+        if not changed:
+            return
+        running = bool(self._threads)
+        if running:
+            self.stop()
+            self._threads, self._stop = [], threading.Event()
+        kept = {s.handler: s for s in self.streams}
+        self.sources, self.streams = [], []
+        self._discover_queues()
+        self._discover_streams("LATEST", kept)
+        if running:
+            self.start()
+        log.info("event sources re-discovered", extra={"handlers": [s.handler for s in self.sources + self.streams]})
+
+    def _discover_queues(self) -> None:
         sqs, sns = aws.client("sqs"), aws.client("sns")
         for cfg in self.app.event_sources:
             if isinstance(cfg, SQSEventConfig):
@@ -123,21 +173,22 @@ class Dispatcher:
                 arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{qname}"
                 sub = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
                 self.sources.append(Source(cfg.name, url, sub, 1, sns=True))
-        self._discover_streams()
-        return self.sources
 
-    def _discover_streams(self) -> None:
+    def _discover_streams(self, stream_start: str, keep: dict[str, StreamSource]) -> None:
         from freshcart_local.provision import stream_sources
 
         ddb, streams = aws.client("dynamodb"), aws.client("dynamodbstreams")
         for spec in stream_sources(self.stage, self.region):
             if spec["handler"] not in self.app.handler_map:
                 continue
+            if spec["handler"] in keep:
+                self.streams.append(keep[spec["handler"]])
+                continue
             arn = ddb.describe_table(TableName=spec["table"])["Table"]["LatestStreamArn"]
             shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
             iterators = {
                 sh["ShardId"]: streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=sh["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=arn, ShardId=sh["ShardId"], ShardIteratorType=stream_start
                 )["ShardIterator"]
                 for sh in shards
             }
@@ -156,12 +207,14 @@ class Dispatcher:
         if not records:
             return 0
         event = {"Records": [{**r, "eventSourceARN": src.stream_arn} for r in records]}
+        error = None
         try:
             result = invoke(self.app, src.handler, event) or {}
             failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
-        except Exception:
+        except Exception as exc:
             log.exception("stream handler failed", extra={"handler": src.handler})
-            failed = [records[0]["dynamodb"]["SequenceNumber"]]
+            failed, error = [records[0]["dynamodb"]["SequenceNumber"]], f"{type(exc).__name__}: {exc}"
+        self._outcome(src.handler, not failed, f"{records[0].get('eventID')} (+{len(records) - 1})", error)
         if not failed:
             src.pending, src.attempts = [], 0
             return len(records)
@@ -208,6 +261,7 @@ class Dispatcher:
 
     def _deliver(self, source: Source, messages: list[dict[str, Any]], event: dict[str, Any]) -> None:
         sqs = aws.client("sqs")
+        error = None
         try:
             result = invoke(self.app, source.handler, event)
             failed = (
@@ -215,10 +269,12 @@ class Dispatcher:
                 if isinstance(result, dict)
                 else set()
             )
-        except Exception:
+        except Exception as exc:
             log.exception("handler failed; batch will be retried", extra={"handler": source.handler})
-            failed = {m["MessageId"] for m in messages}
+            failed, error = {m["MessageId"] for m in messages}, f"{type(exc).__name__}: {exc}"
         for msg in messages:
+            shown = event["Records"][0]["Sns"]["MessageId"] if source.sns else msg["MessageId"]
+            self._outcome(source.handler, msg["MessageId"] not in failed, str(shown), error)
             receives = int(msg.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if msg["MessageId"] in failed and source.sns and receives >= SNS_ASYNC_ATTEMPTS:
                 log.error("SNS event dropped after async retries", extra={"handler": source.handler})
@@ -231,6 +287,13 @@ class Dispatcher:
                 )
             else:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+
+    def _outcome(self, handler: str, ok: bool, message_id: str, error: str | None) -> None:
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(handler, ok, message_id, error)
+            except Exception:
+                log.exception("recording a delivery outcome failed")
 
     def drain(self, max_rounds: int = 50) -> int:
         """Deliver until every queue is empty of visible messages (tests, CLI)."""
@@ -273,7 +336,10 @@ class Dispatcher:
                 log.exception("poll failed", extra={"handler": source.handler})
                 self._stop.wait(1)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5) -> list[str]:
+        """Stop every poller; wait at most ``timeout`` in all. Returns the threads still alive."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self._threads if t.is_alive()]

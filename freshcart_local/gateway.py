@@ -5,6 +5,7 @@ This reads the SAME template resources and applies them locally, so both agree."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice.local import LocalGateway, LocalGatewayException
@@ -51,6 +52,25 @@ def apply() -> None:
             err = LocalGatewayException({**exc.headers, "Content-Type": "application/json"}, mapped[1])
             err.CODE = mapped[0]
             raise err from None
+        except Exception as exc:
+            # The authorizer could not reach AWS (ServiceUnavailable): the JSON 503 a route gives,
+            # not a dropped connection and a traceback.
+            if getattr(exc, "status", None) != 503:
+                raise
+            body = json.dumps({"error": {"code": "service_unavailable", "message": str(exc)}}).encode()
+            err = LocalGatewayException({"Content-Type": "application/json"}, body)
+            err.CODE = 503
+            raise err from None
 
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
     _applied = True
+
+
+def for_chalice_local() -> None:
+    """What `make run` gives its API server, for `chalice local` too (app.py calls this under
+    the Chalice CLI): API Gateway's responses from the template and a listen backlog that takes
+    bursts. Chalice's own local server already keeps ``current_request`` per thread."""
+    from chalice.local import ThreadedHTTPServer
+
+    apply()
+    ThreadedHTTPServer.request_queue_size = 128

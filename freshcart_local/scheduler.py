@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,12 +138,19 @@ def run_job(app: Chalice, name: str, region: str) -> Any:
 
 
 class Scheduler:
-    def __init__(self, app: Chalice, region: str) -> None:
+    """Fires each due job on its own worker thread, so a slow job delays no other; a job still
+    running when it is due again is skipped (never two runs of one job at once), as a Lambda
+    with reserved concurrency 1 would."""
+
+    def __init__(self, app: Chalice, region: str, tick: float = 1.0) -> None:
         self.app = app
         self.region = region
+        self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._running: dict[str, threading.Thread] = {}
         self.next: dict[str, datetime] = {}
+        self.skipped: dict[str, int] = {}
 
     def start(self) -> None:
         now = datetime.now(UTC)
@@ -150,20 +158,48 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
-    def _loop(self) -> None:
-        schedule = jobs(self.app)
-        while not self._stop.wait(1):
-            now = datetime.now(UTC)
-            for name, due in list(self.next.items()):
-                if now >= due:
-                    self.next[name] = next_run(schedule[name], now)
-                    try:
-                        result = invoke(self.app, name, scheduled_event(name, self.region, now))
-                        log.info("job ran", extra={"job": name, "result": result})
-                    except Exception:
-                        log.exception("job failed", extra={"job": name})
+    def swap(self, app: Chalice) -> None:
+        """Use a reloaded app: new jobs are scheduled, removed ones dropped, the rest keep their time."""
+        now = datetime.now(UTC)
+        schedule = jobs(app)
+        self.app = app
+        self.next = {name: self.next.get(name) or next_run(expr, now) for name, expr in schedule.items()}
 
-    def stop(self) -> None:
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick):
+            self.fire_due(datetime.now(UTC))
+
+    def fire_due(self, now: datetime) -> list[str]:
+        """Start every job that is due; returns the names started."""
+        schedule = jobs(self.app)
+        started = []
+        for name, due in list(self.next.items()):
+            if now < due or name not in schedule:
+                continue
+            self.next[name] = next_run(schedule[name], now)
+            running = self._running.get(name)
+            if running is not None and running.is_alive():
+                self.skipped[name] = self.skipped.get(name, 0) + 1
+                log.warning("job still running; this run skipped", extra={"job": name})
+                continue
+            worker = threading.Thread(target=self._run, args=(self.app, name, now), name=f"job-{name}", daemon=True)
+            self._running[name] = worker
+            worker.start()
+            started.append(name)
+        return started
+
+    def _run(self, app: Chalice, name: str, when: datetime) -> None:
+        try:
+            result = invoke(app, name, scheduled_event(name, self.region, when))
+            log.info("job ran", extra={"job": name, "result": result})
+        except Exception:
+            log.exception("job failed", extra={"job": name})
+
+    def stop(self, timeout: float = 5) -> list[str]:
+        """Stop firing; wait at most ``timeout`` for running jobs. Returns the threads still alive."""
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        deadline = time.monotonic() + timeout
+        threads = [t for t in (self._thread, *self._running.values()) if t is not None]
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        return [t.name for t in threads if t.is_alive()]

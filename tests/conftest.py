@@ -41,6 +41,12 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 PASSWORD = "correct-horse-42"
 
 
+def reset_caches() -> None:
+    """Everything, boto3 clients included (a test that points them at another endpoint)."""
+    aws_clients.reset()
+    reset_state_caches()
+
+
 def reset_state_caches() -> None:
     """What depends on one test's AWS state (settings, the signing key, services); the boto3
     clients stay: moto intercepts them whatever mock is active, and building eight clients per
@@ -61,7 +67,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         config.reset()
         aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
         aws_clients.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", _no_scan, unique_id="no-scan")
+        session = aws_clients._session
         yield env
+        if aws_clients._session is not session:  # the test rebuilt the clients (another endpoint)
+            aws_clients.reset()
         reset_state_caches()
 
 

@@ -5,16 +5,19 @@ profile -> refresh -> logout; a job run from the CLI; Ctrl-C stops everything.""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, mailbox, port_open
+from tests.e2e import harness
+from tests.e2e.conftest import mailbox
+from tests.e2e.harness import ROOT, bearer, cli, login, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -181,7 +184,7 @@ def test_order_journey_over_http(stack: dict[str, Any]) -> None:
 
 def test_cli_runs_a_job_against_the_stack(stack: dict[str, Any]) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--state-file", str(stack["_state"])],
+        [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--home", str(stack["_home"])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -191,9 +194,124 @@ def test_cli_runs_a_job_against_the_stack(stack: dict[str, Any]) -> None:
     assert json.loads(out)["healthy"] is True
 
 
-def test_ctrl_c_stops_everything(stack: dict[str, Any]) -> None:
-    proc = stack["_proc"]
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
+def test_cli_errors_are_one_line(stack: dict[str, Any], tmp_path: Path) -> None:
+    """Unknown job, no stack running, port in use: one clear line, exit 1, no traceback."""
+    cases = [
+        (cli("run-job", "nope", home=stack["_home"]), "no scheduled job 'nope'; known: "),
+        (cli("jobs", home=tmp_path), "no local stack is running"),
+        (cli("mailbox", home=tmp_path), "no local stack is running"),
+        (cli("reset", home=stack["_home"]), "the local stack is running"),
+    ]
+    busy = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "freshcart_local",
+            "run",
+            "--api-port",
+            str(stack["_ports"][0]),
+            "--aws-port",
+            str(harness.free_port()),
+            "--home",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=harness.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    cases.append((busy, f"port {stack['_ports'][0]} on 127.0.0.1 is in use"))
+    for result, expected in cases:
+        assert result.returncode == 1, (result.args, result.stdout, result.stderr)
+        assert expected in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_api_takes_a_burst_of_30_connections(stack: dict[str, Any]) -> None:
+    """Chalice's server listened with a backlog of 5: 30 concurrent connections got resets."""
+
+    def get(_: int) -> int:
+        return requests.get(f"{stack['api_url']}/products?limit=1", timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(get, range(30)))
+    assert statuses == [200] * 30
+
+
+def test_concurrent_requests_do_not_see_each_others_bodies(stack: dict[str, Any]) -> None:
+    """The API server keeps ``current_request`` per thread (as `chalice local` does): under a
+    shared one, concurrent requests answered each other's bodies."""
+    names = ["olga" if i % 2 else f"nobody{i}" for i in range(12)]  # olga registered in the order journey
+
+    def check(name: str) -> str:
+        r = requests.post(f"{stack['api_url']}/auth/check", json={"username": name}, timeout=60)
+        assert r.status_code == 200, r.text
+        return str(r.json()["next"])
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(check, names))
+    assert answers == ["login" if n == "olga" else "register" for n in names]
+
+
+def test_events_show_published_events_and_handler_outcomes(stack: dict[str, Any]) -> None:
+    """`make events`: the tap saw the domain events, the dispatcher logged each delivery."""
+    deadline = time.monotonic() + 30
+    entries: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        out = cli("events", "--no-follow", "-n", "1000", "--json", home=stack["_home"])
+        assert out.returncode == 0, out.stderr
+        entries = [json.loads(line) for line in out.stdout.splitlines()]
+        kinds = {(e["kind"], e.get("type") or e.get("handler")) for e in entries}
+        if {("event", "UserRegistered"), ("event", "OrderPlaced"), ("handler", "handle_notifications")} <= kinds:
+            break
+        time.sleep(0.5)
+    placed = [e for e in entries if e.get("type") == "OrderPlaced"]
+    assert placed and placed[0]["eventId"] and placed[0]["correlationId"] not in (None, "-")
+    delivered = [e for e in entries if e.get("handler") == "handle_notifications"]
+    assert delivered and all(e["ok"] for e in delivered) and delivered[0]["messageId"]
+    human = cli("events", "--no-follow", home=stack["_home"]).stdout
+    assert "OrderPlaced" in human and "handle_notifications" in human
+
+
+def test_seed_loads_demo_data_once(stack: dict[str, Any]) -> None:
+    first = cli("seed", home=stack["_home"], timeout=120)
+    assert first.returncode == 0, first.stderr
+    again = cli("seed", home=stack["_home"], timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "0 created" in again.stdout and "asha@freshcart.example.com / " in again.stdout
+
+    api = stack["api_url"]
+    admin = bearer(login(api, stack["admin"]["email"], stack["admin"]["password"])["accessToken"])
+    products = requests.get(f"{api}/products?category=dairy&limit=100", timeout=30).json()["items"]
+    seeded = [p for p in products if p["name"] in ("Toned Milk", "Curd", "Paneer", "Butter", "Ghee")]
+    assert len(seeded) == 5
+    assert all(set(v["prices"]) == {"INR", "USD"} for p in seeded for v in p["variants"])
+    vendors = requests.get(f"{api}/vendors/all?limit=100", headers=admin, timeout=30).json()["items"]
+    demo = [v for v in vendors if v["name"] in ("Pune Morning Dairy", "Bengaluru Fresh Farms", "Mumbai Milk Co-op")]
+    assert len(demo) == 3
+    variants = sum(len(p["variants"]) for p in seeded)
+    for v in demo:
+        stock = requests.get(f"{api}/inventory?vendorId={v['vendorId']}&limit=100", headers=admin, timeout=30).json()
+        assert len(stock["items"]) == variants and all(s["available"] == 50 for s in stock["items"])
+    assert [v["name"] for v in requests.get(f"{api}/vendors?pincode=411004", timeout=30).json()["items"]] == [
+        "Pune Morning Dairy"
+    ]
+
+    customer = bearer(login(api, "asha@freshcart.example.com", "Milk-and-honey-7")["accessToken"])
+    me = requests.get(f"{api}/users/me", headers=customer, timeout=30).json()
+    assert me["isProfileComplete"] is True and me["emailVerified"] is True and len(me["addresses"]) == 1
+    manager = login(api, "manoj@freshcart.example.com", "Approve-orders-7")
+    assert manager["role"] == "manager"
+    vendor = bearer(login(api, "pune-dairy@freshcart.example.com", "Fresh-curd-77")["accessToken"])
+    assert requests.get(f"{api}/vendors/me", headers=vendor, timeout=30).json()["name"] == "Pune Morning Dairy"
+
+
+def test_ctrl_c_stops_everything_within_seconds(stack: dict[str, Any]) -> None:
+    took = stack["_stack"].interrupt(timeout=30)
+    assert stack["_stack"].proc.returncode == 0, stack["_stack"].output
+    assert took < 10, f"exit took {took:.1f}s"
     assert not any(port_open(p) for p in stack["_ports"])
-    assert not stack["_state"].exists()
+    assert not (stack["_home"] / "local.json").exists()
+    assert (stack["_home"] / "state.json").exists()

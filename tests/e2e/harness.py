@@ -1,0 +1,161 @@
+"""Start the real local stack in a subprocess and drive it. Its output is drained by a thread
+(a full pipe would block the stack), kept for failure messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120  # two cores shared with other suites: generous
+CLEAN_ENV_DROP = ("FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without what the test suite sets for moto's in-process mock."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in CLEAN_ENV_DROP}
+
+
+def cli(*args: str, home: Path, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "freshcart_local", *args, "--home", str(home)],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Stack:
+    def __init__(self, home: Path, cwd: Path = ROOT, *extra: str) -> None:
+        self.home, self.cwd = home, cwd
+        self.api_port, self.aws_port = free_port(), free_port()
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "freshcart_local",
+                "run",
+                "--api-port",
+                str(self.api_port),
+                "--aws-port",
+                str(self.aws_port),
+                "--home",
+                str(home),
+                *extra,
+            ],
+            cwd=cwd,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+        self.facts = self._wait_up()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines[-200:])
+
+    def _wait_up(self) -> dict[str, Any]:
+        facts = self.home / "local.json"
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"local stack exited with {self.proc.returncode}:\n{self.output}")
+            if facts.exists() and any(line.startswith("Ctrl-C stops everything") for line in self.lines):
+                data: dict[str, Any] = json.loads(facts.read_text())
+                return data
+            time.sleep(0.2)
+        self.proc.kill()
+        raise AssertionError(f"local stack did not start within {START_TIMEOUT}s:\n{self.output}")
+
+    @property
+    def api(self) -> str:
+        return str(self.facts["api_url"])
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.facts["aws_endpoint"])
+
+    def wait_for_line(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if text in line:
+                    return line
+            time.sleep(0.2)
+        raise AssertionError(f"no line with {text!r} within {timeout}s:\n{self.output}")
+
+    def interrupt(self, timeout: float = 30) -> float:
+        """Ctrl-C; returns the seconds until the process had exited."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the stack dumps its threads' stacks
+            time.sleep(1)
+            self.kill()
+            raise AssertionError(f"no exit within {timeout}s of Ctrl-C:\n{self.output}") from None
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+def mailbox(endpoint: str, to: str, subject: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in messages(endpoint):
+            if to in msg["destinations"]["ToAddresses"] and msg["subject"] == subject:
+                return str(msg["body"])
+        time.sleep(0.3)
+    raise AssertionError(f"no '{subject}' mail to {to} within {timeout}s")
+
+
+def messages(endpoint: str) -> list[dict[str, Any]]:
+    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()
+    return list(data.get("ses", {}).get("Message", []))
+
+
+def login(api: str, email: str, password: str) -> dict[str, Any]:
+    r = requests.post(f"{api}/auth/login", json={"email": email, "password": password}, timeout=30)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
