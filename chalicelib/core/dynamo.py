@@ -9,6 +9,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.core.errors import ValidationError
+
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -130,7 +132,14 @@ def query_page(
         args["IndexName"] = index
     if cursor:
         args["ExclusiveStartKey"] = cursor
-    resp = ddb.query(**args)
+    try:
+        resp = ddb.query(**args)
+    except ClientError as exc:
+        # A cursor of the right shape that is not a key of this listing (made up, or another
+        # listing's): DynamoDB refuses the start key. The client's mistake, not ours.
+        if cursor and error_code(exc) == "ValidationException":
+            raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor of this listing"}) from None
+        raise
     items = [i for i in (strip(from_item(x), keep) for x in resp.get("Items", [])) if i]
     return items, resp.get("LastEvaluatedKey")
 

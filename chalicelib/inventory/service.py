@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.service import CatalogService, find_variant
 from chalicelib.core.config import get_settings
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.inventory.repo import InventoryRepo, now_iso
 from chalicelib.vendors.service import VendorService
@@ -29,7 +29,7 @@ class InventoryService:
                 raise Forbidden("vendors change only their own stock", fields={"vendorId": "not yours"})
             return self.vendors.own(who)
         if not vendor_id:
-            raise ValidationError("admins name the vendor", fields={"vendorId": "required"})
+            raise Unprocessable("admins name the vendor", fields={"vendorId": "required for admins"})
         return self.vendors.get(vendor_id)
 
     def change(self, who: Caller, body: models.StockChange, client: ClientInfo) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
 from chalicelib.core.dynamo import batch_get
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
 from chalicelib.core.http import Caller, ClientInfo
 from chalicelib.users.repo import UsersRepo
 from chalicelib.vendors.repo import VendorsRepo
@@ -46,7 +46,7 @@ class VendorService:
             found = batch_get(self.repo.ddb, self.catalog.products_request(ids))[self.catalog.table]
             missing = set(ids) - {p["productId"] for p in found}
             if missing:
-                raise ValidationError(
+                raise Unprocessable(
                     "unknown products", fields={"products": f"not in the catalog: {sorted(missing)[0]}"}
                 )
         return ids
