@@ -3,10 +3,10 @@
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Response
 
 from chalicelib.catalog import api as catalog_api
-from chalicelib.core import openapi
+from chalicelib.core import docs, openapi
 from chalicelib.core.http import error_middleware
 from chalicelib.inventory import api as inventory_api
 from chalicelib.inventory import jobs as inventory_jobs
@@ -43,5 +43,11 @@ app.register_blueprint(orders_jobs.bp)
 
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3 description of this API."""
-    return openapi.build(app)
+    """The OpenAPI 3.1 description of this API."""
+    return openapi.document(app)
+
+
+@app.route("/docs", methods=["GET"])
+def api_docs() -> Response:
+    """This API as a page to read (rendered from /openapi.json; no scripts, no CDN)."""
+    return Response(docs.render(openapi.document(app)), headers={"Content-Type": "text/html; charset=utf-8"})

@@ -1,14 +1,21 @@
 """API Gateway's own responses, locally. In AWS the template's AWS::ApiGateway::GatewayResponse
 resources turn gateway errors (no token, authorizer deny, unknown route) into our JSON error
 shape; Chalice's local gateway (chalice local and chalice.test.Client) answers them its own way.
-This reads the SAME template resources and applies them locally, so both agree."""
+This reads the SAME template resources and applies them locally, so both agree.
+
+Locally the body's ``$context.requestId`` is the request's correlation id (the x-correlation-id
+it was sent, else the gateway's request id), echoed in the x-correlation-id header as the app does.
+A method the API does not serve answers the app's JSON 405 (Chalice's local gateway would answer an
+OPTIONS with an empty 200, and its HTTP server an unknown verb with an HTML 501)."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from http import HTTPStatus
 from typing import Any
 
-from chalice.local import LocalGateway, LocalGatewayException
+from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException
 
 from freshcart_local.provision import load_template
 
@@ -49,7 +56,11 @@ def apply() -> None:
             mapped = responses.get(_kind(exc))
             if mapped is None:
                 raise
-            err = LocalGatewayException({**exc.headers, "Content-Type": "application/json"}, mapped[1])
+            lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
+            cid = str(lowered.get("x-correlation-id") or exc.headers.get("x-amzn-RequestId", ""))[:128]
+            payload = mapped[1].replace(b"$context.requestId", json.dumps(cid)[1:-1].encode())
+            out = {**exc.headers, "Content-Type": "application/json", "x-correlation-id": cid}
+            err = LocalGatewayException(out, payload)
             err.CODE = mapped[0]
             raise err from None
         except Exception as exc:
@@ -62,7 +73,14 @@ def apply() -> None:
             err.CODE = 503
             raise err from None
 
+    def has_options_route(self: LocalGateway, lambda_event: Any) -> bool:
+        """No CORS on a path: its OPTIONS goes to the app, which answers 405 like any other method."""
+        route = self._app_object.routes[lambda_event["requestContext"]["resourcePath"]]
+        return "OPTIONS" in route or all(entry.cors is None for entry in route.values())
+
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+    LocalGateway._has_user_defined_options_method = has_options_route  # type: ignore[method-assign]
+    ChaliceRequestHandler.send_error = _send_json_error  # type: ignore[method-assign]
     _applied = True
 
 
@@ -74,3 +92,20 @@ def for_chalice_local() -> None:
 
     apply()
     ThreadedHTTPServer.request_queue_size = 128
+
+
+def _send_json_error(
+    self: ChaliceRequestHandler, code: int, message: str | None = None, explain: str | None = None
+) -> None:
+    """The local HTTP server's own errors (an unknown verb, a malformed request line) as our JSON."""
+    status, kind = (405, "method_not_allowed") if code == HTTPStatus.NOT_IMPLEMENTED else (code, "bad_request")
+    body = json.dumps(
+        {"error": {"code": kind, "message": message or HTTPStatus(status).phrase, "requestId": str(uuid.uuid4())}}
+    )
+    self.send_response(status)
+    self.send_header("Content-Type", "application/json")
+    self.send_header("Content-Length", str(len(body)))
+    self.send_header("Connection", "close")
+    self.end_headers()
+    if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+        self.wfile.write(body.encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -74,20 +75,36 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         reset_state_caches()
 
 
+@pytest.fixture
+def own_clients(aws: dict[str, str]) -> None:
+    """boto3 clients of this test's own, for a test that hooks events on them: the ``aws``
+    fixture drops them afterwards, so the hooks do not reach later tests."""
+    aws_clients.reset()
+    aws_clients.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", _no_scan, unique_id="no-scan")
+
+
 def _no_scan(**kwargs: Any) -> None:
     raise AssertionError("Scan on a request path: use a Query or GetItem")
 
 
 @pytest.fixture
-def client(aws: dict[str, str]) -> Iterator[Any]:
+def client(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from chalice.local import LocalChalice
-    from chalice.test import Client
+    from chalice.test import BaseClient, Client
 
     from app import app
 
     # As `chalice local` does: the current request is per thread, so concurrent tests don't share it.
     app.__class__ = LocalChalice
+    # chalice.test swaps ``os.environ`` for a dict copy around every call and swaps it back; two
+    # calls on two threads (the race tests) restore each other's copies, leaving a stale dict
+    # as os.environ (and a monkeypatched variable that never goes away). Apply the stage's
+    # variables once instead, through monkeypatch.
+    monkeypatch.setattr(BaseClient, "_patched_env_vars", lambda self, env: contextlib.nullcontext())
     with Client(app, stage_name="local") as c:
+        stage = c.http._config.scope(c.http._config.chalice_stage, "api_handler")
+        for key, value in stage.environment_variables.items():
+            monkeypatch.setenv(key, value)
         yield c
 
 

@@ -13,6 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
+from chalicelib.core.errors import ValidationError
 
 T = TypeVar("T")
 _ser = TypeSerializer()
@@ -171,7 +172,14 @@ def query_page(
         args["IndexName"] = index
     if cursor:
         args["ExclusiveStartKey"] = cursor
-    resp = ddb.query(**args)
+    try:
+        resp = ddb.query(**args)
+    except ClientError as exc:
+        # A cursor of the right shape that is not a key of this listing (made up, or another
+        # listing's): DynamoDB refuses the start key. The client's mistake, not ours.
+        if cursor and error_code(exc) == "ValidationException":
+            raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor of this listing"}) from None
+        raise
     items = [i for i in (strip(from_item(x), keep) for x in resp.get("Items", [])) if i]
     return items, resp.get("LastEvaluatedKey")
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.core import logs
+from chalicelib.core import logs, patterns
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import AppError, Forbidden, PayloadTooLarge, Unauthorized, ValidationError
 
@@ -68,15 +70,53 @@ def require_role(request: Request, *roles: str) -> Caller:
     return who
 
 
-def query(request: Request, name: str) -> str | None:
+def query(request: Request, name: str, pattern: str | None = None, hint: str = "") -> str | None:
+    """A query parameter; with ``pattern``, one that does not match is a 400 naming it."""
     params: dict[str, str] = dict(request.query_params or {})
-    return params.get(name)
+    value = params.get(name)
+    if value is not None and pattern is not None and not re.search(pattern, value):
+        raise ValidationError(f"{name} is invalid", fields={name: hint or f"must match {pattern}"})
+    return value
+
+
+def query_datetime(request: Request, name: str) -> str | None:
+    """An RFC 3339 date-time query parameter (as JSON Schema's ``date-time`` format), normalised."""
+    value = query(request, name, patterns.DATE_TIME, "an RFC 3339 date-time, e.g. 2030-01-31T10:00:00Z")
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise ValidationError(f"{name} is not a date-time", fields={name: "not a real date or time"}) from None
+    return parsed.astimezone(UTC).isoformat()
+
+
+def query_date(request: Request, name: str) -> str | None:
+    value = query(request, name, patterns.DATE, "a date, e.g. 2030-01-31")
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValidationError(f"{name} is not a date", fields={name: "not a real date"}) from None
 
 
 def header(request: Request, name: str) -> str | None:
     headers: Any = request.headers or {}
     value = headers.get(name)
     return str(value) if value is not None else None
+
+
+def idempotency_key(request: Request) -> str:
+    """The required ``Idempotency-Key`` header (printable ASCII, at most 100 characters)."""
+    key = header(request, "idempotency-key")
+    if not key:
+        raise ValidationError("Idempotency-Key header is required", fields={"Idempotency-Key": "required"})
+    if not re.fullmatch(patterns.IDEMPOTENCY_KEY, key):
+        raise ValidationError(
+            "Idempotency-Key must be 1-100 printable ASCII characters", fields={"Idempotency-Key": "invalid"}
+        )
+    return key
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -93,10 +133,9 @@ def page_limit(request: Request, default: int = 20) -> int:
     raw = query(request, "limit")
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError("limit must be an integer", fields={"limit": "not an integer"}) from None
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
+        raise ValidationError("limit must be an integer", fields={"limit": "not an integer"})
+    value = int(raw)
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}", fields={"limit": f"1..{MAX_PAGE_SIZE}"})
     return value
@@ -110,7 +149,7 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 def decode_cursor(request: Request) -> dict[str, Any] | None:
     raw = query(request, "cursor")
-    if not raw:
+    if raw is None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(raw.encode()))
@@ -152,6 +191,7 @@ def error_middleware(request: Request, get_response: Callable[[Request], Respons
                 log.exception("unhandled error", extra={"path": request.path, "method": request.method})
                 response = _internal_error(cid)
             response = _normalise(response, cid)
+        _stamp(response, cid)
         response.headers["x-correlation-id"] = cid
         log.info(
             "request",
@@ -170,6 +210,13 @@ def error_middleware(request: Request, get_response: Callable[[Request], Respons
 def _internal_error(cid: str) -> Response:
     body = {"error": {"code": "internal_error", "message": "internal error", "requestId": cid}}
     return Response(body=body, status_code=500)
+
+
+def _stamp(response: Response, cid: str) -> None:
+    """Every error body carries the request id (the correlation id), 4xx as well as 5xx."""
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body["error"]["requestId"] = cid
 
 
 def _normalise(response: Response, cid: str) -> Response:

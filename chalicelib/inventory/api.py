@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
+from chalicelib.core import patterns
 from chalicelib.core.http import client_info, decode_cursor, encode_cursor, page_limit, parse, query, require_role
 from chalicelib.core.lazy import lazy_module
-from chalicelib.core.openapi import documents
 from chalicelib.users.authorizer import jwt_auth
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ else:
     models = lazy_module("chalicelib.inventory.models")
 
 bp = Blueprint(__name__)
-documents("POST", "/inventory/adjust", "chalicelib.inventory.models:StockChange")
 
 
 def _req() -> Any:
@@ -30,7 +29,7 @@ def list_stock() -> dict[str, Any]:
     """A vendor's own stock; admins see all, or one vendor's with ?vendorId=."""
     who = require_role(_req(), "admin", "vendor")
     items, last = bootstrap.inventory().list_page(
-        who, query(_req(), "vendorId"), page_limit(_req()), decode_cursor(_req())
+        who, query(_req(), "vendorId", patterns.ID), page_limit(_req()), decode_cursor(_req())
     )
     return {"items": items, "nextCursor": encode_cursor(last)}
 
@@ -45,4 +44,4 @@ def adjust_stock() -> dict[str, Any]:
 @bp.route("/inventory/log", methods=["GET"], authorizer=jwt_auth)
 def stock_log() -> dict[str, Any]:
     who = require_role(_req(), "admin", "vendor")
-    return {"items": bootstrap.inventory().log(who, query(_req(), "vendorId"))}
+    return {"items": bootstrap.inventory().log(who, query(_req(), "vendorId", patterns.ID))}

@@ -10,7 +10,7 @@ from chalicelib.catalog.rules import find_variant
 from chalicelib.catalog.service import CatalogService
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.inventory.repo import InventoryRepo, now_iso
 from chalicelib.vendors.service import VendorService
 
@@ -30,7 +30,7 @@ class InventoryService:
                 raise Forbidden("vendors change only their own stock", fields={"vendorId": "not yours"})
             return self.vendors.own(who)
         if not vendor_id:
-            raise ValidationError("admins name the vendor", fields={"vendorId": "required"})
+            raise Unprocessable("admins name the vendor", fields={"vendorId": "required for admins"})
         return self.vendors.get(vendor_id)
 
     def change(self, who: Caller, body: models.StockChange, client: ClientInfo) -> dict[str, Any]:

@@ -7,18 +7,21 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
+from chalicelib.core import patterns
 from chalicelib.core.http import (
     caller,
     client_info,
     decode_cursor,
     encode_cursor,
-    header,
+    idempotency_key,
     page_limit,
     parse,
+    query,
+    query_date,
+    query_datetime,
     require_role,
 )
 from chalicelib.core.lazy import lazy_module
-from chalicelib.core.openapi import documents
 from chalicelib.orders import rules
 from chalicelib.users.authorizer import jwt_auth
 
@@ -28,11 +31,6 @@ else:
     models = lazy_module("chalicelib.orders.models")
 
 bp = Blueprint(__name__)
-M = "chalicelib.orders.models"
-documents("POST", "/orders/check", f"{M}:CheckBody")
-documents("POST", "/orders", f"{M}:OrderBody")
-documents("POST", "/orders/{order_id}/cancel", f"{M}:ReasonBody")
-documents("POST", "/orders/{order_id}/reject", f"{M}:ReasonBody")
 
 
 def _req() -> Any:
@@ -42,23 +40,31 @@ def _req() -> Any:
 @bp.route("/orders/check", methods=["POST"], authorizer=jwt_auth)
 def check_order() -> dict[str, Any]:
     """Pre-order check: profile completeness, availability with alternatives, a server-side quote."""
-    return bootstrap.order_placement().check(caller(_req()), parse(models.CheckBody, _req()))
+    return bootstrap.order_placement().check(caller(_req()), parse(models.OrderCheckBody, _req()))
 
 
 @bp.route("/orders", methods=["POST"], authorizer=jwt_auth)
 def place_order() -> Response:
     """Place an order (Idempotency-Key header required); stock is reserved until payment."""
     who = caller(_req())
+    key = idempotency_key(_req())
     body = parse(models.OrderBody, _req())
-    status, order = bootstrap.order_placement().place(who, body, header(_req(), "idempotency-key"), client_info(_req()))
+    status, order = bootstrap.order_placement().place(who, body, key, client_info(_req()))
     return Response(order, status_code=status)
 
 
 @bp.route("/orders", methods=["GET"], authorizer=jwt_auth)
 def list_orders() -> dict[str, Any]:
     """Mine, newest first; managers and admins filter by status, userId, from/to or day."""
-    wanted = rules.OrderFilter.parse(dict(_req().query_params or {}))
-    items, last = bootstrap.order_views().list_page(caller(_req()), wanted, page_limit(_req()), decode_cursor(_req()))
+    req = _req()
+    wanted = rules.OrderFilter.of(
+        status=query(req, "status"),
+        user_id=query(req, "userId", patterns.ID),
+        start=query_datetime(req, "from"),
+        end=query_datetime(req, "to"),
+        day=query_date(req, "day"),
+    )
+    items, last = bootstrap.order_views().list_page(caller(req), wanted, page_limit(req), decode_cursor(req))
     return {"items": items, "nextCursor": encode_cursor(last)}
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from chalicelib.catalog.models import Currency, Id
-from chalicelib.core.schema import Body
+from chalicelib.catalog.models import Currency, Id, PromoCode
+from chalicelib.core.schema import NOT_BLANK, Body, Rule
 from chalicelib.users.models import PINCODE_RE
 
 MAX_LINES = 25
@@ -21,33 +21,30 @@ class CartLine(Body):
 
 class Cart(Body):
     items: list[CartLine] = Field(min_length=1, max_length=MAX_LINES)
-    promoCode: str | None = Field(default=None, pattern=r"^[A-Z0-9_-]{3,20}$")
+    promoCode: PromoCode | None = None
     currency: Currency | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> Cart:
         pairs = [(i.productId, i.variantId) for i in self.items]
         if len(set(pairs)) != len(pairs):
-            raise ValueError("each product variant may appear once; raise its quantity instead")
+            raise Rule("each product variant may appear once; raise its quantity instead", field="items")
         return self
 
 
-class CheckBody(Cart):
+class OrderCheckBody(Cart):
+    """The cart and where it goes: exactly one of ``addressId`` (yours) or ``pincode``."""
+
+    exactly_one = (("addressId", "pincode"),)
     addressId: Id | None = None
     pincode: str | None = Field(default=None, pattern=PINCODE_RE)
-
-    @model_validator(mode="after")
-    def _where(self) -> CheckBody:
-        if (self.addressId is None) == (self.pincode is None):
-            raise ValueError("give exactly one of addressId or pincode")
-        return self
 
 
 class OrderBody(Cart):
     addressId: Id
-    allowPartial: bool = False
+    allowPartial: StrictBool = False
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None
 
 
 class ReasonBody(Body):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, min_length=1, max_length=500, pattern=NOT_BLANK)

@@ -26,7 +26,7 @@ from chalicelib.core import idempotency, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
 from chalicelib.orders.repo import HOLD_PK, OrdersRepo, hold_until
@@ -126,7 +126,7 @@ class OrderPlacement:
         }
 
     # -- pre-order check -------------------------------------------------------------------
-    def check(self, who: Caller, body: models.CheckBody) -> dict[str, Any]:
+    def check(self, who: Caller, body: models.OrderCheckBody) -> dict[str, Any]:
         prep = self._prepare(who, body, body.addressId, body.pincode, other_variants=True)
         result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.load, allow_partial=True)
         missing = missing_profile_fields(prep.user)
@@ -192,13 +192,7 @@ class OrderPlacement:
         return {"vendors": other_vendors, "variants": variants}
 
     # -- placement -------------------------------------------------------------------------
-    def place(
-        self, who: Caller, body: models.OrderBody, key: str | None, client: ClientInfo
-    ) -> tuple[int, dict[str, Any]]:
-        if not key:
-            raise ValidationError("Idempotency-Key header is required", fields={"Idempotency-Key": "required"})
-        if len(key) > 100 or not key.isprintable():
-            raise ValidationError("Idempotency-Key is too long or not printable", fields={"Idempotency-Key": "invalid"})
+    def place(self, who: Caller, body: models.OrderBody, key: str, client: ClientInfo) -> tuple[int, dict[str, Any]]:
         idem_key = f"order:{who.user_id}:{key}"
         body_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         for attempt in range(MAX_TX_RETRIES):

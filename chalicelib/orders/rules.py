@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.catalog.rules import find_variant
-from chalicelib.core.errors import ValidationError
+from chalicelib.core.errors import Unprocessable, ValidationError
 
 PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
     "PENDING_PAYMENT",
@@ -200,18 +200,22 @@ class OrderFilter:
         return any((self.status, self.start, self.end, self.user_id, self.day))
 
     @classmethod
-    def parse(cls, params: dict[str, str]) -> OrderFilter:
-        """From query parameters; a bad value is a ValidationError naming the parameter."""
-        start, end = params.get("from") or None, params.get("to") or None
-        for name, value in (("from", start), ("to", end), ("day", params.get("day") or None)):
-            if value:
-                try:
-                    datetime.fromisoformat(value)
-                except ValueError:
-                    raise ValidationError(f"{name} must be an ISO date", fields={name: "not an ISO date"}) from None
-        if (start is None) != (end is None):
-            raise ValidationError("give both from and to", fields={"from" if start is None else "to": "required"})
-        status = params.get("status") or None
+    def of(
+        cls,
+        status: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        user_id: str | None = None,
+        day: str | None = None,
+    ) -> OrderFilter:
+        """From parameters the edge has checked for shape (UTC instants, a date): the rules that
+        join them. An unknown status is a 400; from/to not both given, or from after to, a 422."""
         if status and status not in TRANSITIONS:
             raise ValidationError("unknown status", fields={"status": f"one of {sorted(TRANSITIONS)}"})
-        return cls(status, start, end, params.get("userId") or None, params.get("day") or None)
+        if (start is None) != (end is None):
+            raise Unprocessable(
+                "give both from and to", fields={"from" if start is None else "to": "required with the other"}
+            )
+        if start is not None and end is not None and start > end:
+            raise Unprocessable("from must not be after to", fields={"from": "after to"})
+        return cls(status or None, start, end, user_id or None, day or None)

@@ -9,7 +9,6 @@ from chalice import Blueprint, Response
 from chalicelib import bootstrap
 from chalicelib.core.http import caller, client_info, decode_cursor, encode_cursor, page_limit, parse, require_role
 from chalicelib.core.lazy import lazy_module
-from chalicelib.core.openapi import documents
 from chalicelib.users.authorizer import jwt_auth
 
 if TYPE_CHECKING:
@@ -18,17 +17,6 @@ else:  # loaded on first use: the authorizer and GET routes never need pydantic
     models = lazy_module("chalicelib.users.models")
 
 bp = Blueprint(__name__)
-
-documents("POST", "/auth/register", "chalicelib.users.models:RegisterBody")
-documents("POST", "/auth/check", "chalicelib.users.models:CheckBody")
-documents("POST", "/auth/login", "chalicelib.users.models:LoginBody")
-documents("POST", "/auth/refresh", "chalicelib.users.models:RefreshBody")
-documents("POST", "/auth/verify-email", "chalicelib.users.models:VerifyEmailBody")
-documents("POST", "/auth/password", "chalicelib.users.models:PasswordBody")
-documents("PATCH", "/users/me", "chalicelib.users.models:ProfilePatch")
-documents("POST", "/users/me/addresses", "chalicelib.users.models:AddressBody")
-documents("PATCH", "/users/me/addresses/{address_id}", "chalicelib.users.models:AddressPatch")
-documents("PATCH", "/users/{user_id}/role", "chalicelib.users.models:RoleBody")
 
 
 def _req() -> Any:
@@ -43,7 +31,7 @@ def register() -> Response:
 
 @bp.route("/auth/check", methods=["POST"])
 def check() -> dict[str, str]:
-    return bootstrap.auth().check(parse(models.CheckBody, _req()), client_info(_req()))
+    return bootstrap.auth().check(parse(models.AuthCheckBody, _req()), client_info(_req()))
 
 
 @bp.route("/auth/login", methods=["POST"])

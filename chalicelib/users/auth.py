@@ -77,7 +77,7 @@ class AuthService:
         self.repo.create(user, [audit.put_request(subject(user_id), "register", actor)])
         return {"userId": user_id, "status": "created", "role": "customer"}
 
-    def check(self, body: models.CheckBody, client: ClientInfo) -> dict[str, str]:
+    def check(self, body: models.AuthCheckBody, client: ClientInfo) -> dict[str, str]:
         s = get_settings()
         w = ratelimit.window(f"check:{client.ip}", s.check_window_seconds)
         if ratelimit.hit(w) > s.check_max_per_window:

@@ -1,58 +1,87 @@
-"""Request bodies for identity routes. Bodies forbid unknown fields (see core/schema.py)."""
+"""Request bodies for identity routes: strict, no unknown fields, no nulls (see core/schema.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
-from chalicelib.core.schema import Body
+from chalicelib.core import patterns
+from chalicelib.core.schema import NOT_BLANK, Body, Patch, Rule
+from chalicelib.users.rules import password_problem
 
 Role = Literal["customer", "admin", "manager", "vendor"]
 
 USERNAME_RE = r"^[A-Za-z0-9_.-]{3,32}$"
-PINCODE_RE = r"^[A-Za-z0-9 -]{3,10}$"
+PINCODE_RE = patterns.PINCODE
 PHONE_RE = r"^\+?[0-9 ()-]{7,20}$"
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+COUNTRY_RE = r"^[A-Za-z]{2}$"
+EMAIL_RE = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+# The password policy (rules.password_problem) as far as JSON Schema can say it; more than 72
+# bytes, or containing the username or email, is a Rule (422).
+PASSWORD_RE = r"[A-Za-z][\s\S]*[0-9]|[0-9][\s\S]*[A-Za-z]"
 
 
-def _email(value: str) -> str:
-    """Shape check and case folding; ownership is proven by the verification email."""
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError("value is not a valid email address")
+def _password(value: str) -> str:
+    if not re.search(PASSWORD_RE, value):
+        raise ValueError("must contain at least one letter and one digit")
+    if len(value.encode()) > 72:
+        raise Rule("must be at most 72 bytes")
+    return value
+
+
+def _lower(value: str) -> str:
+    """Case folding; ownership is proven by the verification email."""
     return value.lower()
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_RE), AfterValidator(_lower)]
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=72,
+        json_schema_extra={"pattern": PASSWORD_RE},
+        description="10-72 characters (at most 72 bytes), with a letter and a digit, not containing the "
+        "username or the email's local part",
+    ),
+    AfterValidator(_password),
+]
 
 
 class DeviceInfo(Body):
-    deviceId: str | None = Field(default=None, max_length=64)
-    os: str | None = Field(default=None, max_length=64)
-    browser: str | None = Field(default=None, max_length=64)
-    region: str | None = Field(default=None, max_length=64)
+    deviceId: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
+    os: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
+    browser: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
+    region: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
 
 
 class RegisterBody(Body):
     username: str = Field(pattern=USERNAME_RE)
     email: Email
-    password: str = Field(max_length=200)
+    password: NewPassword
     deviceInfo: DeviceInfo | None = None
 
-
-class CheckBody(Body):
-    email: Email | None = None
-    username: str | None = Field(default=None, pattern=USERNAME_RE)
-
     @model_validator(mode="after")
-    def _one(self) -> CheckBody:
-        if (self.email is None) == (self.username is None):
-            raise ValueError("give exactly one of email or username")
+    def _policy(self) -> RegisterBody:
+        problem = password_problem(self.password, self.email, self.username)
+        if problem:
+            raise Rule(problem, field="password")
         return self
 
 
-class LoginBody(CheckBody):
+class AuthCheckBody(Body):
+    """Is this email or username registered? Exactly one of the two."""
+
+    exactly_one = (("email", "username"),)
+    email: Email | None = None
+    username: str | None = Field(default=None, pattern=USERNAME_RE)
+
+
+class LoginBody(AuthCheckBody):
+    """Exactly one of email or username, and the password."""
+
     password: str = Field(min_length=1, max_length=200)
     deviceInfo: DeviceInfo | None = None
 
@@ -67,31 +96,31 @@ class VerifyEmailBody(Body):
 
 class PasswordBody(Body):
     currentPassword: str = Field(min_length=1, max_length=200)
-    newPassword: str = Field(max_length=200)
+    newPassword: NewPassword
 
 
-class Preferences(Body):
+class Preferences(Patch):
     deliveryTime: Literal["morning", "afternoon", "evening", "any"] | None = None
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None
-    newsletterOptIn: bool | None = None
+    newsletterOptIn: StrictBool | None = None
 
 
-class ProfilePatch(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+class ProfilePatch(Patch):
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
     phone: str | None = Field(default=None, pattern=PHONE_RE)
     preferences: Preferences | None = None
-    profileCompletionPrompted: bool | None = None
+    profileCompletionPrompted: StrictBool | None = None
 
 
 class AddressBody(Body):
-    label: str = Field(min_length=1, max_length=40)
-    line1: str = Field(min_length=1, max_length=120)
-    line2: str | None = Field(default=None, max_length=120)
-    city: str = Field(min_length=1, max_length=60)
-    state: str = Field(min_length=1, max_length=60)
+    label: str = Field(min_length=1, max_length=40, pattern=NOT_BLANK)
+    line1: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    line2: str | None = Field(default=None, min_length=1, max_length=120, pattern=NOT_BLANK)
+    city: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
+    state: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
     pincode: str = Field(pattern=PINCODE_RE)
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
-    isDefault: bool = False
+    country: str = Field(pattern=COUNTRY_RE, description="ISO 3166-1 alpha-2")
+    isDefault: StrictBool = False
 
     @field_validator("country")
     @classmethod
@@ -99,15 +128,23 @@ class AddressBody(Body):
         return v.upper()
 
 
-class AddressPatch(Body):
-    label: str | None = Field(default=None, min_length=1, max_length=40)
-    line1: str | None = Field(default=None, min_length=1, max_length=120)
-    line2: str | None = Field(default=None, max_length=120)
-    city: str | None = Field(default=None, min_length=1, max_length=60)
-    state: str | None = Field(default=None, min_length=1, max_length=60)
+class AddressPatch(Patch):
+    """``line2: null`` removes the second line."""
+
+    nullable = frozenset({"line2"})
+    label: str | None = Field(default=None, min_length=1, max_length=40, pattern=NOT_BLANK)
+    line1: str | None = Field(default=None, min_length=1, max_length=120, pattern=NOT_BLANK)
+    line2: str | None = Field(default=None, min_length=1, max_length=120, pattern=NOT_BLANK)
+    city: str | None = Field(default=None, min_length=1, max_length=60, pattern=NOT_BLANK)
+    state: str | None = Field(default=None, min_length=1, max_length=60, pattern=NOT_BLANK)
     pincode: str | None = Field(default=None, pattern=PINCODE_RE)
-    country: str | None = Field(default=None, min_length=2, max_length=2)
-    isDefault: bool | None = None
+    country: str | None = Field(default=None, pattern=COUNTRY_RE)
+    isDefault: StrictBool | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, v: str | None) -> str | None:
+        return v.upper() if v else v
 
 
 class RoleBody(Body):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
+from chalicelib.core import patterns
 from chalicelib.core.errors import NotFound, ValidationError
 from chalicelib.core.http import client_info, decode_cursor, encode_cursor, page_limit, parse, query, require_role
 from chalicelib.core.lazy import lazy_module
-from chalicelib.core.openapi import documents
 from chalicelib.users.authorizer import jwt_auth
 
 if TYPE_CHECKING:
@@ -20,9 +19,6 @@ else:
     models = lazy_module("chalicelib.vendors.models")
 
 bp = Blueprint(__name__)
-M = "chalicelib.vendors.models"
-documents("POST", "/vendors", f"{M}:VendorBody")
-documents("PATCH", "/vendors/{vendor_id}", f"{M}:VendorAdminPatch")
 
 
 def _req() -> Any:
@@ -33,11 +29,9 @@ def _req() -> Any:
 def list_vendors() -> dict[str, Any]:
     """?pincode= (required): active vendors serving it, best rated first (one Query on the
     service-area index). Admins list every vendor at /vendors/all."""
-    pincode = query(_req(), "pincode")
+    pincode = query(_req(), "pincode", patterns.PINCODE, "3-10 letters, digits, spaces, dashes")
     if pincode is None:
         raise ValidationError("pincode is required", fields={"pincode": "required"})
-    if not re.fullmatch(r"[A-Za-z0-9 -]{3,10}", pincode):
-        raise ValidationError("pincode is invalid", fields={"pincode": "3-10 letters, digits, spaces, dashes"})
     public = ("vendorId", "name", "rating")
     return {"items": [{k: v[k] for k in public if k in v} for v in bootstrap.vendors().by_pincode(pincode)]}
 

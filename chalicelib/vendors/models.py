@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, StrictInt
 
 from chalicelib.catalog.models import Id
-from chalicelib.core.schema import Body
+from chalicelib.core.schema import NOT_BLANK, Body, Patch
 from chalicelib.users.models import PHONE_RE, PINCODE_RE, Email
+
+Pincode = Annotated[str, Field(pattern=PINCODE_RE)]
 
 MAX_AREAS = 30
 MAX_PRODUCTS = 200
@@ -18,9 +22,9 @@ class Contact(Body):
 
 
 class VendorAddress(Body):
-    line1: str = Field(min_length=1, max_length=120)
-    city: str = Field(min_length=1, max_length=60)
-    state: str = Field(min_length=1, max_length=60)
+    line1: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    city: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
+    state: str = Field(min_length=1, max_length=60, pattern=NOT_BLANK)
     pincode: str = Field(pattern=PINCODE_RE)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     lat: float = Field(ge=-90, le=90)
@@ -32,24 +36,25 @@ class Capacity(Body):
 
 
 class VendorBody(Body):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
     contact: Contact
     address: VendorAddress
-    serviceAreas: list[str] = Field(min_length=1, max_length=MAX_AREAS)
+    serviceAreas: list[Pincode] = Field(min_length=1, max_length=MAX_AREAS)
     products: list[Id] = Field(default_factory=list, max_length=MAX_PRODUCTS)
     capacity: Capacity
     rating: float = Field(default=0, ge=0, le=5)
     ownerUserId: Id | None = None
 
 
-class VendorPatch(Body):
+class VendorPatch(Patch):
     """What a vendor may change about itself (admins too). ``version`` guards lost updates."""
 
+    always = ("version",)
     version: StrictInt = Field(ge=0)
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NOT_BLANK)
     contact: Contact | None = None
     address: VendorAddress | None = None
-    serviceAreas: list[str] | None = Field(default=None, min_length=1, max_length=MAX_AREAS)
+    serviceAreas: list[Pincode] | None = Field(default=None, min_length=1, max_length=MAX_AREAS)
     products: list[Id] | None = Field(default=None, max_length=MAX_PRODUCTS)
     capacity: Capacity | None = None
 

@@ -12,7 +12,7 @@ from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import Read, read_all
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationError
 from chalicelib.core.tx import Tagged
 from chalicelib.users.repo import UsersRepo
 from chalicelib.vendors.repo import VendorsRepo
@@ -52,7 +52,7 @@ class VendorService:
             (found,) = read_all(self.catalog.products_read(ids))
             missing = set(ids) - set(found)
             if missing:
-                raise ValidationError(
+                raise Unprocessable(
                     "unknown products", fields={"products": f"not in the catalog: {sorted(missing)[0]}"}
                 )
         return ids

@@ -99,7 +99,7 @@ def test_vendors_by_pincode_from_the_area_index(shop: Shop) -> None:
     assert shop.api.client.http.get("/vendors").status_code == 400
     assert {v["name"] for v in shop.ok("GET", "/vendors/all")["items"]} == {"A", "B"}
     resp = shop.api.call("POST", "/vendors", vendor_body(["nope"]), token=shop.admin)
-    assert resp.status_code == 400 and json_body(resp)["error"]["fields"] == {"products": "not in the catalog: nope"}
+    assert resp.status_code == 422 and json_body(resp)["error"]["fields"] == {"products": "not in the catalog: nope"}
 
 
 def test_vendor_role_link_and_bola(shop: Shop) -> None:

@@ -414,18 +414,21 @@ def test_manager_filters_by_date_range_day_and_user_with_status(shop: Shop) -> N
     manager = shop.api.user("boss", role="manager")["accessToken"]
     today = datetime.now(UTC).date()
     yesterday, tomorrow = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat()
+    since, until = f"{yesterday}T00:00:00Z", f"{tomorrow}T00:00:00Z"
 
     def ids(query: str) -> list[str]:
         return [o["orderId"] for o in shop.ok("GET", f"/orders?{query}", token=manager)["items"]]
 
     assert ids(f"day={today.isoformat()}") == [b1, a2, a1]
     assert ids(f"day={yesterday}") == []
-    assert ids(f"status=PENDING_PAYMENT&from={yesterday}&to={tomorrow}") == [b1, a1]
-    assert ids(f"status=PENDING_PAYMENT&from={tomorrow}&to={tomorrow}") == []
+    assert ids(f"status=PENDING_PAYMENT&from={since}&to={until}") == [b1, a1]
+    assert ids(f"status=PENDING_PAYMENT&from={until}&to={until}") == []
     ann_id = shop.ok("GET", "/users/me", token=ann)["userId"]
     assert ids(f"userId={ann_id}&status=CANCELLED") == [a2]
-    assert ids(f"userId={ann_id}&from={yesterday}&to={tomorrow}") == [a2, a1]
-    half = shop.api.call("GET", f"/orders?from={yesterday}", token=manager)
-    assert half.status_code == 400 and json_body(half)["error"]["fields"] == {"to": "required"}
+    assert ids(f"userId={ann_id}&from={since}&to={until}") == [a2, a1]
+    half = shop.api.call("GET", f"/orders?from={since}", token=manager)
+    assert half.status_code == 422 and json_body(half)["error"]["fields"] == {"to": "required with the other"}
+    backwards = shop.api.call("GET", f"/orders?from={until}&to={since}", token=manager)
+    assert backwards.status_code == 422 and json_body(backwards)["error"]["fields"] == {"from": "after to"}
     bad = shop.api.call("GET", "/orders?status=PENDING_PAYMENT&from=yesterday&to=today", token=manager)
     assert bad.status_code == 400 and "from" in json_body(bad)["error"]["fields"]
