@@ -16,6 +16,7 @@ from chalicelib.core import aws
 from chalicelib.core.errors import ValidationError
 
 T = TypeVar("T")
+SMALLEST_NUMBER = Decimal("1e-130")
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -38,8 +39,11 @@ def to_attr(value: Any) -> dict[str, Any]:
 
 
 def _decimal(value: Any) -> Any:
+    """Floats (coordinates, ratings; never money) as Decimals. DynamoDB stores no magnitude below
+    1e-130: such a float is 0 to it, so it is written as 0 rather than failing the request."""
     if isinstance(value, float):
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number if abs(number) >= SMALLEST_NUMBER or number == 0 else Decimal(0)
     if isinstance(value, dict):
         return {k: _decimal(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -29,7 +29,7 @@ from tests.factories import Shop, line
 
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "generation": {"max-examples": 12, "deterministic": True},
+        "generation": {"max-examples": 5, "deterministic": True},
         "checks": {
             # 422 is this API's answer to a well-formed request that a rule JSON Schema cannot
             # state refuses (an unknown product, a weak password, from after to): not a 400.
