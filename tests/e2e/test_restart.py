@@ -152,7 +152,7 @@ def test_ctrl_c_and_start_keeps_users_products_orders_tokens_messages_objects(wo
     got = aws(b, "sqs").receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
     assert [m["Body"] for m in got] == ['{"poison": true}']
     assert aws(b, "s3").get_object(Bucket=bucket, Key="reports/day.json")["Body"].read() == b'{"orders": 1}'
-    time.sleep(3)  # give the stream pollers time to (wrongly) announce restored rows
+    time.sleep(2)  # the stream pollers (0.5 s) would by now have (wrongly) announced restored rows
     assert [m for m in messages(b.endpoint) if m["subject"] == confirm] == []  # not to rita, not to the admin
     again = event_types(world["home"])[before:]
     assert not {"UserRegistered", "VerificationRequested", "OrderPlaced"} & set(again), again
@@ -193,7 +193,7 @@ def test_kill_9_loses_at_most_the_last_seconds(world: Any) -> None:
     b = world["b"]
     admin = bearer(login(b.api, b.facts["admin"]["email"], b.facts["admin"]["password"])["accessToken"])
     product = new_product(b.api, admin, "Made Before Kill")
-    time.sleep(4)  # two snapshot periods
+    time.sleep(3)  # more than one snapshot period (2 s)
     b.kill()
     c = world["c"] = Stack(world["home"], world["project"])
     assert requests.get(f"{c.api}/products/{product['productId']}", timeout=30).status_code == 200
