@@ -122,61 +122,36 @@ class InventoryRepo:
         except tx.Cancelled:
             raise Conflict("stock changed meanwhile; retry", code="stock_conflict") from None
 
+    def _move(
+        self, product_id: str, variant_id: str, vendor_id: str, update: str, condition: str | None, qty: int
+    ) -> Tagged:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": stock_key(product_id, variant_id, vendor_id),
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": values(q=qty),
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        return Tagged(stock_tag(product_id, variant_id, vendor_id), {"Update": request})
+
     def reserve_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
-        return Tagged(
-            stock_tag(product_id, variant_id, vendor_id),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": stock_key(product_id, variant_id, vendor_id),
-                    "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
-                    "ConditionExpression": "available >= :q",
-                    "ExpressionAttributeValues": values(q=qty),
-                }
-            },
-        )
+        """Hold units for an unpaid order: available -> reserved, never below zero."""
+        update = "SET available = available - :q, reserved = reserved + :q"
+        return self._move(product_id, variant_id, vendor_id, update, "available >= :q", qty)
 
     def release_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
-        return Tagged(
-            stock_tag(product_id, variant_id, vendor_id),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": stock_key(product_id, variant_id, vendor_id),
-                    "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
-                    "ConditionExpression": "reserved >= :q",
-                    "ExpressionAttributeValues": values(q=qty),
-                }
-            },
-        )
+        """Give held units back (cancelled, rejected or expired before payment)."""
+        update = "SET available = available + :q, reserved = reserved - :q"
+        return self._move(product_id, variant_id, vendor_id, update, "reserved >= :q", qty)
 
     def commit_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
-        return Tagged(
-            stock_tag(product_id, variant_id, vendor_id),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": stock_key(product_id, variant_id, vendor_id),
-                    "UpdateExpression": "SET reserved = reserved - :q",
-                    "ConditionExpression": "reserved >= :q",
-                    "ExpressionAttributeValues": values(q=qty),
-                }
-            },
-        )
+        """Held units are sold (the order was paid)."""
+        return self._move(product_id, variant_id, vendor_id, "SET reserved = reserved - :q", "reserved >= :q", qty)
 
     def restock_request(self, product_id: str, variant_id: str, vendor_id: str, qty: int) -> Tagged:
         """Sold units come back (a paid order was cancelled or rejected before dispatch)."""
-        return Tagged(
-            stock_tag(product_id, variant_id, vendor_id),
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": stock_key(product_id, variant_id, vendor_id),
-                    "UpdateExpression": "SET available = available + :q",
-                    "ExpressionAttributeValues": values(q=qty),
-                }
-            },
-        )
+        return self._move(product_id, variant_id, vendor_id, "SET available = available + :q", None, qty)
 
     def list_page(
         self, vendor_id: str | None, limit: int, cursor: dict[str, Any] | None

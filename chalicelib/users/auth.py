@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from chalicelib.users import models
 
 MAX_DEVICES = 10
-MAX_ADDRESSES = 10
-MAX_EDIT_ATTEMPTS = 5
 
 
 def _now() -> str:

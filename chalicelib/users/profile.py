@@ -24,7 +24,6 @@ from chalicelib.users.rules import subject
 if TYPE_CHECKING:
     from chalicelib.users import models
 
-MAX_DEVICES = 10
 MAX_ADDRESSES = 10
 MAX_EDIT_ATTEMPTS = 5
 
