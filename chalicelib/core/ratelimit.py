@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import values
+from chalicelib.core.dynamo import Read, values
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ def hit(w: Window) -> int:
         ReturnValues="UPDATED_NEW",
     )
     return int(resp["Attributes"]["n"]["N"])
+
+
+def count_read(w: Window) -> Read[int]:
+    """The window's count so far, for a caller batching it with other reads (``read_all``)."""
+    return Read(get_settings().ratelimit_table, [{"k": {"S": w.key}}], lambda rows: int(rows[0]["n"]) if rows else 0)
 
 
 def clear(w: Window) -> None:

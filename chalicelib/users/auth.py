@@ -15,6 +15,7 @@ from chalicelib.audit.repo import Actor
 from chalicelib.core import logs, ratelimit
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
+from chalicelib.core.dynamo import read_all
 from chalicelib.core.errors import (
     Conflict,
     Forbidden,
@@ -89,7 +90,7 @@ class AuthService:
         login_id = (body.email or body.username or "").lower()
         w = ratelimit.window(f"loginfail:{login_id}", s.login_window_seconds)
         lock = email_key(login_id) if body.email else username_key(login_id)
-        user_id, failures = self.repo.login_lookup(lock, s.ratelimit_table, w.key)
+        user_id, failures = read_all(self.repo.claim_read(lock), ratelimit.count_read(w))  # one BatchGetItem
         if failures >= s.login_max_failures:
             raise TooManyRequests("too many failed logins; try again later", w.retry_after())
         user = self.repo.get(user_id) if user_id else None

@@ -93,20 +93,9 @@ class UsersRepo:
         )
         return from_item(resp.get("Item"))
 
-    def login_lookup(self, lock: dict[str, Any], rate_table: str, rate_key: str) -> tuple[str | None, int]:
-        """One BatchGetItem: the login's uniqueness claim and its failure counter."""
-        resp = self.ddb.batch_get_item(
-            RequestItems={
-                self.table: {"Keys": [lock]},
-                rate_table: {"Keys": [{"k": {"S": rate_key}}]},
-            }
-        )
-        found = resp.get("Responses", {})
-        locks = found.get(self.table, [])
-        rates = found.get(rate_table, [])
-        user_id = locks[0]["userId"]["S"] if locks else None
-        failures = int(rates[0]["n"]["N"]) if rates else 0
-        return user_id, failures
+    def claim_read(self, lock: dict[str, Any]) -> Read[str | None]:
+        """The user id behind an email or username claim (None: nobody has it)."""
+        return Read(self.table, [lock], lambda rows: str(rows[0]["userId"]) if rows else None)
 
     def lock_exists(self, lock: dict[str, Any]) -> bool:
         return "Item" in self.ddb.get_item(TableName=self.table, Key=lock, ProjectionExpression="pk")
