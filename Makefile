@@ -71,6 +71,7 @@ jobs: venv
 	$(LOCAL) jobs
 
 job: venv  ## run a scheduled job now: make job NAME=health_monitor
+	@test -n "$(NAME)" || { echo "make job NAME=<job>; make jobs lists them" >&2; exit 2; }
 	$(LOCAL) run-job $(NAME)
 
 clean:

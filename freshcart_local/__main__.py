@@ -164,8 +164,6 @@ def aws_only(aws_port: int, no_schedules: bool, fresh: bool, no_reload: bool, ho
     """Everything but the API: serve that with `chalice local --stage local`."""
     from freshcart_local.stack import LocalStack
 
-    if aws_port != 4566:
-        click.echo("note: the local stage in .chalice/config.json points `chalice local` at port 4566", err=True)
     stack = LocalStack(
         aws_port=aws_port, schedules=not no_schedules, home=_home(home), fresh=fresh, watch=not no_reload, api=False
     )
@@ -239,7 +237,8 @@ def reset(home: Path | None) -> None:
     if facts is not None:
         raise StackError(f"the local stack is running (pid {facts.get('pid')}): stop it first, then `make reset`")
     removed = [p.name for p in (where.state, where.events) if p.exists()]
-    for p in (where.state, where.events, where.events.with_name(where.events.name + ".1")):
+    # ...and a stale facts file a killed stack left (read_facts found it not answering)
+    for p in (where.state, where.events, where.events.with_name(where.events.name + ".1"), where.facts):
         p.unlink(missing_ok=True)
     click.echo(f"reset: removed {', '.join(removed)}" if removed else "reset: nothing kept; the next start is empty")
 
@@ -273,18 +272,25 @@ def run_job(name: str, home: Path | None) -> None:
 @cli.command()
 @click.option("--to", default=None, help="Only mail to this address.")
 @click.option("--token", is_flag=True, help="Print only the token of the newest verification email.")
+@click.option("--wait", default=15.0, show_default=True, help="With --token: seconds to wait for the email.")
 @HOME
-def mailbox(to: str | None, token: bool, home: Path | None) -> None:
+def mailbox(to: str | None, token: bool, wait: float, home: Path | None) -> None:
     """Show the emails SES 'sent' (moto keeps them)."""
     from freshcart_local.stack import read_facts
 
-    mail = read_mailbox(read_facts(_home(home))["aws_endpoint"], to)
-    if token:
-        confirm = [m for m in mail if str(m["subject"]).startswith("Confirm")]
-        if not confirm:
-            raise StackError(f"no verification email{' to ' + to if to else ''} yet")
+    endpoint = read_facts(_home(home))["aws_endpoint"]
+    mail = read_mailbox(endpoint, to)
+    if token:  # the email is sent by the event path, a moment after the request that caused it
+        deadline = time.monotonic() + wait
+        while not (confirm := [m for m in mail if str(m["subject"]).startswith("Confirm")]):
+            if time.monotonic() > deadline:
+                raise StackError(f"no verification email{' to ' + to if to else ''} within {wait:g}s")
+            time.sleep(0.25)
+            mail = read_mailbox(endpoint, to)
         click.echo(str(confirm[-1]["body"]).strip().splitlines()[-1])
         return
+    if not mail:
+        click.echo(f"(no mail{' to ' + to if to else ''} yet)")
     for msg in mail:
         click.echo(f"--- to {', '.join(msg['to'])} | {msg['subject']}\n{msg['body']}\n")
 

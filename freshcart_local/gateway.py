@@ -10,13 +10,17 @@ OPTIONS with an empty 200, and its HTTP server an unknown verb with an HTML 501)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import uuid
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException
 
+from chalicelib.core import patterns
 from freshcart_local.provision import load_template
 
 _applied = False
@@ -42,6 +46,12 @@ def _kind(exc: LocalGatewayException) -> str:
     return ""
 
 
+def _correlation_id(headers: Any, fallback: str) -> str:
+    """The request's x-correlation-id if it has the shape the app accepts, else ``fallback``."""
+    sent = str({str(k).lower(): v for k, v in (headers or {}).items()}.get("x-correlation-id") or "")
+    return sent if re.fullmatch(patterns.CORRELATION_ID, sent) else fallback
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -56,8 +66,7 @@ def apply() -> None:
             mapped = responses.get(_kind(exc))
             if mapped is None:
                 raise
-            lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
-            cid = str(lowered.get("x-correlation-id") or exc.headers.get("x-amzn-RequestId", ""))[:128]
+            cid = _correlation_id(headers, str(exc.headers.get("x-amzn-RequestId") or uuid.uuid4()))
             payload = mapped[1].replace(b"$context.requestId", json.dumps(cid)[1:-1].encode())
             out = {**exc.headers, "Content-Type": "application/json", "x-correlation-id": cid}
             err = LocalGatewayException(out, payload)
@@ -68,8 +77,10 @@ def apply() -> None:
             # not a dropped connection and a traceback.
             if getattr(exc, "status", None) != 503:
                 raise
-            body = json.dumps({"error": {"code": "service_unavailable", "message": str(exc)}}).encode()
-            err = LocalGatewayException({"Content-Type": "application/json"}, body)
+            cid = _correlation_id(headers, str(uuid.uuid4()))
+            error = {"code": "service_unavailable", "message": str(exc), "requestId": cid}
+            body = json.dumps({"error": error}, separators=(",", ":")).encode()
+            err = LocalGatewayException({"Content-Type": "application/json", "x-correlation-id": cid}, body)
             err.CODE = 503
             raise err from None
 
@@ -86,12 +97,35 @@ def apply() -> None:
 
 def for_chalice_local() -> None:
     """What `make run` gives its API server, for `chalice local` too (app.py calls this under
-    the Chalice CLI): API Gateway's responses from the template and a listen backlog that takes
-    bursts. Chalice's own local server already keeps ``current_request`` per thread."""
+    the Chalice CLI, after Chalice applied the stage's variables): API Gateway's responses from
+    the template, a listen backlog that takes bursts, and the running local AWS wherever it
+    listens (`make aws AWS_PORT=...`): its facts file names the endpoint, over the stage's default
+    port. Chalice's own local server already keeps ``current_request`` per thread."""
+    import os
+
     from chalice.local import ThreadedHTTPServer
+
+    from freshcart_local.stack import Home, StackError, read_facts
 
     apply()
     ThreadedHTTPServer.request_queue_size = 128
+    home = Home(Path(os.environ["FRESHCART_HOME"])) if os.environ.get("FRESHCART_HOME") else Home()
+    # No stack running: the stage's default stays, and the first request gets a one-line hint.
+    with contextlib.suppress(StackError, KeyError, ValueError):
+        os.environ["FRESHCART_LOCAL_AWS"] = str(read_facts(home)["aws_endpoint"])
+
+
+def _allowed_methods(handler: ChaliceRequestHandler) -> str:
+    """The methods the API serves on the request's path (for a 405's Allow header), or ''."""
+    gateway = getattr(handler, "local_gateway", None)
+    path = getattr(handler, "path", None)
+    if gateway is None or not path:
+        return ""
+    try:
+        route = gateway.event_converter._route_matcher.match_route(path).route
+    except ValueError:  # no route: a 404 path
+        return ""
+    return ", ".join(sorted(gateway._app_object.routes[route]))
 
 
 def _send_json_error(
@@ -104,6 +138,9 @@ def _send_json_error(
     )
     self.send_response(status)
     self.send_header("Content-Type", "application/json")
+    allowed = _allowed_methods(self) if status == 405 else ""
+    if allowed:
+        self.send_header("Allow", allowed)
     self.send_header("Content-Length", str(len(body)))
     self.send_header("Connection", "close")
     self.end_headers()

@@ -282,7 +282,11 @@ class LocalStack:
             "mailbox": f"{self.aws_endpoint}/moto-api/data.json (ses.Message) or `make mailbox`",
             "queues": [s.queue_url for s in self.dispatcher.sources],
             "jobs": jobs(app),
-            "env": {**chalice_config.environment_variables, **resource_env},
+            "env": {
+                **chalice_config.environment_variables,
+                **resource_env,
+                "FRESHCART_LOCAL_AWS": self.aws_endpoint,  # where `chalice local` finds this stack
+            },
             "state_file": str(self.home.state),
             "events_file": str(self.home.events),
             "restored": self.restored,

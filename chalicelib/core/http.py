@@ -148,7 +148,7 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 
 def decode_cursor(request: Request) -> dict[str, Any] | None:
-    raw = query(request, "cursor")
+    raw = query(request, "cursor", patterns.CURSOR, "not a cursor from this API")
     if raw is None:
         return None
     try:
@@ -175,7 +175,8 @@ _CHALICE_CODES = {
 
 def error_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Correlation id in, JSON errors out; a 500 never leaks internals."""
-    cid = (header(request, "x-correlation-id") or str(uuid.uuid4()))[:128]
+    sent = header(request, "x-correlation-id") or ""
+    cid = sent if re.fullmatch(patterns.CORRELATION_ID, sent) else str(uuid.uuid4())
     token = logs.correlation_id.set(cid)
     started = time.perf_counter()
     try:

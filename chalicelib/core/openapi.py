@@ -67,15 +67,16 @@ class Op:
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, description="page size, 1-100")
 CURSOR = Param(
     "cursor",
-    {"type": "string", "pattern": "^[A-Za-z0-9_-]+={0,2}$"},
+    {"type": "string", "pattern": patterns.CURSOR},
     description="opaque: the nextCursor of the previous page (any other value is a 400)",
 )
 PAGE = (LIMIT, CURSOR)
 CORRELATION_ID = Param(
     "x-correlation-id",
-    {"type": "string"},
+    {"type": "string", "pattern": patterns.CORRELATION_ID},
     location="header",
-    description="echoed in the response header and in every error body as requestId (first 128 characters)",
+    description="echoed in the response header and in every error body as requestId; any other value is "
+    "replaced by a generated id",
 )
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",

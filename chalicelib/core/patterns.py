@@ -13,3 +13,7 @@ DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # An Idempotency-Key: printable ASCII, no surrounding spaces, at most 100 characters.
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]{0,98}[!-~])?$"
+# A page cursor: base64url of a JSON object (so it starts with "eyJ", the encoding of '{"').
+CURSOR = r"^eyJ[A-Za-z0-9_-]{5,}={0,2}$"
+# A correlation id we echo and log: no spaces, quotes or control characters (log injection).
+CORRELATION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
