@@ -41,14 +41,14 @@ REPLACED_SOURCES = {
     ),
 }
 
-_lock = threading.RLock()
+LOCK = threading.RLock()  # held for each DynamoDB (and Streams) request; the snapshot reads under it
 _applied = False
 ORIGINALS: dict[str, Any] = {}  # what apply() replaced, for the canary test
 
 
 def _serialised(original: Any) -> Any:
     def call_action(self: Any) -> Any:
-        with _lock:
+        with LOCK:
             return original(self)
 
     return call_action

@@ -54,13 +54,16 @@ def _retrying(read: Callable[[], Any], attempts: int = 5) -> Any:
 def dump_tables(region: str) -> dict[str, list[dict[str, Any]]]:
     from moto.dynamodb.models import dynamodb_backends
 
+    from freshcart_local import moto_patches
+
     backend = dynamodb_backends[ACCOUNT_ID][region]
 
     def read() -> dict[str, list[dict[str, Any]]]:
-        return {
-            name: [{k: _text(v) for k, v in item.to_json()["Attributes"].items()} for item in table.all_items()]
-            for name, table in list(backend.tables.items())
-        }
+        with moto_patches.LOCK:  # between requests: never half a transaction
+            return {
+                name: [{k: _text(v) for k, v in item.to_json()["Attributes"].items()} for item in table.all_items()]
+                for name, table in list(backend.tables.items())
+            }
 
     out: dict[str, list[dict[str, Any]]] = _retrying(read)
     return out
