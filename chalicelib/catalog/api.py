@@ -34,7 +34,7 @@ def list_products() -> dict[str, Any]:
 
 @bp.route("/products/{product_id}", methods=["GET"])
 def get_product(product_id: str) -> dict[str, Any]:
-    return bootstrap.catalog().get(product_id)
+    return bootstrap.catalog().public(product_id)
 
 
 @bp.route("/products", methods=["POST"], authorizer=jwt_auth)

@@ -35,8 +35,8 @@ class Product(View):
     version: int = Field(description="send it back in PATCH; a stale one is a 409")
     createdAt: Instant
     updatedAt: Instant
-    createdBy: str
-    updatedBy: str
+    createdBy: str | None = Field(default=None, description="editors only (create, update, delete answers)")
+    updatedBy: str | None = Field(default=None, description="editors only")
 
 
 class ProductPage(Page):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
+from chalicelib.catalog.rules import public_view
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import Forbidden, NotFound
 from chalicelib.core.tx import Tagged
@@ -101,10 +102,15 @@ class CatalogService:
             return product
         raise Forbidden("only admins and vendors offering this product may change it")
 
+    def public(self, product_id: str) -> dict[str, Any]:
+        """An active product as anyone may see it (no editors' user ids)."""
+        return public_view(self.get(product_id))
+
     def list_products(
         self, category: str | None, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], Any]:
-        return self.repo.list_products(category, limit, cursor)
+        items, last = self.repo.list_products(category, limit, cursor)
+        return [public_view(p) for p in items], last
 
     # -- promos -----------------------------------------------------------------------------
     def create_promo(self, who: Caller, body: models.PromoBody, client: ClientInfo) -> dict[str, Any]:

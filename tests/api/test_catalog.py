@@ -265,3 +265,12 @@ def test_vendor_creating_a_product_while_its_record_changes(shop: Shop) -> None:
             assert json_body(created)["error"]["code"] == "version_conflict"
             names = [p["name"] for p in shop.ok("GET", "/products?limit=100")["items"]]
             assert body["name"] not in names  # no product without its offer
+
+
+def test_the_public_catalog_does_not_show_who_edited(shop: Shop) -> None:
+    milk = shop.product("Milk")
+    assert milk["createdBy"]  # the editor's answer names them
+    listed = shop.api.call("GET", "/products")
+    one = shop.api.call("GET", f"/products/{milk['productId']}")
+    for product in [*json_body(listed)["items"], json_body(one)]:
+        assert "createdBy" not in product and "updatedBy" not in product
