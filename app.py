@@ -1,6 +1,7 @@
 """freshcart: wiring only. Routes, handlers and jobs live in chalicelib blueprints."""
 
 import os
+import sys
 from typing import Any
 
 from chalice import Chalice, Response
@@ -20,7 +21,7 @@ from chalicelib.users import jobs as users_jobs
 from chalicelib.vendors import api as vendors_api
 
 app = Chalice(app_name="freshcart")
-if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # `chalice local`: behave as the local stack's API
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true" and "local" in sys.argv[1:]:  # `chalice local` only
     try:
         from freshcart_local import gateway
 

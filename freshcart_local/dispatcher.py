@@ -320,6 +320,8 @@ class Dispatcher:
             try:
                 if not self.poll_stream(src):
                     self._stop.wait(0.5)
+                elif src.attempts:  # a failing record: back off before its retry, as Lambda does
+                    self._stop.wait(min(0.25 * 2**src.attempts, 5))
             except Exception:
                 if self._stop.is_set():
                     return
@@ -337,9 +339,20 @@ class Dispatcher:
                 self._stop.wait(1)
 
     def stop(self, timeout: float = 5) -> list[str]:
-        """Stop every poller; wait at most ``timeout`` in all. Returns the threads still alive."""
+        """Stop every poller; wait at most ``timeout`` in all. Returns the threads still alive.
+        The stream pollers first announce what was committed and not read yet (the next start
+        reads from LATEST, so an unread record would never be announced); what they publish
+        waits in its queue, which the snapshot keeps."""
         self._stop.set()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
+        for src in self.streams:
+            while time.monotonic() < deadline:
+                try:
+                    if not self.poll_stream(src) or src.attempts:
+                        break  # read to the end, or failing: the record stays for its retries
+                except Exception:
+                    log.exception("final stream poll failed", extra={"handler": src.handler})
+                    break
         return [t.name for t in self._threads if t.is_alive()]

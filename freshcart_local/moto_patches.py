@@ -15,9 +15,10 @@ changes upstream.
    transaction leaves no trace and emits no record.
 3. One stream record for an Update that creates its item (moto appends two).
 4. ``ClientRequestToken``, as DynamoDB honours it: the same token with the same items within 10
-   minutes of a committed transaction succeeds again without effect; with other items it is an
-   ``IdempotentParameterMismatchException``. A boto3 retry of a transaction that had committed
-   (a read timeout) therefore succeeds instead of failing its own conditions.
+   minutes of a committed transaction succeeds again without effect; with other items (after a
+   commit or a cancellation) it is an ``IdempotentParameterMismatchException``. A boto3 retry of
+   a transaction that had committed (a read timeout) therefore succeeds instead of failing its own
+   conditions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 TOKEN_WINDOW_SECONDS = 600
@@ -203,28 +205,41 @@ def fingerprint(transact_items: list[dict[str, Any]]) -> str:
 
 
 def _honour_token(original: Any) -> Any:
+    """A token names one request for 10 minutes: the same items again answer the committed
+    result without effect; other items are a mismatch, whether the first attempt committed or
+    was cancelled (so a caller reusing a name across attempts fails here, not first on AWS). A
+    cancelled transaction's same items are evaluated again."""
+
     def handler(self: Any) -> Any:
         from moto.core.responses import ActionResult
-        from moto.dynamodb.exceptions import DynamodbException
+        from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
 
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
         backend = self.dynamodb_backend
-        seen: dict[str, tuple[str, float]] = backend.__dict__.setdefault("_freshcart_tx_tokens", {})
+        seen: OrderedDict[str, tuple[str, float, bool]] = backend.__dict__.setdefault(
+            "_freshcart_tx_tokens", OrderedDict()
+        )
         now = time.monotonic()
-        for old in [t for t, (_, at) in seen.items() if now - at > TOKEN_WINDOW_SECONDS]:
-            del seen[old]
+        while seen and now - next(iter(seen.values()))[1] > TOKEN_WINDOW_SECONDS:  # oldest first
+            seen.popitem(last=False)
         mark = fingerprint(self.body["TransactItems"])
         if token in seen:
-            if seen[token][0] != mark:
+            first_mark, _, committed = seen[token]
+            if first_mark != mark:
                 raise DynamodbException(
                     "IdempotentParameterMismatchException",
                     "Request with the same ClientRequestToken has different parameters",
                 )
-            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
-        result = original(self)
-        seen[token] = (mark, now)
+            if committed:
+                return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        try:
+            result = original(self)
+        except TransactionCanceledException:
+            seen.setdefault(token, (mark, now, False))
+            raise
+        seen[token] = (mark, seen.get(token, (mark, now, False))[1], True)
         return result
 
     return handler

@@ -199,7 +199,9 @@ class Scheduler:
         """Stop firing; wait at most ``timeout`` for running jobs. Returns the threads still alive."""
         self._stop.set()
         deadline = time.monotonic() + timeout
-        threads = [t for t in (self._thread, *self._running.values()) if t is not None]
+        if self._thread is not None:  # the loop first: after it, nothing adds to _running
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        threads = [t for t in (self._thread, *list(self._running.values())) if t is not None]
         for t in threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         return [t.name for t in threads if t.is_alive()]

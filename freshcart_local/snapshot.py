@@ -171,10 +171,11 @@ def dump(endpoint: str | None, region: str, extra: dict[str, Any] | None = None)
 
 def write_atomic(path: Path, data: dict[str, Any]) -> int:
     """Temp file, fsync, os.replace: a kill at any moment leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = json.dumps(data, separators=(",", ":"))
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # Owner only: the store holds the JWT signing key, the facts file the admin password.
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())

@@ -5,11 +5,13 @@ restarts (freshcart_local/snapshot.py); code edits are picked up without a resta
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sys
 import threading
@@ -203,7 +205,7 @@ class LocalStack:
 
         for port in (self.aws_port, self.api_port) if self.api else (self.aws_port,):
             ensure_free(self.host, port)
-        self.home.root.mkdir(parents=True, exist_ok=True)
+        self.home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         environment = aws_env(self.aws_endpoint, self.aws_port)
         os.environ.update(environment)
@@ -235,6 +237,10 @@ class LocalStack:
         if data and restored is not None:
             snapshot.restore_queues(data, snapshot.clients(self.aws_endpoint, REGION)["sqs"], restored)
             self.restored = restored.summary()
+            if restored.skipped and self.home.state.exists():  # the template changed: keep what it lacks
+                kept = self.home.state.with_name(f"{self.home.state.name}.skipped-{time.strftime('%Y%m%d-%H%M%S')}")
+                shutil.copy2(self.home.state, kept)
+                say(f"kept data the template no longer has ({', '.join(restored.skipped)}) in {kept}")
         self.snapshotter = snapshot.Snapshotter(
             self.home.state,
             self.aws_endpoint,
@@ -361,6 +367,9 @@ class LocalStack:
         the names of threads still alive afterwards (reported by the caller)."""
         deadline = time.monotonic() + timeout
         alive: list[str] = []
+        if self.snapshotter is not None:  # now, in case a slow piece below eats the deadline
+            with contextlib.suppress(Exception):
+                self.snapshotter.save()
         while self._stops:
             name, stop = self._stops.pop()
             try:

@@ -85,10 +85,9 @@ def query_datetime(request: Request, name: str) -> str | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.upper())
-    except ValueError:
+        return datetime.fromisoformat(value.upper()).astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
         raise ValidationError(f"{name} is not a date-time", fields={name: "not a real date or time"}) from None
-    return parsed.astimezone(UTC).isoformat()
 
 
 def query_date(request: Request, name: str) -> str | None:
@@ -155,12 +154,20 @@ def decode_cursor(request: Request) -> dict[str, Any] | None:
         key = json.loads(base64.urlsafe_b64decode(raw.encode()))
     except (ValueError, binascii.Error):
         raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor from this API"}) from None
-    ok = isinstance(key, dict) and all(
-        isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N") for v in key.values()
-    )
+    ok = isinstance(key, dict) and all(_key_attribute(v) for v in key.values())
     if not ok:
         raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor from this API"})
     return dict(key)
+
+
+def _key_attribute(value: Any) -> bool:
+    """One DynamoDB key attribute as our cursors hold them: {"S": text} or {"N": "<number>"}."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    kind, text = next(iter(value.items()))
+    return isinstance(text, str) and (
+        kind == "S" or (kind == "N" and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text) is not None)
+    )
 
 
 # Chalice's own error codes (unknown method, media type, unhandled) mapped to ours.

@@ -218,4 +218,9 @@ class OrderFilter:
             )
         if start is not None and end is not None and start > end:
             raise Unprocessable("from must not be after to", fields={"from": "after to"})
+        if start is not None and not (status or user_id):  # byDay is one partition per day
+            raise Unprocessable(
+                "from/to narrow a status or userId listing; day= lists one day",
+                fields={"from": "needs status or userId"},
+            )
         return cls(status or None, start, end, user_id or None, day or None)

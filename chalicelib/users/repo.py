@@ -19,6 +19,7 @@ from chalicelib.core import aws, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import (
     Read,
+    error_code,
     from_item,
     is_conditional_failure,
     put_new,
@@ -159,10 +160,14 @@ class UsersRepo:
             else:
                 self.ddb.update_item(**update)
         except tx.Cancelled as exc:
+            if not exc.failed:  # another transaction held the item: busy, not a failed condition
+                raise Conflict("the account is busy with another change; retry", code="contention") from None
             raise ConditionFailed from exc
         except ClientError as exc:
             if is_conditional_failure(exc):
                 raise ConditionFailed from None
+            if error_code(exc) == "TransactionConflictException":  # an update racing a transaction
+                raise Conflict("the account is busy with another change; retry", code="contention") from None
             raise
 
     def record_login(

@@ -100,9 +100,11 @@ class VendorsRepo:
                     code="version_conflict",
                     fields={"version": "stale"},
                 ) from None
-            raise Conflict(
-                "the owner must be an active customer or vendor user", fields={"ownerUserId": "not eligible"}
-            ) from None
+            if "user:owner" in exc.failed:
+                raise Conflict(
+                    "the owner must be an active customer or vendor user", fields={"ownerUserId": "not eligible"}
+                ) from None
+            raise Conflict("the vendor is busy with another change; retry", code="contention") from None
 
     def load_requests(self, vendor_id: str, day: str, limit: int, expires_at: int) -> Tagged:
         """Count one more order for a vendor today, refused at its daily capacity."""

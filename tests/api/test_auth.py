@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from chalicelib.audit import repo as audit
 from chalicelib.core import aws, config
 from freshcart_local.dispatcher import Dispatcher
@@ -267,3 +269,20 @@ def test_verification_email_can_be_resent_a_few_times(api: Api) -> None:
     assert api.call("POST", "/auth/verify-email", {"token": tokens[-1]}).status_code == 200
     resp = api.call("POST", "/auth/verify-email/resend", token=token)
     assert resp.status_code == 409 and error(resp)["code"] == "already_verified"
+
+
+def test_a_transaction_conflict_is_a_retryable_409_not_a_false_refusal(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On DynamoDB a transaction can be cancelled because another one held the user item (an
+    order placement updates it too); that is not a failed condition (disabled, gone)."""
+    from chalicelib.core import tx
+
+    api.register("alice")
+
+    def busy(items: Any, operation: str) -> None:
+        raise tx.Cancelled(set(), conflict=True)
+
+    monkeypatch.setattr(tx, "commit", busy)
+    resp = api.call("POST", "/auth/login", {"username": "alice", "password": PASSWORD})
+    assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "contention"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from openapi_spec_validator import validate
@@ -179,7 +181,6 @@ def test_every_unserved_method_is_a_json_405(api: Api) -> None:
 def test_a_made_up_cursor_is_a_400_not_a_500(api: Api, own_clients: None) -> None:
     """Real DynamoDB refuses a start key that is not one of the listing's (moto does not check,
     so the refusal is simulated here, with DynamoDB's error code)."""
-    import base64
 
     from botocore.exceptions import ClientError
 
@@ -206,7 +207,8 @@ def test_order_filters_are_checked_at_the_edge(api: Api) -> None:
         ("userId=a%20b", 400),
         ("from=2030-01-02T00:00:00Z", 422),
         ("from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z", 422),
-        ("from=2030-01-01T00:00:00%2B05:30&to=2030-01-02T00:00:00Z", 200),
+        ("status=PAID&from=2030-01-01T00:00:00%2B05:30&to=2030-01-02T00:00:00Z", 200),
+        ("from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z", 422),  # a range needs status or userId
     ]:
         assert api.call("GET", f"/orders?{query}", token=manager).status_code == status, query
 
@@ -264,3 +266,21 @@ def test_docs_page_is_self_contained(api: Api) -> None:
     page = resp.body.decode()
     assert "place_order" in page and 'id="schema-Order"' in page and "Idempotency-Key" in page
     assert "<script" not in page and "http://" not in page and "https://cdn" not in page
+
+
+@pytest.mark.parametrize(
+    "key",
+    [{"pk": {"S": 1}, "sk": {"S": "x"}}, {"pk": {"N": "one"}}, {"pk": {"S": ["a"]}}, {"pk": {"B": "eA=="}}],
+)
+def test_a_cursor_with_the_wrong_value_types_is_a_400(api: Api, key: dict[str, Any]) -> None:
+    """Found in review: {"pk": {"S": 1}} passed the cursor check and botocore refused it (a 500)."""
+    forged = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    resp = api.call("GET", f"/products?cursor={forged}")
+    assert resp.status_code == 400 and "cursor" in err(resp)["fields"]
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_date_time_past_the_calendar_in_utc_is_a_400(api: Api, instant: str) -> None:
+    token = api.user("mgr", role="manager")["accessToken"]
+    resp = api.call("GET", f"/orders?from={quote(instant)}&to={quote(instant)}", token=token)
+    assert resp.status_code == 400 and "from" in err(resp)["fields"]

@@ -434,7 +434,9 @@ def test_manager_filters_by_date_range_day_and_user_with_status(shop: Shop) -> N
     assert ids(f"userId={ann_id}&from={since}&to={until}") == [a2, a1]
     half = shop.api.call("GET", f"/orders?from={since}", token=manager)
     assert half.status_code == 422 and json_body(half)["error"]["fields"] == {"to": "required with the other"}
-    backwards = shop.api.call("GET", f"/orders?from={until}&to={since}", token=manager)
+    backwards = shop.api.call("GET", f"/orders?status=CANCELLED&from={until}&to={since}", token=manager)
     assert backwards.status_code == 422 and json_body(backwards)["error"]["fields"] == {"from": "after to"}
+    unscoped = shop.api.call("GET", f"/orders?from={since}&to={until}", token=manager)  # was: today's, silently
+    assert unscoped.status_code == 422 and json_body(unscoped)["error"]["fields"] == {"from": "needs status or userId"}
     bad = shop.api.call("GET", "/orders?status=PENDING_PAYMENT&from=yesterday&to=today", token=manager)
     assert bad.status_code == 400 and "from" in json_body(bad)["error"]["fields"]

@@ -181,3 +181,15 @@ def test_a_cancelled_token_can_be_retried(table: Any) -> None:
     ddb.delete_item(TableName=TABLE, Key=key("blocker"))
     ddb.transact_write_items(TransactItems=blocked, ClientRequestToken="tok-3")
     assert ddb.get_item(TableName=TABLE, Key=key("counter"))["Item"]["n"] == {"N": "1"}
+
+
+def test_a_cancelled_tokens_name_cannot_be_reused_for_other_items(table: Any) -> None:
+    """Stricter than needed, on purpose: whether DynamoDB lets a cancelled attempt's token carry
+    other items is not documented, so a caller that reused a name would fail here first."""
+    ddb = table
+    ddb.transact_write_items(TransactItems=[put_new("taken")])
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[put_new("taken")], ClientRequestToken="tok-4")
+    with pytest.raises(ClientError) as exc:
+        ddb.transact_write_items(TransactItems=[put_new("other")], ClientRequestToken="tok-4")
+    assert exc.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
