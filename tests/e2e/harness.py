@@ -159,3 +159,42 @@ def login(api: str, email: str, password: str) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def stocked(api: str, admin: dict[str, str], name: str, pincode: str, units: int, price: int = 5000) -> dict[str, Any]:
+    """Through the API as the admin: a product (one variant, priced in INR), a vendor serving
+    ``pincode`` that offers it, and ``units`` in stock. Returns an order line for one unit, with
+    the product and the vendor."""
+    tag = name.upper().replace(" ", "-")
+    variants = [{"name": "1 l", "unit": "l", "sku": f"{tag}-1L", "prices": {"INR": price}}]
+    r = requests.post(
+        f"{api}/products", headers=admin, json={"name": name, "category": "dairy", "variants": variants}, timeout=30
+    )
+    assert r.status_code == 201, r.text
+    product = r.json()
+    address = {
+        "line1": "1 Lane",
+        "city": "Pune",
+        "state": "MH",
+        "pincode": pincode,
+        "country": "IN",
+        "lat": 18.5,
+        "lng": 73.8,
+    }
+    vendor_body = {
+        "name": f"{name} Dairy",
+        "contact": {"email": "d@example.com", "phone": "+91 80 1111 2222"},
+        "address": address,
+        "serviceAreas": [pincode],
+        "products": [product["productId"]],
+        "capacity": {"dailyOrderLimit": 1000},
+    }
+    r = requests.post(f"{api}/vendors", headers=admin, json=vendor_body, timeout=30)
+    assert r.status_code == 201, r.text
+    vendor = r.json()
+    variant = product["variants"][0]["variantId"]
+    stock = {"productId": product["productId"], "variantId": variant, "vendorId": vendor["vendorId"], "set": units}
+    r = requests.post(f"{api}/inventory/adjust", headers=admin, json={**stock, "reason": "opening"}, timeout=30)
+    assert r.status_code == 200, r.text
+    line = {"productId": product["productId"], "variantId": variant, "quantity": 1}
+    return {"line": line, "product": product, "vendor": vendor}

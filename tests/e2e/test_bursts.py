@@ -15,6 +15,7 @@ import boto3
 import pytest
 import requests
 
+from tests.e2e import harness
 from tests.e2e.conftest import mailbox
 
 pytestmark = pytest.mark.e2e
@@ -89,54 +90,8 @@ def events(sqs: Any, url: str, want: Any, timeout: float = 30) -> list[dict[str,
 
 
 def shop(stack: dict[str, Any], units: int) -> tuple[dict[str, Any], str]:
-    api, h = stack["api_url"], admin_headers(stack)
-    tag = uuid.uuid4().hex[:6]
-    product = requests.post(
-        f"{api}/products",
-        headers=h,
-        timeout=30,
-        json={
-            "name": f"Ghee {tag}",
-            "category": "dairy",
-            "variants": [{"name": "500g", "unit": "g", "sku": f"GHEE-{tag}", "prices": {"INR": 45000}}],
-        },
-    ).json()
-    vendor = requests.post(
-        f"{api}/vendors",
-        headers=h,
-        timeout=30,
-        json={
-            "name": f"Burst Dairy {tag}",
-            "contact": {"email": "d@example.com", "phone": "+91 80 1111 2222"},
-            "address": {
-                "line1": "1 Lane",
-                "city": "Pune",
-                "state": "MH",
-                "pincode": PINCODE,
-                "country": "IN",
-                "lat": 18.5,
-                "lng": 73.8,
-            },
-            "serviceAreas": [PINCODE],
-            "products": [product["productId"]],
-            "capacity": {"dailyOrderLimit": 1000},
-        },
-    ).json()
-    variant = product["variants"][0]["variantId"]
-    r = requests.post(
-        f"{api}/inventory/adjust",
-        headers=h,
-        timeout=30,
-        json={
-            "productId": product["productId"],
-            "variantId": variant,
-            "vendorId": vendor["vendorId"],
-            "set": units,
-            "reason": "opening",
-        },
-    )
-    assert r.status_code == 200, r.text
-    return {"productId": product["productId"], "variantId": variant, "quantity": 1}, vendor["vendorId"]
+    made = harness.stocked(stack["api_url"], admin_headers(stack), f"Ghee {uuid.uuid4().hex[:6]}", PINCODE, units)
+    return made["line"], made["vendor"]["vendorId"]
 
 
 def test_thirty_concurrent_registrations_of_distinct_users_all_succeed(stack: dict[str, Any]) -> None:

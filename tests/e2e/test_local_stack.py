@@ -82,51 +82,8 @@ def test_order_journey_over_http(stack: dict[str, Any]) -> None:
         f"{api}/auth/login", json={"email": stack["admin"]["email"], "password": stack["admin"]["password"]}, timeout=10
     ).json()
     h = {"Authorization": f"Bearer {admin['accessToken']}"}
-    product = requests.post(
-        f"{api}/products",
-        headers=h,
-        timeout=10,
-        json={
-            "name": "Milk",
-            "category": "dairy",
-            "variants": [{"name": "1L", "unit": "l", "sku": "MILK-1L", "prices": {"INR": 6000}}],
-        },
-    ).json()
-    vendor = requests.post(
-        f"{api}/vendors",
-        headers=h,
-        timeout=10,
-        json={
-            "name": "Dairy",
-            "contact": {"email": "d@example.com", "phone": "+91 80 1111 2222"},
-            "address": {
-                "line1": "1 Lane",
-                "city": "Pune",
-                "state": "MH",
-                "pincode": "411001",
-                "country": "IN",
-                "lat": 18.5,
-                "lng": 73.8,
-            },
-            "serviceAreas": ["411001"],
-            "products": [product["productId"]],
-            "capacity": {"dailyOrderLimit": 50},
-        },
-    ).json()
-    variant = product["variants"][0]["variantId"]
-    r = requests.post(
-        f"{api}/inventory/adjust",
-        headers=h,
-        timeout=10,
-        json={
-            "productId": product["productId"],
-            "variantId": variant,
-            "vendorId": vendor["vendorId"],
-            "set": 3,
-            "reason": "opening",
-        },
-    )
-    assert r.status_code == 200, r.text
+    made = harness.stocked(api, h, "Milk", "411001", units=3, price=6000)
+    product, variant = made["product"], made["line"]["variantId"]
 
     endpoint = stack["aws_endpoint"]
     sqs = boto3.client(

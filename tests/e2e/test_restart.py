@@ -16,7 +16,7 @@ import boto3
 import pytest
 import requests
 
-from tests.e2e.harness import ROOT, Stack, bearer, login, mailbox, messages
+from tests.e2e.harness import ROOT, Stack, bearer, login, mailbox, messages, stocked
 
 pytestmark = pytest.mark.e2e
 COPY = ("app.py", "chalicelib", ".chalice", "freshcart_local", "infra", "stepfunctions")
@@ -70,37 +70,8 @@ def test_ctrl_c_and_start_keeps_users_products_orders_tokens_messages_objects(wo
     a = world["a"] = Stack(world["home"], world["project"])
     api = a.api
     admin = bearer(login(api, a.facts["admin"]["email"], a.facts["admin"]["password"])["accessToken"])
-    product = new_product(api, admin, "Buffalo Milk")
-    variant = product["variants"][0]["variantId"]
-    vendor = requests.post(
-        f"{api}/vendors",
-        headers=admin,
-        timeout=30,
-        json={
-            "name": "Kept Dairy",
-            "contact": {"email": "k@example.com", "phone": "+91 80 1111 2222"},
-            "address": {
-                "line1": "1 Lane",
-                "city": "Pune",
-                "state": "MH",
-                "pincode": "411001",
-                "country": "IN",
-                "lat": 18.5,
-                "lng": 73.8,
-            },
-            "serviceAreas": ["411001"],
-            "products": [product["productId"]],
-            "capacity": {"dailyOrderLimit": 50},
-        },
-    ).json()
-    stock = {
-        "productId": product["productId"],
-        "variantId": variant,
-        "vendorId": vendor["vendorId"],
-        "set": 5,
-        "reason": "opening",
-    }
-    assert requests.post(f"{api}/inventory/adjust", headers=admin, json=stock, timeout=30).status_code == 200
+    made = stocked(api, admin, "Buffalo Milk", "411001", units=5)
+    product, variant = made["product"], made["line"]["variantId"]
 
     user = {"username": "rita", "email": "rita@example.com", "password": "correct-horse-42"}
     assert requests.post(f"{api}/auth/register", json=user, timeout=30).status_code == 201
