@@ -15,6 +15,8 @@ from chalicelib.notifications import jobs as notification_jobs
 from chalicelib.ops import jobs as ops_jobs
 from chalicelib.orders import api as orders_api
 from chalicelib.orders import jobs as orders_jobs
+from chalicelib.payments import api as payments_api
+from chalicelib.payments import jobs as payments_jobs
 from chalicelib.users import api as users_api
 from chalicelib.users import authorizer
 from chalicelib.users import jobs as users_jobs
@@ -40,6 +42,8 @@ app.register_blueprint(inventory_api.bp)
 app.register_blueprint(inventory_jobs.bp)
 app.register_blueprint(orders_api.bp)
 app.register_blueprint(orders_jobs.bp)
+app.register_blueprint(payments_api.bp)
+app.register_blueprint(payments_jobs.bp)
 
 
 @app.route("/openapi.json", methods=["GET"])

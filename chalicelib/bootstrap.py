@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from chalicelib.audit.repo import Actor
 from chalicelib.users.auth import AuthService
 from chalicelib.users.repo import UsersRepo
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
     from chalicelib.orders.views import OrderViews
+    from chalicelib.payments.service import PaymentService
+    from chalicelib.payments.webhooks import WebhookInbox
     from chalicelib.users.profile import ProfileService
     from chalicelib.vendors.service import VendorService
 
@@ -76,7 +79,14 @@ def order_lifecycle() -> OrderLifecycle:
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.repo import OrdersRepo
 
-    return OrderLifecycle(OrdersRepo(), InventoryRepo(), CatalogRepo())
+    return OrderLifecycle(OrdersRepo(), InventoryRepo(), CatalogRepo(), reviews=_Reviews())
+
+
+class _Reviews:
+    """A fraud hold's decision goes to payments (which needs the lifecycle in turn)."""
+
+    def resolve(self, order_id: str, approve: bool, actor: Actor, reason: str | None) -> None:
+        payments().resolve(order_id, approve, actor, reason)
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +97,58 @@ def order_views() -> OrderViews:
     return OrderViews(OrdersRepo(), order_lifecycle())
 
 
+@lru_cache(maxsize=1)
+def payments() -> PaymentService:
+    from chalicelib.orders.repo import OrdersRepo
+    from chalicelib.payments.gateway import StripeGateway
+    from chalicelib.payments.repo import Chain, LedgerRepo, PaymentsRepo
+    from chalicelib.payments.service import PaymentService, Workflows
+
+    return PaymentService(
+        PaymentsRepo(),
+        LedgerRepo(),
+        Chain(),
+        StripeGateway(),
+        order_lifecycle(),
+        OrdersRepo(),
+        UsersRepo(),
+        Workflows(),
+    )
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> WebhookInbox:
+    from chalicelib.payments.gateway import StripeGateway
+    from chalicelib.payments.webhooks import WebhookInbox
+
+    return WebhookInbox(StripeGateway())
+
+
+def is_admin(authorization: str | None) -> bool:
+    """Does this Authorization header carry a valid admin token? (for public routes that show
+    admins more)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return False
+    try:
+        return auth().authorize(authorization[7:].strip())[1] == "admin"
+    except Exception:
+        return False
+
+
 def reset() -> None:
-    for factory in (auth, profiles, vendors, catalog, inventory, order_placement, order_lifecycle, order_views):
+    from chalicelib.payments import gateway
+
+    gateway.reset()
+    for factory in (
+        auth,
+        profiles,
+        vendors,
+        catalog,
+        inventory,
+        order_placement,
+        order_lifecycle,
+        order_views,
+        payments,
+        webhooks,
+    ):
         factory.cache_clear()

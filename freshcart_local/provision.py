@@ -26,7 +26,14 @@ SERVED_BY_CHALICE_LOCAL = {"AWS::ApiGateway::GatewayResponse", "AWS::Lambda::Eve
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template with each state machine's ``{"Fn::Asl": "stepfunctions/x.asl.json"}`` replaced
+    by that file's definition: ASL lives in stepfunctions/, the shipped template carries it as a
+    ``Definition`` object (so cfn-lint checks the ASL)."""
     template: dict[str, Any] = json.loads(path.read_text())
+    for res in template["Resources"].values():
+        definition = res.get("Properties", {}).get("Definition")
+        if isinstance(definition, dict) and set(definition) == {"Fn::Asl"}:
+            res["Properties"]["Definition"] = json.loads((ROOT / definition["Fn::Asl"]).read_text())
     return template
 
 
@@ -88,6 +95,7 @@ class Provisioner:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::IAM::Role": self._role,
+            "AWS::Logs::LogGroup": self._log_group,
         }
         while pending:
             progressed = False
@@ -177,6 +185,11 @@ class Provisioner:
         self.refs[name] = p.get("RoleName", name)
         self.attrs[(name, "Arn")] = PLACEHOLDER_ROLE
 
+    def _log_group(self, name: str, p: dict[str, Any]) -> None:
+        group = p["LogGroupName"]
+        self.refs[name] = group
+        self.attrs[(name, "Arn")] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{group}:*"
+
     def _state_machine(self, name: str, p: dict[str, Any]) -> None:
         definition = p.get("Definition")
         text = json.dumps(definition) if definition is not None else p["DefinitionString"]
@@ -184,7 +197,10 @@ class Provisioner:
             text = text.replace("${" + key + "}", str(value))
         ensure_lambda_functions(lambda_names_in(text))
         arn = aws.client("stepfunctions").create_state_machine(
-            name=p["StateMachineName"], definition=text, roleArn=PLACEHOLDER_ROLE
+            name=p["StateMachineName"],
+            definition=text,
+            roleArn=PLACEHOLDER_ROLE,
+            type=p.get("StateMachineType", "STANDARD"),
         )["stateMachineArn"]
         self.refs[name] = arn
         self.attrs[(name, "Arn")] = arn

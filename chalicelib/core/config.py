@@ -56,6 +56,17 @@ class Settings:
     check_window_seconds: int
     audit_ttl_days: int
     max_sessions: int
+    payments_table: str
+    transactions_table: str
+    payment_events_topic_arn: str
+    checkout_state_machine_arn: str
+    checkout_await_state_machine_arn: str
+    stripe_events_queue: str
+    failed_transactions_queue: str
+    stripe_secret_id: str
+    stripe_api_base: str
+    stripe_timeout_seconds: float
+    platform_fee_bps: int
 
 
 def stage_name() -> str:
@@ -106,6 +117,18 @@ def get_settings() -> Settings:
         check_window_seconds=int(_env("CHECK_WINDOW_SECONDS", "60")),
         audit_ttl_days=int(_env("AUDIT_TTL_DAYS", "90")),
         max_sessions=int(_env("MAX_SESSIONS", "10")),
+        payments_table=name("PAYMENTS_TABLE", "payments"),
+        transactions_table=name("TRANSACTIONS_TABLE", "transactions"),
+        payment_events_topic_arn=_env("PAYMENT_EVENTS_TOPIC_ARN", ""),
+        checkout_state_machine_arn=_env("CHECKOUT_STATE_MACHINE_ARN", ""),
+        checkout_await_state_machine_arn=_env("CHECKOUT_AWAIT_STATE_MACHINE_ARN", ""),
+        stripe_events_queue=name("STRIPE_EVENTS_QUEUE", "stripe-events"),
+        failed_transactions_queue=name("FAILED_TRANSACTIONS_QUEUE", "failed-transactions"),
+        stripe_secret_id=_env("STRIPE_SECRET_ID", f"freshcart/{stage}/stripe"),
+        # Set only on the local stage (localstripe); empty means api.stripe.com.
+        stripe_api_base=_env("STRIPE_API_BASE", ""),
+        stripe_timeout_seconds=float(_env("STRIPE_TIMEOUT_SECONDS", "10")),
+        platform_fee_bps=int(_env("PLATFORM_FEE_BPS", "500")),
     )
 
 

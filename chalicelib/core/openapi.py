@@ -26,6 +26,7 @@ CONTRACTS = (
     "chalicelib.vendors.contract",
     "chalicelib.inventory.contract",
     "chalicelib.orders.contract",
+    "chalicelib.payments.contract",
     "chalicelib.core.contract",
 )
 REF = "#/components/schemas/{model}"
@@ -97,6 +98,7 @@ ERRORS = {
     422: "well-formed but refused by a rule JSON Schema cannot state (`fields` names it)",
     429: "rate limited: see Retry-After",
     500: "internal error: the body carries only the requestId",
+    503: "a dependency (AWS, Stripe) is unavailable: retry, with the same Idempotency-Key where there is one",
 }
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -15,7 +15,18 @@ TAG = "orders"
 M = "chalicelib.orders.models"
 C = "chalicelib.orders.contract"
 STAFF = ("manager", "admin")
-Status = Literal["PENDING_PAYMENT", "PAID", "APPROVED", "DISPATCHED", "DELIVERED", "CANCELLED", "REJECTED", "EXPIRED"]
+Status = Literal[
+    "PENDING_PAYMENT",
+    "PAID",
+    "APPROVED",
+    "DISPATCHED",
+    "DELIVERED",
+    "CANCELLED",
+    "REJECTED",
+    "EXPIRED",
+    "REFUNDED",
+    "PARTIALLY_REFUNDED",
+]
 assert set(Status.__args__) == set(rules.TRANSITIONS)  # type: ignore[attr-defined]
 
 

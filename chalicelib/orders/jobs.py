@@ -21,6 +21,8 @@ EVENT_FOR_STATUS = {
     rules.EXPIRED: "OrderExpired",
     rules.DISPATCHED: "OrderDispatched",
     rules.DELIVERED: "OrderDelivered",
+    rules.REFUNDED: "OrderRefunded",
+    rules.PARTIALLY_REFUNDED: "OrderPartiallyRefunded",
 }
 
 
@@ -52,7 +54,7 @@ def order_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | No
             )
         ]
     if old is not None and old.get("status") != new.get("status") and new["status"] in EVENT_FOR_STATUS:
-        extra = {"refundRequired": True} if new.get("refund") else {}
+        extra = {"refundRequired": True} if (new.get("refund") or {}).get("status") == "REQUIRED" else {}
         return [(EVENT_FOR_STATUS[new["status"]], {**data, "from": old.get("status"), **extra})]
     return []
 

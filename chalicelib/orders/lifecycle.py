@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
@@ -22,11 +22,18 @@ from chalicelib.orders.repo import OrdersRepo
 from chalicelib.orders.views import load, view, visible
 
 
+class Reviews(Protocol):
+    """The payments domain's side of a fraud hold: a manager's decision resumes or ends it."""
+
+    def resolve(self, order_id: str, approve: bool, actor: Actor, reason: str | None) -> None: ...
+
+
 @dataclass
 class OrderLifecycle:
     orders: OrdersRepo
     inventory: InventoryRepo
     catalog: CatalogRepo
+    reviews: Reviews | None = None
 
     def cancel(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
         order = visible(self.orders, who, order_id)
@@ -35,14 +42,36 @@ class OrderLifecycle:
         return view(self._move(order, rules.CANCELLED, Actor.of(who, client), reason))
 
     def approve(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
-        return view(self._move(visible(self.orders, who, order_id), rules.APPROVED, Actor.of(who, client), None))
+        order = visible(self.orders, who, order_id)
+        if order["status"] == rules.PENDING_PAYMENT and self.reviews is not None:
+            # Held by fraud rules: approving lets the checkout charge it (it becomes PAID then).
+            self.reviews.resolve(order_id, approve=True, actor=Actor.of(who, client), reason=None)
+            return view(order)
+        return view(self._move(order, rules.APPROVED, Actor.of(who, client), None))
 
     def reject(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
-        return view(self._move(visible(self.orders, who, order_id), rules.REJECTED, Actor.of(who, client), reason))
+        order = visible(self.orders, who, order_id)
+        moved = self._move(order, rules.REJECTED, Actor.of(who, client), reason)
+        if order["status"] == rules.PENDING_PAYMENT and self.reviews is not None:
+            self.reviews.resolve(order_id, approve=False, actor=Actor.of(who, client), reason=reason)
+        return view(moved)
 
-    def mark_paid(self, order_id: str, payment: dict[str, Any], actor: Actor) -> dict[str, Any]:
-        """PENDING_PAYMENT -> PAID: the reservation becomes a sale. For the checkout workflow."""
-        return view(self._move(load(self.orders, order_id), rules.PAID, actor, None, {"payment": payment}))
+    def get(self, order_id: str) -> dict[str, Any]:
+        return load(self.orders, order_id)
+
+    def paid_items(self, order: dict[str, Any], payment: dict[str, Any], actor: Actor, now: int) -> list[Tagged]:
+        """PENDING_PAYMENT -> PAID while the reservation is still live at ``now``: the
+        reservation becomes a sale. Committed by the checkout with its ledger entry."""
+        return self.transition(order, rules.PAID, actor, None, {"payment": payment}, live_at=now)[0]
+
+    def refunded_items(self, order: dict[str, Any], refunded: int, actor: Actor, reason: str | None) -> list[Tagged]:
+        """A paid order's refunds so far: REFUNDED once all of it is back, else PARTIALLY_REFUNDED."""
+        target = rules.REFUNDED if refunded >= int(order["total"]) else rules.PARTIALLY_REFUNDED
+        refund = {"status": "DONE" if target == rules.REFUNDED else "PARTIAL", "amount": refunded}
+        refund["currency"] = order["currency"]
+        if target == order["status"]:  # another partial refund: record it, no new status
+            return [self.orders.refund_progress_request(order["orderId"], order["status"], refund)]
+        return self.transition(order, target, actor, reason, {"refund": refund})[0]
 
     def expire(self, order: dict[str, Any], actor: Actor) -> dict[str, Any] | None:
         """Release an unpaid order's stock once its hold has passed. Exactly once: the transition
@@ -85,6 +114,26 @@ class OrderLifecycle:
         sets: dict[str, Any] | None = None,
         expired_before: int | None = None,
     ) -> dict[str, Any]:
+        items, moved = self.transition(order, target, actor, reason, sets, expired_before=expired_before)
+        current = order["status"]
+        try:
+            tx.commit(items, f"order:{order['orderId']}:{current}>{target}:{uuid.uuid4().hex}")
+        except tx.Cancelled:
+            raise Conflict("the order changed meanwhile; reload it", code="invalid_transition") from None
+        return moved
+
+    def transition(
+        self,
+        order: dict[str, Any],
+        target: str,
+        actor: Actor,
+        reason: str | None,
+        sets: dict[str, Any] | None = None,
+        expired_before: int | None = None,
+        live_at: int | None = None,
+    ) -> tuple[list[Tagged], dict[str, Any]]:
+        """The transaction items of one transition (order, stock, promo use, audit row) and the
+        order as it will be; for callers that commit them with their own items (payments)."""
         current = order["status"]
         if not rules.can_move(current, target):
             raise Conflict(
@@ -108,11 +157,9 @@ class OrderLifecycle:
             sets,
             release_hold=current in rules.HOLDS_STOCK,
             expired_before=expired_before,
+            live_at=live_at,
         )
         details = {"from": current, **({"reason": reason} if reason else {})}
         row = audit.put_request(f"ORDER#{order['orderId']}", f"order_{target.lower()}", actor, details)
-        try:
-            tx.commit([request, *moves, row], f"order:{order['orderId']}:{current}>{target}:{uuid.uuid4().hex}")
-        except tx.Cancelled:
-            raise Conflict("the order changed meanwhile; reload it", code="invalid_transition") from None
-        return {**order, **sets, "status": target, "updatedAt": now, "history": [*order["history"], entry]}
+        moved = {**order, **sets, "status": target, "updatedAt": now, "history": [*order["history"], entry]}
+        return [request, *moves, row], moved

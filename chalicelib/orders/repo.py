@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, put_new, query_page, strip, values
+from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, values
 from chalicelib.core.tx import Tagged
 
 META = "META"
@@ -40,6 +40,21 @@ class OrdersRepo:
         resp = self.ddb.get_item(TableName=self.table, Key=order_key(order_id), ConsistentRead=True)
         return strip(from_item(resp.get("Item")))
 
+    def order_read(self, order_id: str) -> Read[dict[str, Any] | None]:
+        return Read(self.table, [order_key(order_id)], lambda rows: strip(rows[0]) if rows else None, consistent=True)
+
+    def count_since(self, user_id: str, since: str) -> int:
+        """How many orders a user placed since an instant (byUser, keys only)."""
+        resp = self.ddb.query(
+            TableName=self.table,
+            IndexName="byUser",
+            KeyConditionExpression="userId = :u AND createdKey > :s",
+            ExpressionAttributeValues=values(u=user_id, s=since),
+            Select="COUNT",
+            Limit=100,
+        )
+        return int(resp.get("Count", 0))
+
     def put_request(self, order: dict[str, Any]) -> Tagged:
         item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}
         return Tagged("order", put_new(self.table, item))
@@ -53,6 +68,7 @@ class OrdersRepo:
         sets: dict[str, Any],
         release_hold: bool,
         expired_before: int | None = None,
+        live_at: int | None = None,
     ) -> Tagged:
         """Move an order from ``current`` to ``target`` only if it is still ``current``."""
         names = {"#s": "status"}
@@ -69,6 +85,9 @@ class OrdersRepo:
         if expired_before is not None:
             condition += " AND holdUntil < :exp"
             vals.update(values(exp=hold_until(expired_before)))
+        if live_at is not None:  # the reservation has not expired
+            condition += " AND holdUntil >= :live"
+            vals.update(values(live=hold_until(live_at)))
         return Tagged(
             "order",
             {
@@ -79,6 +98,21 @@ class OrdersRepo:
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": vals,
+                }
+            },
+        )
+
+    def refund_progress_request(self, order_id: str, status: str, refund: dict[str, Any]) -> Tagged:
+        return Tagged(
+            "order",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": order_key(order_id),
+                    "UpdateExpression": "SET refund = :r",
+                    "ConditionExpression": "#s = :s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": values(r=refund, s=status),
                 }
             },
         )

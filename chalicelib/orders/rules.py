@@ -17,17 +17,22 @@ PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
     "DELIVERED",
 )
 CANCELLED, REJECTED, EXPIRED = "CANCELLED", "REJECTED", "EXPIRED"
+REFUNDED, PARTIALLY_REFUNDED = "REFUNDED", "PARTIALLY_REFUNDED"
+_REFUNDS = frozenset({REFUNDED, PARTIALLY_REFUNDED})
 
 # The order status machine: every transition is checked against this table.
 TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING_PAYMENT: frozenset({PAID, CANCELLED, REJECTED, EXPIRED}),
-    PAID: frozenset({APPROVED, CANCELLED, REJECTED}),
-    APPROVED: frozenset({DISPATCHED, CANCELLED}),
-    DISPATCHED: frozenset({DELIVERED}),
-    DELIVERED: frozenset(),
-    CANCELLED: frozenset(),
-    REJECTED: frozenset(),
+    PAID: frozenset({APPROVED, CANCELLED, REJECTED}) | _REFUNDS,
+    APPROVED: frozenset({DISPATCHED, CANCELLED}) | _REFUNDS,
+    DISPATCHED: frozenset({DELIVERED}) | _REFUNDS,
+    DELIVERED: _REFUNDS,
+    # A paid order cancelled or rejected is refunded in full by the payments domain.
+    CANCELLED: _REFUNDS,
+    REJECTED: _REFUNDS,
     EXPIRED: frozenset(),
+    PARTIALLY_REFUNDED: _REFUNDS,
+    REFUNDED: frozenset(),
 }
 # Stock is held (reserved) while unpaid, committed once paid.
 HOLDS_STOCK = frozenset({PENDING_PAYMENT})

@@ -56,6 +56,13 @@ class OrderViews:
     orders: OrdersRepo
     lifecycle: OrderLifecycle
 
+    def owned_or_staff(self, who: Caller, order_id: str) -> dict[str, Any]:
+        """The order, for its owner, a manager or an admin; a 404 for anyone else."""
+        order = self.orders.get(order_id)
+        if order and (order["userId"] == who.user_id or who.role in ("admin", "manager")):
+            return order
+        raise NotFound("order not found")
+
     def get(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
         """An unpaid order past its hold is expired on read, so nobody sees a stale hold."""
         order = visible(self.orders, who, order_id)

@@ -214,6 +214,7 @@ def test_cancel_releases_once_and_history_is_kept(shop: Shop) -> None:
 def test_manager_approves_paid_and_rejects_with_release(shop: Shop) -> None:
     from chalicelib import bootstrap
     from chalicelib.audit.repo import Actor
+    from chalicelib.core import tx
 
     milk = shop.product()
     vendor = shop.vendor([milk["productId"]])
@@ -222,9 +223,9 @@ def test_manager_approves_paid_and_rejects_with_release(shop: Shop) -> None:
     manager = shop.api.user("boss", role="manager")["accessToken"]
     unpaid = json_body(place(shop, token, address, [line(milk, 2)]))
     paid = json_body(place(shop, token, address, [line(milk, 3)]))
-    bootstrap.order_lifecycle().mark_paid(
-        paid["orderId"], {"paymentId": "pi_1"}, Actor("system", "system", "-", "test")
-    )
+    lifecycle = bootstrap.order_lifecycle()
+    actor = Actor("system", "system", "-", "test")
+    tx.commit(lifecycle.paid_items(lifecycle.get(paid["orderId"]), {"paymentId": "pi_1"}, actor, int(time.time())), "t")
     assert shop.available(milk, vendor) == (5, 2)  # the paid reservation was committed
     resp = shop.api.call("POST", f"/orders/{unpaid['orderId']}/approve", token=manager)
     assert resp.status_code == 409  # only paid orders can be approved

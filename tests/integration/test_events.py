@@ -115,7 +115,7 @@ def test_health_monitor_alerts_on_dead_letters() -> None:
     )
     assert health.check() == {
         "healthy": True,
-        "deadLetters": {f"{s.notifications_queue}-dlq": 0, "freshcart-local-stream-events-dlq": 0},
+        "deadLetters": {name: 0 for name in health.dead_letter_queues()},
     }
     assert "Messages" not in sqs.receive_message(QueueUrl=watch)
     sqs.send_message(QueueUrl=queue_url(f"{s.notifications_queue}-dlq"), MessageBody="x")

@@ -55,7 +55,7 @@ def test_dump_reads_moto_backends_exactly(aws: dict[str, str]) -> None:
     poison = next(m for m in dlq if m["body"] == "poison")
     assert poison["attributes"] == {"type": {"DataType": "String", "StringValue": "X"}}
     assert data["s3"]["freshcart-local-archive-123456789012"]["k/1.json"]["body"] == "e30="
-    assert set(data["secrets"]) == {"freshcart/local/jwt"}
+    assert set(data["secrets"]) == {"freshcart/local/jwt", "freshcart/local/stripe"}
     assert data["admin"] == {"email": "a@x"}
 
 
@@ -72,7 +72,7 @@ def test_restore_round_trips_and_latest_pollers_hear_nothing(tmp_path: Any) -> N
         reset_caches()
         provision("local", REGION)
         done = snapshot.restore_data(kept, None, REGION)
-        assert (done.items, done.messages, done.objects, done.secrets, done.skipped) == (1, 2, 1, 1, [])
+        assert (done.items, done.messages, done.objects, done.secrets, done.skipped) == (1, 2, 1, 2, [])
         assert _normalised(snapshot.dump(None, REGION, {"admin": kept["admin"]})) == _normalised(data)
 
         ddb, streams = clients.client("dynamodb"), clients.client("dynamodbstreams")

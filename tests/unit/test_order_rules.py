@@ -17,7 +17,10 @@ def test_status_machine() -> None:
     assert not rules.can_move("DISPATCHED", "CANCELLED")
     assert not rules.can_move("CANCELLED", "PENDING_PAYMENT")
     terminal = [s for s, nxt in rules.TRANSITIONS.items() if not nxt]
-    assert sorted(terminal) == ["CANCELLED", "DELIVERED", "EXPIRED", "REJECTED"]
+    assert sorted(terminal) == ["EXPIRED", "REFUNDED"]
+    for paid in ("PAID", "APPROVED", "DISPATCHED", "DELIVERED", "CANCELLED", "REJECTED"):
+        assert rules.can_move(paid, "REFUNDED") and rules.can_move(paid, "PARTIALLY_REFUNDED")
+    assert not rules.can_move("PENDING_PAYMENT", "REFUNDED") and not rules.can_move("EXPIRED", "REFUNDED")
     reachable = set().union(*rules.TRANSITIONS.values())
     assert reachable | {"PENDING_PAYMENT"} == set(rules.TRANSITIONS)
 

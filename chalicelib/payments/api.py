@@ -1,0 +1,87 @@
+"""Payment routes: pay an order, read its payment, refund it, validate as a dry run, Stripe's
+webhook, and the health check."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import bootstrap
+from chalicelib.audit.repo import Actor
+from chalicelib.core.errors import ValidationError
+from chalicelib.core.http import caller, client_info, header, idempotency_key, parse, require_role
+from chalicelib.core.lazy import lazy_module
+from chalicelib.users.authorizer import jwt_auth
+
+if TYPE_CHECKING:
+    from chalicelib.payments import models
+else:
+    models = lazy_module("chalicelib.payments.models")
+
+bp = Blueprint(__name__)
+
+
+def _req() -> Any:
+    return bp.current_request
+
+
+@bp.route("/orders/{order_id}/pay", methods=["POST"], authorizer=jwt_auth)
+def pay_order(order_id: str) -> Response:
+    """Pay an order (its owner; Idempotency-Key required): the checkout workflow starts.
+
+    The amount and currency are the order's. Poll GET /orders/{id}/payment for the outcome;
+    REQUIRES_ACTION carries the clientSecret for 3-D Secure."""
+    who = caller(_req())
+    key = idempotency_key(_req())
+    body = parse(models.PayBody, _req())
+    result = bootstrap.payments().pay(who, order_id, body.paymentMethod, key, client_info(_req()))
+    return Response(result, status_code=202)
+
+
+@bp.route("/orders/{order_id}/payment", methods=["GET"], authorizer=jwt_auth)
+def get_payment(order_id: str) -> dict[str, Any]:
+    """The order's payment: status, amounts, attempts, refunds and the fraud score (owner, staff)."""
+    order = bootstrap.order_views().owned_or_staff(caller(_req()), order_id)
+    return bootstrap.payments().view(order["orderId"])
+
+
+@bp.route("/orders/{order_id}/refunds", methods=["POST"], authorizer=jwt_auth)
+def refund_order(order_id: str) -> Response:
+    """Refund a paid order, in full or in part (managers, admins; Idempotency-Key required)."""
+    who = require_role(_req(), "manager", "admin")
+    key = idempotency_key(_req())
+    body = parse(models.RefundBody, _req())
+    bootstrap.order_views().owned_or_staff(who, order_id)
+    actor = Actor.of(who, client_info(_req()))
+    status, refund = bootstrap.payments().refund(actor, order_id, body.amount, body.reason, key)
+    return Response(refund, status_code=status)
+
+
+@bp.route("/payments/validate", methods=["POST"], authorizer=jwt_auth)
+def validate_payment() -> dict[str, Any]:
+    """Validation and fraud screening of an order's payment as a dry run: nothing is charged."""
+    who = caller(_req())
+    body = parse(models.ValidateBody, _req())
+    bootstrap.order_views().owned_or_staff(who, body.orderId)
+    return bootstrap.payments().validate(who, body.orderId, body.paymentMethod, client_info(_req()))
+
+
+@bp.route("/webhooks/stripe", methods=["POST"], content_types=["application/json", "text/plain"])
+def stripe_webhook() -> dict[str, Any]:
+    """Stripe's events: the signature is checked on the raw body first, then the event is queued."""
+    raw = _req().raw_body or b""
+    try:
+        event = bootstrap.webhooks().verify(raw, header(_req(), "stripe-signature"))
+    except ValueError as exc:
+        raise ValidationError(f"invalid Stripe signature: {exc}", fields={"Stripe-Signature": str(exc)}) from None
+    bootstrap.webhooks().enqueue(event)
+    return {"received": True}
+
+
+@bp.route("/health", methods=["GET"])
+def health() -> dict[str, Any]:
+    """Public: {status}. With an admin's bearer token, each dependency's check too."""
+    from chalicelib.ops import health as checks
+
+    return checks.report(admin=bootstrap.is_admin(header(_req(), "authorization")))

@@ -1,0 +1,104 @@
+"""payments: paying an order (the checkout workflow), its state, refunds, Stripe's webhooks."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from chalicelib.core.openapi import IDEMPOTENCY_KEY, ROLES, Op, Param
+from chalicelib.core.schema import Instant, View
+
+TAG = "payments"
+M = "chalicelib.payments.models"
+C = "chalicelib.payments.contract"
+STAFF = ("manager", "admin")
+PaymentStatus = Literal["PROCESSING", "REQUIRES_ACTION", "HELD", "SUCCEEDED", "FAILED", "REFUNDED"]
+
+
+class PayAccepted(View):
+    orderId: str
+    paymentId: str
+    status: Literal["PROCESSING", "REQUIRES_ACTION", "SUCCEEDED", "FAILED"]
+    clientSecret: str | None = Field(default=None, description="for Stripe.js to finish 3-D Secure")
+
+
+class Fraud(View):
+    score: int
+    decision: Literal["pass", "hold", "block"]
+    reasons: list[str]
+
+
+class Attempt(View):
+    paymentId: str
+    status: PaymentStatus
+    paymentIntentId: str | None = None
+    failure: str | None = None
+    createdAt: Instant
+
+
+class RefundView(View):
+    refundId: str
+    amount: int = Field(description="minor units")
+    status: Literal["PENDING", "SUCCEEDED", "FAILED"]
+    reason: str | None = None
+    createdAt: Instant
+
+
+class Payment(View):
+    orderId: str
+    paymentId: str
+    status: PaymentStatus
+    amount: int = Field(description="minor units")
+    currency: str
+    captured: int
+    refunded: int
+    paymentIntentId: str | None = None
+    clientSecret: str | None = None
+    fraud: Fraud | None = None
+    attempts: list[Attempt]
+    refunds: list[RefundView]
+
+
+class Validation(View):
+    valid: bool
+    problems: list[str]
+    fraud: Fraud
+
+
+class Received(View):
+    received: bool
+
+
+class HealthCheck(View):
+    name: str
+    status: Literal["ok", "degraded", "down"]
+    latencyMs: int
+    detail: dict[str, Any] | str | None = None
+
+
+class Health(View):
+    status: Literal["ok", "degraded", "down"]
+    checks: list[HealthCheck] | None = Field(default=None, description="admins only")
+
+
+SIGNATURE = Param(
+    "Stripe-Signature",
+    {"type": "string", "maxLength": 2000},
+    location="header",
+    required=True,
+    description="Stripe's signature of the raw body (verified first; 300 s tolerance)",
+)
+
+ROUTES: dict[tuple[str, str], Op] = {
+    ("POST", "/orders/{order_id}/pay"): Op(
+        f"{C}:PayAccepted", 202, f"{M}:PayBody", headers=(IDEMPOTENCY_KEY,), roles=ROLES, errors=(404, 409, 422, 503)
+    ),
+    ("GET", "/orders/{order_id}/payment"): Op(f"{C}:Payment", roles=ROLES),
+    ("POST", "/orders/{order_id}/refunds"): Op(
+        f"{C}:RefundView", 201, f"{M}:RefundBody", headers=(IDEMPOTENCY_KEY,), roles=STAFF, errors=(409, 422)
+    ),
+    ("POST", "/payments/validate"): Op(f"{C}:Validation", body=f"{M}:ValidateBody", roles=ROLES, errors=(404,)),
+    ("POST", "/webhooks/stripe"): Op(f"{C}:Received", headers=(SIGNATURE,), errors=(503,)),
+    ("GET", "/health"): Op(f"{C}:Health"),
+}

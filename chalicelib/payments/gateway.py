@@ -1,0 +1,186 @@
+"""Stripe, behind one small class: the official SDK, keys from Secrets Manager, every POST with an
+idempotency key derived from our own ids, and Stripe's errors turned into three kinds: declined
+(the customer's problem), transient (retry with the same key) and refused (a bug or bad input)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+
+
+class Transient(Exception):
+    """Stripe timed out, was unreachable, rate-limited us or failed (5xx): retry the same call."""
+
+
+class Refused(Exception):
+    """Stripe refused the request for a reason retrying will not fix."""
+
+
+@dataclass(frozen=True)
+class Charge:
+    outcome: str  # succeeded | requires_action | declined
+    intent_id: str | None
+    client_secret: str | None
+    amount: int
+    currency: str
+    decline: str | None = None
+
+
+@dataclass(frozen=True)
+class Keys:
+    secret_key: str
+    publishable_key: str
+    webhook_secret: str
+
+
+_keys: Keys | None = None
+_client: Any = None
+_lock = threading.Lock()
+
+
+def keys() -> Keys:
+    """Read once per container from the ``freshcart/<stage>/stripe`` secret."""
+    global _keys
+    if _keys is None:
+        with _lock:
+            if _keys is None:
+                raw = aws.client("secretsmanager").get_secret_value(SecretId=get_settings().stripe_secret_id)
+                data = json.loads(raw["SecretString"])
+                _keys = Keys(
+                    str(data.get("secretKey") or ""),
+                    str(data.get("publishableKey") or ""),
+                    str(data.get("webhookSecret") or ""),
+                )
+    return _keys
+
+
+def client() -> Any:
+    global _client
+    if _client is None:
+        import stripe  # here: routes that never pay do not pay for the import
+
+        k = keys()
+        if not k.secret_key:
+            raise Refused("Stripe is not configured: set secretKey in the stage's stripe secret")
+        s = get_settings()
+        base = {"api": s.stripe_api_base} if s.stripe_api_base else None
+        with _lock:
+            if _client is None:
+                _client = stripe.StripeClient(
+                    k.secret_key,
+                    base_addresses=base,  # type: ignore[arg-type]
+                    max_network_retries=0,  # our workflow retries, with the same idempotency key
+                    http_client=stripe.RequestsClient(timeout=s.stripe_timeout_seconds),
+                )
+    return _client
+
+
+def reset() -> None:
+    global _keys, _client
+    _keys, _client = None, None
+
+
+def _call(fn: Any, params: dict[str, Any], key: str | None = None) -> Any:
+    import stripe
+
+    try:
+        return fn(params=params, options={"idempotency_key": key} if key else {})
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise Transient(f"{type(exc).__name__}: {exc.user_message or exc}") from None
+    except stripe.APIError as exc:
+        raise Transient(f"Stripe error {exc.http_status}: {exc.user_message or exc}") from None
+    except stripe.StripeError as exc:
+        if exc.http_status and exc.http_status >= 500:
+            raise Transient(f"Stripe error {exc.http_status}") from None
+        if isinstance(exc, stripe.CardError):
+            raise
+        raise Refused(f"{type(exc).__name__}: {exc.user_message or exc}") from None
+
+
+class StripeGateway:
+    def check_method(self, method: str) -> tuple[bool, str | None]:
+        """Can this PaymentMethod be charged? (it exists and is a card)."""
+        import stripe
+
+        try:
+            pm = _call(lambda params, options: client().payment_methods.retrieve(method, options=options), {})
+        except (Refused, stripe.CardError) as exc:
+            return False, str(exc)
+        if getattr(pm, "type", "card") != "card":
+            return False, f"payment method type {pm.type} is not accepted"
+        return True, None
+
+    def charge(
+        self, amount: int, currency: str, method: str, metadata: dict[str, str], key: str, return_url: str | None
+    ) -> Charge:
+        """Create and confirm a PaymentIntent (one call, idempotent on ``key``)."""
+        import stripe
+
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method": method,
+            "confirm": True,
+            "metadata": metadata,
+            "payment_method_types": ["card"],
+        }
+        if return_url:
+            params["return_url"] = return_url
+        try:
+            pi = _call(client().payment_intents.create, params, key)
+        except stripe.CardError as exc:
+            body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
+            intent = body.get("error", {}).get("payment_intent") or {}
+            return Charge("declined", intent.get("id"), None, amount, currency, exc.user_message or "declined")
+        return self._charge_of(pi, amount, currency)
+
+    def retrieve(self, intent_id: str) -> Charge:
+        pi = _call(lambda params, options: client().payment_intents.retrieve(intent_id, options=options), {})
+        return self._charge_of(pi, int(pi.amount), str(pi.currency))
+
+    @staticmethod
+    def _charge_of(pi: Any, amount: int, currency: str) -> Charge:
+        status = str(pi.status)
+        if status == "succeeded":
+            outcome = "succeeded"
+        elif status in ("requires_action", "requires_source_action"):
+            outcome = "requires_action"
+        else:
+            outcome = "declined"
+        return Charge(outcome, str(pi.id), getattr(pi, "client_secret", None), int(pi.amount), str(pi.currency), None)
+
+    def refund(self, intent_id: str, amount: int, key: str, reason: str | None = None) -> str:
+        """Refund ``amount`` of a PaymentIntent; the refund's id. Idempotent on ``key``."""
+        params: dict[str, Any] = {"payment_intent": intent_id, "amount": amount, "metadata": {"reason": reason or ""}}
+        refund = _call(client().refunds.create, params, key)
+        return str(refund.id)
+
+    def cancel(self, intent_id: str, key: str) -> None:
+        """Cancel an unfinished PaymentIntent (3-D Secure never completed)."""
+        with contextlib.suppress(Refused):  # already succeeded, failed or cancelled: nothing to cancel
+            _call(lambda params, options: client().payment_intents.cancel(intent_id, options=options), {}, key)
+
+    def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """The event, if ``signature`` signs ``payload`` with our webhook secret within 300 s;
+        ValueError otherwise."""
+        import stripe
+
+        if not signature:
+            raise ValueError("Stripe-Signature header is missing")
+        secret = keys().webhook_secret
+        if not secret:
+            raise ValueError("no webhook secret configured")
+        try:
+            stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance=300)
+        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+            raise ValueError(str(exc).split("\n")[0]) from None
+        event = json.loads(payload)
+        if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+            raise ValueError("not a Stripe event")
+        return event

@@ -1,0 +1,116 @@
+"""The checkout's Lambda tasks and the payment queues' consumers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import SQSEvent
+
+from chalicelib import bootstrap
+from chalicelib.core import logs
+from chalicelib.core.config import resource_name, stage_name
+from chalicelib.core.events import parse_envelope
+
+bp = Blueprint(__name__)
+log = logs.get_logger("freshcart.payments")
+
+
+def _ids(event: dict[str, Any]) -> tuple[str, str]:
+    return str(event["orderId"]), str(event["paymentId"])
+
+
+@bp.lambda_function(name="checkout_validate")
+def checkout_validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_validate(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_check_method")
+def checkout_check_method(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_check_method(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_score_fraud")
+def checkout_score_fraud(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_score_fraud(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_charge")
+def checkout_charge(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_charge(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_park")
+def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_park(*_ids(event), str(event["kind"]))
+
+
+@bp.lambda_function(name="checkout_mark_paid")
+def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_mark_paid(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_settle")
+def checkout_settle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_settle(*_ids(event))
+
+
+@bp.lambda_function(name="checkout_finish")
+def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_finish(*_ids(event), str(event["outcome"]), event.get("error"))
+
+
+@bp.lambda_function(name="checkout_wait")
+def checkout_wait(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_wait(*_ids(event), str(event["kind"]), str(event["token"]))
+
+
+@bp.lambda_function(name="checkout_resume")
+def checkout_resume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_resume(*_ids(event), dict(event.get("decision") or {}))
+
+
+@bp.lambda_function(name="checkout_abandon")
+def checkout_abandon(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.payments().step_abandon(*_ids(event), str(event["kind"]), event.get("error"))
+
+
+def _each(event: SQSEvent, apply: Any) -> dict[str, Any]:
+    """Each record on its own: a failure is reported back (ReportBatchItemFailures), retried,
+    then dead-lettered; the rest of the batch is not redone."""
+    failures = []
+    for record in event:
+        try:
+            outcome = apply(json.loads(record.body))
+            log.info("payment message", extra={"outcome": outcome, "messageId": record.to_dict()["messageId"]})
+        except Exception:
+            log.exception("payment message failed", extra={"messageId": record.to_dict()["messageId"]})
+            failures.append({"itemIdentifier": record.to_dict()["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+@bp.on_sqs_message(queue=resource_name(stage_name(), "stripe-events"), batch_size=10)
+def payments_stripe_events(event: SQSEvent) -> dict[str, Any]:
+    """Verified Stripe events queued by POST /webhooks/stripe."""
+    return _each(event, bootstrap.payments().apply_event)
+
+
+@bp.on_sqs_message(queue=resource_name(stage_name(), "failed-transactions"), batch_size=1)
+def payments_retry_failed(event: SQSEvent) -> dict[str, Any]:
+    """Charges and refunds that failed for a transient reason, retried with the same keys."""
+    return _each(event, bootstrap.payments().retry_deferred)
+
+
+@bp.on_sqs_message(queue=resource_name(stage_name(), "refunds"), batch_size=10)
+def payments_refunds(event: SQSEvent) -> dict[str, Any]:
+    """Order events (OrderCancelled, OrderRejected): a paid order is refunded in full."""
+
+    def apply(body: dict[str, Any]) -> str:
+        envelope = parse_envelope(json.dumps(body))
+        data = envelope["data"]
+        if not data.get("refundRequired"):
+            return "no refund required"
+        return bootstrap.payments().refund_cancelled(data["orderId"], f"order {data['status'].lower()}")
+
+    return _each(event, apply)

@@ -1,0 +1,24 @@
+"""Request bodies for payments. Amounts a client may send are refunds only, in minor units."""
+
+from __future__ import annotations
+
+from pydantic import Field, StrictInt
+
+from chalicelib.catalog.models import Id
+from chalicelib.core.schema import NOT_BLANK, Body
+
+PAYMENT_METHOD = r"^pm_[A-Za-z0-9_]{1,200}$"
+
+
+class PayBody(Body):
+    paymentMethod: str = Field(pattern=PAYMENT_METHOD, max_length=203)
+
+
+class RefundBody(Body):
+    amount: StrictInt | None = Field(default=None, ge=1, le=100_000_000_00)
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
+
+
+class ValidateBody(Body):
+    orderId: Id
+    paymentMethod: str | None = Field(default=None, pattern=PAYMENT_METHOD, max_length=203)

@@ -1,0 +1,208 @@
+"""Pure payment rules: the payment status machine, fraud scoring, how money splits, the audit
+hash chain, and which Stripe event may move a payment where. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# -- the payment status machine ------------------------------------------------------------
+PROCESSING, REQUIRES_ACTION, HELD = "PROCESSING", "REQUIRES_ACTION", "HELD"
+SUCCEEDED, FAILED, REFUNDED = "SUCCEEDED", "FAILED", "REFUNDED"
+
+# REFUNDED here is the compensation of a charge that could not become a paid order (its
+# reservation expired meanwhile, a step after the charge failed); refunds of a paid order keep
+# the payment SUCCEEDED and raise ``refunded``.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PROCESSING: frozenset({REQUIRES_ACTION, HELD, SUCCEEDED, FAILED, REFUNDED}),
+    HELD: frozenset({PROCESSING, FAILED}),
+    REQUIRES_ACTION: frozenset({PROCESSING, SUCCEEDED, FAILED, REFUNDED}),
+    SUCCEEDED: frozenset({REFUNDED}),
+    FAILED: frozenset(),
+    REFUNDED: frozenset(),
+}
+OPEN = frozenset({PROCESSING, REQUIRES_ACTION, HELD})  # a payment in flight: no second one
+# The client-facing summary of a payment's state (POST /orders/{id}/pay's ``status``).
+PUBLIC = {PROCESSING: PROCESSING, HELD: PROCESSING, REQUIRES_ACTION: REQUIRES_ACTION, SUCCEEDED: SUCCEEDED}
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def public_status(status: str) -> str:
+    return PUBLIC.get(status, FAILED)
+
+
+# -- fraud -----------------------------------------------------------------------------------
+# Thresholds in minor units per currency; a currency not listed uses the INR figures scaled 1:1.
+AMOUNT_LIMIT = {"INR": 2_000_000, "USD": 50_000, "EUR": 50_000, "GBP": 40_000}
+FIRST_ORDER_LIMIT = {"INR": 500_000, "USD": 15_000, "EUR": 15_000, "GBP": 12_000}
+VELOCITY_LIMIT = 5  # orders by one user in the last hour
+HOLD_AT, BLOCK_AT = 40, 80
+
+
+@dataclass(frozen=True)
+class FraudInput:
+    amount: int
+    currency: str
+    first_order: bool
+    orders_last_hour: int
+    known_device: bool
+    known_ip: bool
+    address_country: str | None
+    request_country: str | None
+
+
+@dataclass
+class FraudScore:
+    score: int
+    decision: str
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "decision": self.decision, "reasons": self.reasons}
+
+
+def score_fraud(f: FraudInput) -> FraudScore:
+    """Each rule that fires adds its weight and says why; 40+ holds for review, 80+ blocks."""
+    score, reasons = 0, []
+    limit = AMOUNT_LIMIT.get(f.currency, AMOUNT_LIMIT["INR"])
+    if f.amount > limit:
+        score += 45
+        reasons.append(f"amount {f.amount} is over the {f.currency} limit of {limit}")
+    first_limit = FIRST_ORDER_LIMIT.get(f.currency, FIRST_ORDER_LIMIT["INR"])
+    if f.first_order and f.amount > first_limit:
+        score += 30
+        reasons.append(f"first order above {first_limit} {f.currency}")
+    if f.orders_last_hour > VELOCITY_LIMIT:
+        score += 40
+        reasons.append(f"{f.orders_last_hour} orders in the last hour (limit {VELOCITY_LIMIT})")
+    if not f.known_device:
+        score += 15
+        reasons.append("a device this account has not signed in from")
+    if not f.known_ip:
+        score += 10
+        reasons.append("an IP address this account has not signed in from")
+    if f.address_country and f.request_country and f.address_country.upper() != f.request_country.upper():
+        score += 25
+        reasons.append(f"request from {f.request_country.upper()}, delivery to {f.address_country.upper()}")
+    decision = "block" if score >= BLOCK_AT else "hold" if score >= HOLD_AT else "pass"
+    return FraudScore(min(score, 100), decision, reasons)
+
+
+# -- money -------------------------------------------------------------------------------------
+def split(amount: int, weights: dict[str, int]) -> dict[str, int]:
+    """``amount`` shared by integer weights, exactly (largest remainder; ties by key)."""
+    total = sum(weights.values())
+    if amount == 0 or total <= 0:
+        return {k: 0 for k in weights}
+    shares = {k: amount * w // total for k, w in weights.items()}
+    left = amount - sum(shares.values())
+    by_remainder = sorted(weights, key=lambda k: (-(amount * weights[k] % total), k))
+    for k in by_remainder[:left]:
+        shares[k] += 1
+    return shares
+
+
+def settlement(total: int, lines: list[dict[str, Any]], fee_bps: int) -> tuple[int, dict[str, int]]:
+    """(platform fee, each vendor's share) of a captured ``total``: the fee first, the rest by
+    each vendor's line value. Fee + shares = total, always."""
+    fee = total * fee_bps // 10_000
+    weights: dict[str, int] = {}
+    for line in lines:
+        weights[line["vendorId"]] = weights.get(line["vendorId"], 0) + int(line["unitPrice"]) * int(line["quantity"])
+    return fee, split(total - fee, weights)
+
+
+def refund_reversal(amount: int, settled: dict[str, int], fee: int) -> dict[str, int]:
+    """How a refund of ``amount`` takes back from what was settled: each vendor and the fee
+    (key ``PLATFORM``) in proportion to what they still hold. Sums to ``amount``."""
+    return split(amount, {**settled, "PLATFORM": fee})
+
+
+def balance(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """The ledger of one order summed: captured, refunded, settled (vendors), fees."""
+    out = {"captured": 0, "refunded": 0, "settled": 0, "fees": 0}
+    for e in entries:
+        amount = int(e["amount"])
+        kind = e["kind"]
+        if kind == "CHARGE":
+            out["captured"] += amount
+        elif kind == "REFUND":
+            out["refunded"] += amount
+        elif kind in ("SETTLEMENT", "SETTLEMENT_REVERSAL"):
+            out["settled"] += amount if kind == "SETTLEMENT" else -amount
+        elif kind in ("FEE", "FEE_REVERSAL"):
+            out["fees"] += amount if kind == "FEE" else -amount
+    return out
+
+
+def balanced(entries: list[dict[str, Any]]) -> bool:
+    """Settled to vendors + fees = captured - refunded, or nothing settled yet."""
+    b = balance(entries)
+    settled_any = any(e["kind"] in ("SETTLEMENT", "FEE") for e in entries)
+    net = b["captured"] - b["refunded"]
+    return b["settled"] + b["fees"] == net if settled_any else True
+
+
+# -- the audit hash chain -----------------------------------------------------------------------
+GENESIS = "0" * 64
+
+
+def chain_hash(prev: str, row: dict[str, Any]) -> str:
+    """sha256 over the previous hash and the row's canonical JSON (sorted keys)."""
+    body = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+def chained_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What a chain row's hash covers: everything but the hash itself and storage keys."""
+    return {k: v for k, v in row.items() if k not in ("hash", "pk", "sk", "expiresAt")}
+
+
+def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
+    """Problems in one order's chain (rows sorted by ``seq``): gaps (a deleted row), a row whose
+    hash does not match its content (an edit), a broken link. Empty means intact."""
+    problems, prev, expected = [], GENESIS, 1
+    for row in rows:
+        seq = int(row["seq"])
+        if seq != expected:
+            problems.append(f"row {expected} is missing" if seq > expected else f"row {seq} is duplicated")
+        if row.get("prevHash") != prev:
+            problems.append(f"row {seq} does not link to the row before it")
+        if chain_hash(str(row.get("prevHash")), chained_fields(row)) != row.get("hash"):
+            problems.append(f"row {seq} was edited (hash mismatch)")
+        prev, expected = str(row.get("hash")), seq + 1
+    return problems
+
+
+# -- Stripe events -------------------------------------------------------------------------------
+# What a Stripe event may make of our payment, and from which states (never backwards).
+EVENT_TARGET = {
+    "payment_intent.succeeded": SUCCEEDED,
+    "payment_intent.payment_failed": FAILED,
+    "payment_intent.requires_action": REQUIRES_ACTION,
+}
+
+
+def event_moves(event_type: str, current: str) -> str | None:
+    """The status an event moves a payment to, or None when it would not move it forward."""
+    target = EVENT_TARGET.get(event_type)
+    if target is None or target == current or not can_move(current, target):
+        return None
+    return target
+
+
+def mismatch(record: dict[str, Any], amount: Any, currency: Any, order_id: Any) -> list[str]:
+    """Differences between our payment and what an event says about it."""
+    out = []
+    if int(amount or -1) != int(record["amount"]):
+        out.append(f"amount {amount} != {record['amount']}")
+    if str(currency or "").upper() != str(record["currency"]).upper():
+        out.append(f"currency {currency} != {record['currency']}")
+    if order_id != record["orderId"]:
+        out.append(f"metadata.orderId {order_id} != {record['orderId']}")
+    return out
