@@ -7,9 +7,10 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 API_PORT ?= 8000
 AWS_PORT ?= 4566
+STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+.PHONY: run aws seed events reset fault test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -20,16 +21,19 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 venv: $(BIN)/.installed
 
 run: venv  ## the whole system on 127.0.0.1; keeps its data in .freshcart/ (FRESH=1 starts empty, SEED=1 seeds)
-	$(LOCAL) run --api-port $(API_PORT) --aws-port $(AWS_PORT) $(if $(FRESH),--fresh) $(if $(SEED),--seed)
+	$(LOCAL) run --api-port $(API_PORT) --aws-port $(AWS_PORT) --stripe-port $(STRIPE_PORT) $(if $(FRESH),--fresh) $(if $(SEED),--seed)
 
 aws: venv  ## everything but the API; then: chalice local --stage local
-	$(LOCAL) aws --aws-port $(AWS_PORT) $(if $(FRESH),--fresh)
+	$(LOCAL) aws --aws-port $(AWS_PORT) --stripe-port $(STRIPE_PORT) $(if $(FRESH),--fresh)
 
 seed: venv  ## demo vendors, dairy products, stock and logins into the running stack (idempotent)
 	$(LOCAL) seed
 
 events: venv  ## tail the domain events published and the handlers' outcomes
 	$(LOCAL) events
+
+fault: venv  ## local only: F='{"target":"stripe","mode":"timeout","times":2}' injects, CLEAR=1 clears, neither lists
+	$(LOCAL) fault $(if $(F),'$(F)') $(if $(CLEAR),--clear)
 
 reset: venv  ## forget the kept data (the stack must be stopped)
 	$(LOCAL) reset

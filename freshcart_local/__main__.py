@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ def _serve(stack: Any, seed_now: bool) -> None:
         )
     lines += [
         f"  AWS endpoint   {facts['aws_endpoint']}   (moto; region {facts['region']})",
+        f"  Stripe         {facts['stripe']['api_base']}   (localstripe; keys in {stack.home.facts}; "
+        f"webhooks to {facts['stripe']['webhook_url']})",
         f"  admin login    {facts['admin']['email']} / {facts['admin']['password']}",
         f"  mailbox        make mailbox   (or {facts['aws_endpoint']}/moto-api/data.json)",
         f"  events         make events    ({facts['events_file']})",
@@ -127,6 +130,7 @@ def _stack_options(f: Any) -> Any:
     for option in reversed(
         [
             click.option("--aws-port", default=4566, show_default=True, envvar="AWS_PORT"),
+            click.option("--stripe-port", default=8420, show_default=True, envvar="STRIPE_PORT"),
             click.option("--no-schedules", is_flag=True, help="Do not fire @app.schedule jobs on their timers."),
             click.option("--fresh", is_flag=True, help="Start empty (the kept state is dropped)."),
             click.option("--no-reload", is_flag=True, help="Do not reload the app when code changes."),
@@ -142,14 +146,22 @@ def _stack_options(f: Any) -> Any:
 @_stack_options
 @click.option("--seed", "seed_now", is_flag=True, help="Load the demo data once the stack is up (idempotent).")
 def run(
-    api_port: int, aws_port: int, no_schedules: bool, fresh: bool, no_reload: bool, home: Path | None, seed_now: bool
+    api_port: int,
+    aws_port: int,
+    stripe_port: int,
+    no_schedules: bool,
+    fresh: bool,
+    no_reload: bool,
+    home: Path | None,
+    seed_now: bool,
 ) -> None:
-    """Start everything (AWS emulator, event handlers, schedules, API) and wait for Ctrl-C."""
+    """Start everything (AWS emulator, local Stripe, event handlers, schedules, API) and wait for Ctrl-C."""
     from freshcart_local.stack import LocalStack
 
     stack = LocalStack(
         api_port=api_port,
         aws_port=aws_port,
+        stripe_port=stripe_port,
         schedules=not no_schedules,
         home=_home(home),
         fresh=fresh,
@@ -160,12 +172,20 @@ def run(
 
 @cli.command("aws")
 @_stack_options
-def aws_only(aws_port: int, no_schedules: bool, fresh: bool, no_reload: bool, home: Path | None) -> None:
+def aws_only(
+    aws_port: int, stripe_port: int, no_schedules: bool, fresh: bool, no_reload: bool, home: Path | None
+) -> None:
     """Everything but the API: serve that with `chalice local --stage local`."""
     from freshcart_local.stack import LocalStack
 
     stack = LocalStack(
-        aws_port=aws_port, schedules=not no_schedules, home=_home(home), fresh=fresh, watch=not no_reload, api=False
+        aws_port=aws_port,
+        stripe_port=stripe_port,
+        schedules=not no_schedules,
+        home=_home(home),
+        fresh=fresh,
+        watch=not no_reload,
+        api=False,
     )
     _serve(stack, False)
 
@@ -236,9 +256,9 @@ def reset(home: Path | None) -> None:
         facts = None
     if facts is not None:
         raise StackError(f"the local stack is running (pid {facts.get('pid')}): stop it first, then `make reset`")
-    removed = [p.name for p in (where.state, where.events) if p.exists()]
+    removed = [p.name for p in where.kept() if p.exists()]
     # ...and a stale facts file a killed stack left (read_facts found it not answering)
-    for p in (where.state, where.events, where.events.with_name(where.events.name + ".1"), where.facts):
+    for p in [*where.kept(), where.facts]:
         p.unlink(missing_ok=True)
     click.echo(f"reset: removed {', '.join(removed)}" if removed else "reset: nothing kept; the next start is empty")
 
@@ -293,6 +313,29 @@ def mailbox(to: str | None, token: bool, wait: float, home: Path | None) -> None
         click.echo(f"(no mail{' to ' + to if to else ''} yet)")
     for msg in mail:
         click.echo(f"--- to {', '.join(msg['to'])} | {msg['subject']}\n{msg['body']}\n")
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--clear", is_flag=True, help="Remove every injected fault.")
+@HOME
+def fault(spec: str | None, clear: bool, home: Path | None) -> None:
+    """Inject a fault into the running local stack (local stage only), list or clear them.
+
+    SPEC is JSON, e.g. '{"target": "stripe", "mode": "timeout", "times": 2}' or
+    '{"target": "step", "step": "checkout_settle", "error": "States.TaskFailed"}'.
+    """
+    from freshcart_local.faults import CONTROL_PATH
+    from freshcart_local.stack import read_facts
+
+    url = read_facts(_home(home))["aws_endpoint"] + CONTROL_PATH
+    method, body = ("DELETE", None) if clear else ("POST", spec.encode()) if spec else ("GET", None)
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})  # noqa: S310 - local only
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - local only
+            click.echo(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise StackError(json.loads(exc.read() or b"{}").get("error") or str(exc)) from None
 
 
 def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:

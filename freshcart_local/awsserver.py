@@ -1,7 +1,8 @@
 """moto's server, run in-process, that also counts the requests that change state.
 
 The count is what lets the snapshotter write only when something changed, whoever the caller is
-(this process, `chalice local` in another one, the AWS CLI). It is built like moto's own
+(this process, `chalice local` in another one, the AWS CLI). It also serves the local fault switch
+(``/_freshcart/faults``, faults.py). It is built like moto's own
 ``ThreadedMotoServer`` (werkzeug, one thread per request, daemon threads) with a WSGI wrapper.
 """
 
@@ -70,6 +71,18 @@ class ChangeCounter:
                     self.changes += 1
 
 
+def with_fault_control(app: WsgiApp) -> WsgiApp:
+    """``/_freshcart/faults`` (faults.py) beside moto: the local-only switch for fault tests."""
+    from freshcart_local import faults
+
+    def serve(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if faults.is_control(environ):
+            return faults.control(environ, start_response)
+        return app(environ, start_response)
+
+    return serve
+
+
 class MotoServer:
     """moto on ``host:port`` in daemon threads; ``stop`` is bounded."""
 
@@ -89,7 +102,7 @@ class MotoServer:
 
         self.counter = ChangeCounter(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
-            self.host, self.port, self.counter, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, with_fault_control(self.counter), threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         self._thread.name = "moto"

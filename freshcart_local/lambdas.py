@@ -5,6 +5,7 @@ Lambda backend. Without Docker that backend returns a canned result; we replace 
 with one that calls the app's ``@app.lambda_function`` by name, so Retry/Catch see real results
 and real errors. This touches moto internals (moto is pinned exactly); the canary test in
 tests/integration/test_stepfunctions_hook.py fails loudly if the hook stops working.
+A step fault (faults.py) makes an invocation fail with its errorType without running the handler.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from chalice import Chalice
 
+from freshcart_local import faults
 from freshcart_local.runtime import invoke
 
 _apps: list[Chalice] = []
@@ -37,6 +39,16 @@ def _invoke(
 ) -> bytes:
     name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
     handler = function_name_to_handler(name)
+    injected = faults.take_step(handler)
+    if injected is not None:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {
+                "errorType": injected.error,
+                "errorMessage": f"injected fault {injected.id}: {injected.error} in {handler}",
+                "stackTrace": [],
+            }
+        ).encode()
     event = json.loads(body) if body else {}
     app = next((a for a in _apps if handler in a.handler_map), None)
     if app is None:

@@ -19,6 +19,10 @@ changes upstream.
    commit or a cancellation) it is an ``IdempotentParameterMismatchException``. A boto3 retry of
    a transaction that had committed (a read timeout) therefore succeeds instead of failing its own
    conditions.
+5. ``/moto-api/data.json`` (the mailbox, ``make mailbox``) with Lambda functions present: moto asks
+   each model for every attribute, and a function's ``docker_client`` raises a DockerException
+   when no Docker daemon runs (ours run in-process, freshcart_local/lambdas.py). It raises an
+   AttributeError instead, which that listing skips.
 """
 
 from __future__ import annotations
@@ -245,6 +249,18 @@ def _honour_token(original: Any) -> Any:
     return handler
 
 
+def _no_docker_is_no_attribute(original: Any) -> property:
+    def docker_client(self: Any) -> Any:
+        from docker.errors import DockerException
+
+        try:
+            return original.fget(self)
+        except DockerException as e:
+            raise AttributeError(f"docker_client: {e}") from e
+
+    return property(docker_client)
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -261,4 +277,7 @@ def apply() -> None:
     DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
     DynamoHandler.transact_write_items = _honour_token(DynamoHandler.transact_write_items)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    from moto.utilities.docker_utilities import DockerModel
+
+    DockerModel.docker_client = _no_docker_is_no_attribute(DockerModel.docker_client)  # type: ignore[method-assign,assignment]
     _applied = True

@@ -1,6 +1,7 @@
 """The whole system on one laptop: moto (with Step Functions executing and Lambda tasks routed
-to the app), the template's resources, the SQS/SNS dispatcher, the scheduler and Chalice's local
-HTTP server, all on 127.0.0.1 in one process. Its data is kept in .freshcart/state.json across
+to the app), local Stripe (localstripe, its webhooks sent to our API), the template's resources,
+the SQS/SNS dispatcher, the scheduler and Chalice's local HTTP server, all on 127.0.0.1 in one
+process. Its data is kept in .freshcart/state.json across
 restarts (freshcart_local/snapshot.py); code edits are picked up without a restart (reload.py)."""
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ class Home:
     def events(self) -> Path:
         return self.root / "events.jsonl"
 
+    @property
+    def stripe(self) -> Path:
+        return self.root / "stripe.pickle"
+
+    def kept(self) -> list[Path]:
+        """What `make reset` and ``--fresh`` forget."""
+        return [self.state, self.events, self.events.with_name(self.events.name + ".1"), self.stripe]
+
 
 def ensure_free(host: str, port: int) -> None:
     """Fail before starting anything if a port is taken (moto's server would only log it)."""
@@ -151,6 +160,7 @@ class BurstServer(ThreadedHTTPServer):
 class LocalStack:
     api_port: int = 8000
     aws_port: int = 4566
+    stripe_port: int = 8420
     host: str = "127.0.0.1"
     admin_password: str | None = None
     schedules: bool = True
@@ -170,6 +180,8 @@ class LocalStack:
         self.snapshotter: Any = None
         self.watcher: Any = None
         self.app: Chalice | None = None
+        self.stripe: Any = None
+        self.stripe_keys: Any = None
         self.admin: dict[str, str] = {}
         self.restored: str | None = None
         self.facts: dict[str, Any] = {}
@@ -196,14 +208,14 @@ class LocalStack:
     def _start(self) -> dict[str, Any]:
         from chalicelib.core import aws
         from chalicelib.core.config import get_settings
-        from freshcart_local import gateway, lambdas, snapshot
+        from freshcart_local import faults, gateway, lambdas, snapshot, stripe_local
         from freshcart_local.awsserver import MotoServer
         from freshcart_local.dispatcher import Dispatcher
         from freshcart_local.eventlog import EventLog, EventTap
         from freshcart_local.provision import provision
         from freshcart_local.scheduler import Scheduler, jobs
 
-        for port in (self.aws_port, self.api_port) if self.api else (self.aws_port,):
+        for port in (self.aws_port, self.stripe_port, *((self.api_port,) if self.api else ())):
             ensure_free(self.host, port)
         self.home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -215,9 +227,12 @@ class LocalStack:
         self._started("moto", self.moto.stop)
 
         gateway.apply()
-        resource_env = provision(STAGE, REGION)
-        self._env = {**environment, **resource_env}
         data = self._kept_state()
+        self.stripe = stripe_local.LocalStripe(self.host, self.stripe_port, state=self.home.stripe, say=say)
+        self.stripe.start()
+        self._started("stripe", self.stripe.stop)
+        resource_env = {**provision(STAGE, REGION), "STRIPE_API_BASE": self.stripe.api_base}
+        self._env = {**environment, **resource_env}
         app, chalice_config = load_app(self._env)
         make_local(app)
         self.app = app
@@ -225,6 +240,11 @@ class LocalStack:
         self._started("lambda hook", lambda: lambdas.uninstall(self.app) if self.app else None)
         aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
         restored = snapshot.restore_data(data, self.aws_endpoint, REGION, queues=False) if data else None
+        # The keys live with the data, so a kept PaymentIntent's webhooks still verify.
+        self.stripe_keys = stripe_local.Keys.from_dict((data or {}).get("stripe")) or stripe_local.Keys.new()
+        stripe_local.write_secret(aws.client("secretsmanager"), STAGE, self.stripe_keys)
+        webhook_api = self.api_url if self.api else f"http://{self.host}:8000"  # `chalice local`'s default
+        self.stripe.register_webhook(webhook_api + stripe_local.WEBHOOK_PATH, self.stripe_keys.webhook_secret)
         self.admin = dict((data or {}).get("admin") or {})
         if not self.admin:
             password = self.admin_password or os.environ.get("FRESHCART_ADMIN_PASSWORD") or _new_password()
@@ -246,7 +266,7 @@ class LocalStack:
             self.aws_endpoint,
             REGION,
             lambda: int(self.moto.changes),
-            lambda: {"admin": self.admin},
+            lambda: {"admin": self.admin, "stripe": self.stripe_keys.to_dict()},
             interval=self.snapshot_seconds,
         )
         self.snapshotter.save(force=True)
@@ -287,6 +307,15 @@ class LocalStack:
             "admin": self.admin,
             "mailbox": f"{self.aws_endpoint}/moto-api/data.json (ses.Message) or `make mailbox`",
             "queues": [s.queue_url for s in self.dispatcher.sources],
+            "stripe": {
+                "api_base": self.stripe.api_base,
+                "publishable_key": self.stripe_keys.publishable_key,
+                "secret_key": self.stripe_keys.secret_key,
+                "webhook_secret": self.stripe_keys.webhook_secret,
+                "webhook_url": webhook_api + stripe_local.WEBHOOK_PATH,
+                "restored_payment_intents": self.stripe.restored,
+            },
+            "faults": self.aws_endpoint + faults.CONTROL_PATH,
             "jobs": jobs(app),
             "env": {
                 **chalice_config.environment_variables,
@@ -313,7 +342,7 @@ class LocalStack:
         from freshcart_local import snapshot
 
         if self.fresh:
-            for path in (self.home.state, self.home.events, self.home.events.with_name(self.home.events.name + ".1")):
+            for path in self.home.kept():
                 path.unlink(missing_ok=True)
             return None
         try:
@@ -370,6 +399,9 @@ class LocalStack:
         if self.snapshotter is not None:  # now, in case a slow piece below eats the deadline
             with contextlib.suppress(Exception):
                 self.snapshotter.save()
+        if self.stripe is not None:
+            with contextlib.suppress(Exception):
+                self.stripe.save()
         while self._stops:
             name, stop = self._stops.pop()
             try:

@@ -38,6 +38,8 @@ from freshcart_local.provision import provision
 moto_patches.apply()
 gateway.apply()
 
+pytest_plugins = ["tests.stripe_local"]  # stripe_server, stripe_env: local Stripe for in-process tests
+
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 PASSWORD = "correct-horse-42"
 

@@ -249,7 +249,15 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
     assert ops[("post", "/auth/check")]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/AuthCheckBody"
     }
-    assert {t["name"] for t in doc["tags"]} == {"users", "catalog", "vendors", "inventory", "orders", "payments", "meta"}
+    assert {t["name"] for t in doc["tags"]} == {
+        "users",
+        "catalog",
+        "vendors",
+        "inventory",
+        "orders",
+        "payments",
+        "meta",
+    }
     for (method, path), op in ops.items():
         assert op["tags"], (method, path)
         success = [c for c in op["responses"] if c.startswith("2")]

@@ -51,7 +51,7 @@ def cli(*args: str, home: Path, cwd: Path = ROOT, timeout: float = 60) -> subpro
 class Stack:
     def __init__(self, home: Path, cwd: Path = ROOT, *extra: str) -> None:
         self.home, self.cwd = home, cwd
-        self.api_port, self.aws_port = free_port(), free_port()
+        self.api_port, self.aws_port, self.stripe_port = free_port(), free_port(), free_port()
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [
@@ -63,6 +63,8 @@ class Stack:
                 str(self.api_port),
                 "--aws-port",
                 str(self.aws_port),
+                "--stripe-port",
+                str(self.stripe_port),
                 "--home",
                 str(home),
                 *extra,

@@ -169,6 +169,8 @@ def test_cli_errors_are_one_line(stack: dict[str, Any], tmp_path: Path) -> None:
             str(stack["_ports"][0]),
             "--aws-port",
             str(harness.free_port()),
+            "--stripe-port",
+            str(harness.free_port()),
             "--home",
             str(tmp_path),
         ],

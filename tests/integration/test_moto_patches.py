@@ -193,3 +193,26 @@ def test_a_cancelled_tokens_name_cannot_be_reused_for_other_items(table: Any) ->
     with pytest.raises(ClientError) as exc:
         ddb.transact_write_items(TransactItems=[put_new("other")], ClientRequestToken="tok-4")
     assert exc.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+
+
+def test_the_mailbox_listing_survives_lambda_functions_without_docker(aws: dict[str, str]) -> None:
+    """``make mailbox`` reads /moto-api/data.json; the state machines' Lambda stand-ins were
+    making it a 500 (their docker_client raises without a Docker daemon)."""
+    import json
+
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    from freshcart_local import provision
+
+    provision.ensure_lambda_functions({"checkout_validate"})
+    clients.client("ses").verify_email_identity(EmailAddress="shop@example.com")
+    clients.client("ses").send_email(
+        Source="shop@example.com",
+        Destination={"ToAddresses": ["a@example.com"]},
+        Message={"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "body"}}},
+    )
+    status, _, body = MotoAPIResponse().model_data(None, "", {})
+    assert status == 200
+    data = json.loads(body)
+    assert [f["function_name"] for f in data["awslambda"]["LambdaFunction"]].count("checkout_validate") == 1
+    assert any("a@example.com" in json.dumps(m) for m in data["ses"]["Message"])

@@ -33,12 +33,15 @@ def test_a_start_failing_half_way_stops_what_started(
         raise RuntimeError("template broken")
 
     monkeypatch.setattr("freshcart_local.provision.provision", broken)
-    stack = LocalStack(api_port=free_port(), aws_port=free_port(), home=Home(tmp_path), watch=False)
+    stack = LocalStack(
+        api_port=free_port(), aws_port=free_port(), stripe_port=free_port(), home=Home(tmp_path), watch=False
+    )
     with pytest.raises(RuntimeError, match="template broken"):
         stack.start()
-    assert stack.moto is not None  # moto had started...
-    assert not port_open(stack.aws_port)  # ...and was stopped
+    assert stack.moto is not None and stack.stripe is not None  # moto and Stripe had started...
+    assert not port_open(stack.aws_port) and not port_open(stack.stripe_port)  # ...and were stopped
     ensure_free("127.0.0.1", stack.aws_port)
+    ensure_free("127.0.0.1", stack.stripe_port)
     assert stack._stops == [] and not (tmp_path / "local.json").exists()
 
 

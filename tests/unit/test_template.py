@@ -59,6 +59,9 @@ def test_policies_have_no_wildcard_action_or_resource() -> None:
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
             assert "*" not in actions and not any(a.endswith(":*") for a in actions), st
+            if set(actions) <= {"states:SendTaskSuccess", "states:SendTaskFailure"}:
+                assert resources == ["*"], st  # task-token calls have no resource type in IAM
+                continue
             assert "*" not in resources, st
             assert all(
                 f"freshcart-{stage}" in r or f"freshcart/{stage}" in r or r.endswith("identity/*") or "log-group" in r

@@ -1,0 +1,433 @@
+"""Paying orders through the API with the checkout state machines really executing (moto, Lambda
+tasks routed to the app) against a local Stripe. Asserts on state: the order, stock, the ledger,
+Stripe's own record and the payment audit chain."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib import bootstrap
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.payments import rules
+from freshcart_local import faults, lambdas
+from tests.conftest import Api, json_body, race
+from tests.factories import Shop, line
+from tests.stripe_local import sign
+
+DONE = {"SUCCEEDED", "FAILED", "REFUNDED"}
+
+
+class Checkout(Shop):
+    """A shop whose orders can be paid; the app's Lambda tasks serve the state machines."""
+
+    def __init__(self, api: Api, keys: dict[str, Any]) -> None:
+        super().__init__(api)
+        self.keys = keys
+        self.milk = self.product("Milk", prices={"INR": 3000, "USD": 50})
+        self.vendor_ = self.vendor([self.milk["productId"]])
+        self.stock(self.milk, self.vendor_, 10)
+        self.token, self.address = self.customer("ann")
+        self.manager = api.user("boss", role="manager")["accessToken"]
+
+    def order(self, qty: int = 2, product: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+        resp = self.api.call(
+            "POST",
+            "/orders",
+            {"items": [line(product or self.milk, qty)], "addressId": self.address},
+            token=token or self.token,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert resp.status_code == 201, resp.body
+        return dict(json_body(resp))
+
+    def pay(self, order_id: str, method: str = "pm_card_visa", key: str | None = None, **headers: str) -> Any:
+        return self.api.call(
+            "POST",
+            f"/orders/{order_id}/pay",
+            {"paymentMethod": method},
+            token=self.token,
+            headers={"Idempotency-Key": key or uuid.uuid4().hex, **headers},
+        )
+
+    def payment(self, order_id: str, until: set[str] | None = None, timeout: float = 40) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.api.call("GET", f"/orders/{order_id}/payment", token=self.manager)
+            body = json_body(resp)
+            if until is None or (resp.status_code == 200 and body["status"] in until):
+                return dict(body)
+            if time.monotonic() > deadline:
+                pytest.fail(f"payment of {order_id} never reached {until}: {body}")
+            time.sleep(0.2)
+
+    def finished(self, order_id: str, timeout: float = 60) -> None:
+        """Wait until no checkout execution of the order's payments is running."""
+        sfn = aws.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        arns = [get_settings().checkout_state_machine_arn, get_settings().checkout_await_state_machine_arn]
+        ids = {a["paymentId"] for a in self.payment(order_id)["attempts"]}
+        while time.monotonic() < deadline:
+            running = [
+                e
+                for arn in arns
+                for e in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                if e["name"].split("-")[0] in ids
+            ]
+            if not running:
+                return
+            time.sleep(0.2)
+        pytest.fail(f"checkout of {order_id} still running")
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        return dict(self.ok("GET", f"/orders/{order_id}", token=self.manager))
+
+    def settled(self, order_id: str, timeout: float = 30) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entries = bootstrap.payments().ledger.entries(order_id)
+            if any(e["kind"] == "SETTLEMENT" for e in entries):
+                return entries
+            time.sleep(0.2)
+        pytest.fail("never settled")
+
+    def stripe_intents(self, order_id: str) -> list[Any]:
+        from chalicelib.payments import gateway
+
+        found = gateway.client().payment_intents.list(params={"limit": 100})
+        return [pi for pi in found.data if pi.metadata and pi.metadata.to_dict().get("orderId") == order_id]
+
+    def chain_ok(self, order_id: str) -> None:
+        assert bootstrap.payments().verify_chain(order_id) == []
+
+    def webhook(self, event: dict[str, Any], secret: str | None = None, timestamp: int | None = None) -> Any:
+        raw = json.dumps(event).encode()
+        return self.api.call(
+            "POST",
+            "/webhooks/stripe",
+            raw,
+            headers={"Stripe-Signature": sign(raw, secret or self.keys["webhook_secret"], timestamp)},
+        )
+
+    def drain(self, queue: str, handler: str) -> int:
+        """Run a queue's handler over what is in it (the local dispatcher's job in `make run`)."""
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        n = 0
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            if not got:
+                return n
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+                }
+                for m in got
+            ]
+            result = self.api.client.lambda_.invoke(handler, {"Records": records}).payload
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for m in got:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            n += len(got)
+
+
+@pytest.fixture
+def shop(api: Api, stripe_env: dict[str, Any], client: Any) -> Any:
+    from app import app
+
+    lambdas.install(app)
+    yield Checkout(api, stripe_env)
+    lambdas.uninstall(app)
+
+
+def test_pay_takes_an_order_to_paid_settled_archived_and_chained(shop: Checkout) -> None:
+    order = shop.order(2)
+    resp = shop.pay(order["orderId"])
+    assert resp.status_code == 202, resp.body
+    accepted = json_body(resp)
+    assert accepted["status"] == "PROCESSING" and accepted["orderId"] == order["orderId"]
+    payment = shop.payment(order["orderId"], DONE)
+    assert payment["status"] == "SUCCEEDED", payment
+    assert payment["captured"] == order["total"] == 6000 and payment["refunded"] == 0
+    assert payment["fraud"]["decision"] == "pass"
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    assert shop.available(shop.milk, shop.vendor_) == (8, 0)  # reservation became a sale
+    entries = shop.settled(order["orderId"])
+    assert rules.balance(entries) == {"captured": 6000, "refunded": 0, "settled": 5700, "fees": 300}
+    assert rules.balanced(entries)
+    (intent,) = shop.stripe_intents(order["orderId"])  # Stripe's own record
+    assert intent.status == "succeeded" and intent.amount == 6000 and intent.currency == "inr"
+    assert intent.metadata["paymentId"] == payment["paymentId"] and intent.id == payment["paymentIntentId"]
+    shop.chain_ok(order["orderId"])
+    actions = [r["action"] for r in bootstrap.payments().chain.rows(order["orderId"])]
+    for wanted in ("payment_started", "validation_attempt", "fraud_check", "charge_succeeded", "payment_captured"):
+        assert wanted in actions
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        objects = aws.client("s3").list_objects_v2(Bucket=get_settings().archive_bucket, Prefix="transactions/")
+        if objects.get("KeyCount"):
+            break
+        time.sleep(0.2)
+    (archived,) = objects["Contents"]
+    assert archived["Key"].endswith(f"/{payment['paymentId']}.json")
+    # a replay of the same key answers the same payment, charges nothing more
+    again = shop.pay(order["orderId"], key=None)
+    assert again.status_code == 409  # a paid order is not payable
+
+
+def test_declined_card_leaves_the_order_payable_with_another_card(shop: Checkout) -> None:
+    order = shop.order(1)
+    assert shop.pay(order["orderId"], "pm_card_visa_chargeDeclined").status_code == 202
+    failed = shop.payment(order["orderId"], DONE)
+    assert failed["status"] == "FAILED"
+    assert shop.get_order(order["orderId"])["status"] == "PENDING_PAYMENT"
+    assert shop.available(shop.milk, shop.vendor_) == (9, 1)
+    assert shop.pay(order["orderId"], "pm_card_visa").status_code == 202
+    paid = shop.payment(order["orderId"], {"SUCCEEDED"})
+    assert [a["status"] for a in paid["attempts"]] == ["FAILED", "SUCCEEDED"]
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    shop.chain_ok(order["orderId"])
+
+
+def test_pay_checks_owner_key_and_state(shop: Checkout, api: Api) -> None:
+    order = shop.order(1)
+    other, _ = shop.customer("eve")
+    resp = api.call(
+        "POST",
+        f"/orders/{order['orderId']}/pay",
+        {"paymentMethod": "pm_card_visa"},
+        token=other,
+        headers={"Idempotency-Key": "k1"},
+    )
+    assert resp.status_code == 404
+    assert (
+        shop.api.call(
+            "POST", f"/orders/{order['orderId']}/pay", {"paymentMethod": "pm_card_visa"}, token=shop.token
+        ).status_code
+        == 400
+    )  # no Idempotency-Key
+    bad = shop.api.call(
+        "POST",
+        f"/orders/{order['orderId']}/pay",
+        {"paymentMethod": "visa", "amount": 1},
+        token=shop.token,
+        headers={"Idempotency-Key": "k2"},
+    )
+    assert bad.status_code == 400 and "amount" in json.dumps(json_body(bad))
+    first = shop.pay(order["orderId"], key="same")
+    replay = shop.pay(order["orderId"], key="same")
+    assert json_body(first)["paymentId"] == json_body(replay)["paymentId"]
+    assert shop.pay(order["orderId"], "pm_card_mastercard", key="same").status_code == 422
+    shop.payment(order["orderId"], DONE)
+
+
+def test_two_concurrent_pays_with_different_keys_charge_once(shop: Checkout) -> None:
+    order = shop.order(1)
+    results = race(*(lambda: shop.pay(order["orderId"]) for _ in range(4)))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(202) == 1 and set(codes) <= {202, 409}, [r.body for r in results]
+    shop.payment(order["orderId"], DONE)
+    assert len(shop.stripe_intents(order["orderId"])) == 1
+
+
+def test_expired_reservation_cannot_be_paid(shop: Checkout) -> None:
+    order = shop.order(1)
+    ddb = aws.client("dynamodb")
+    ddb.update_item(
+        TableName=get_settings().orders_table,
+        Key={"pk": {"S": f"ORDER#{order['orderId']}"}, "sk": {"S": "META"}},
+        UpdateExpression="SET reservation.expiresAt = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
+    resp = shop.pay(order["orderId"])
+    assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "reservation_expired"
+
+
+def test_refunds_never_exceed_what_was_captured(shop: Checkout, api: Api) -> None:
+    order = shop.order(2)  # 6000
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.settled(order["orderId"])
+
+    def refund(amount: int | None, key: str, token: str | None = None) -> Any:
+        body = {"reason": "damaged"} | ({"amount": amount} if amount else {})
+        return api.call(
+            "POST",
+            f"/orders/{order['orderId']}/refunds",
+            body,
+            token=token or shop.manager,
+            headers={"Idempotency-Key": key},
+        )
+
+    assert refund(100, "x", token=shop.token).status_code == 403
+    results = race(lambda: refund(3600, "a"), lambda: refund(3600, "b"))
+    assert sorted(r.status_code for r in results) == [201, 409], [r.body for r in results]
+    won = next(json_body(r) for r in results if r.status_code == 201)
+    assert won["status"] == "SUCCEEDED" and won["amount"] == 3600
+    key = "a" if json_body(results[0]).get("refundId") else "b"
+    assert json_body(refund(3600, key))["refundId"] == won["refundId"]  # a replay: same refund
+    assert refund(2401, "c").status_code == 409  # 2400 left
+    assert shop.get_order(order["orderId"])["status"] == "PARTIALLY_REFUNDED"
+    rest = refund(None, "d")
+    assert rest.status_code == 201 and json_body(rest)["amount"] == 2400
+    assert shop.get_order(order["orderId"])["status"] == "REFUNDED"
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries)["refunded"] == 6000 and rules.balanced(entries)
+    (intent,) = shop.stripe_intents(order["orderId"])
+    from chalicelib.payments import gateway
+
+    stripe_refunds = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert sum(r.amount for r in stripe_refunds) == 6000
+    shop.chain_ok(order["orderId"])
+
+
+def test_webhook_signature_is_checked_first(shop: Checkout) -> None:
+    event = {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}}
+    assert shop.webhook(event, secret="whsec_wrong").status_code == 400
+    assert shop.webhook(event, timestamp=int(time.time()) - 400).status_code == 400
+    missing = shop.api.call("POST", "/webhooks/stripe", json.dumps(event))
+    assert missing.status_code == 400
+    assert json_body(missing)["error"]["fields"]["Stripe-Signature"]
+    assert shop.webhook(event).status_code == 200
+
+
+def test_duplicated_webhooks_are_queued_once(shop: Checkout) -> None:
+    event = {"id": "evt_dup", "type": "charge.dispute.created", "data": {"object": {"charge": "ch_1", "amount": 5}}}
+    results = race(*(lambda: shop.webhook(event) for _ in range(10)))
+    assert all(r.status_code == 200 for r in results)
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+
+
+def test_webhook_with_a_mismatched_amount_changes_nothing(shop: Checkout) -> None:
+    order = shop.order(1)
+    shop.pay(order["orderId"])
+    paid = shop.payment(order["orderId"], DONE)
+    event = {
+        "id": "evt_mismatch",
+        "type": "payment_intent.payment_failed",
+        "data": {
+            "object": {
+                "id": paid["paymentIntentId"],
+                "amount": 1,
+                "currency": "inr",
+                "metadata": {"orderId": order["orderId"], "paymentId": paid["paymentId"]},
+            }
+        },
+    }
+    assert shop.webhook(event).status_code == 200
+    shop.drain(get_settings().stripe_events_queue, "payments_stripe_events")
+    assert shop.payment(order["orderId"])["status"] == "SUCCEEDED"
+    unknown = {"id": "evt_unknown", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_nope"}}}
+    assert shop.webhook(unknown).status_code == 200
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+
+
+def test_validate_is_a_dry_run(shop: Checkout) -> None:
+    order = shop.order(1)
+    result = shop.ok(
+        "POST", "/payments/validate", {"orderId": order["orderId"], "paymentMethod": "pm_card_visa"}, token=shop.token
+    )
+    assert result["valid"] is True and result["problems"] == [] and result["fraud"]["decision"] == "pass"
+    assert shop.stripe_intents(order["orderId"]) == []
+    assert shop.api.call("GET", f"/orders/{order['orderId']}/payment", token=shop.token).status_code == 404
+
+
+def test_a_big_first_order_is_held_then_approved_by_a_manager(shop: Checkout) -> None:
+    cheese = shop.product("Cheese", prices={"INR": 1_100_000, "USD": 20_000})
+    dairy = shop.vendor([cheese["productId"]], name="Cheese Co")
+    shop.stock(cheese, dairy, 5)
+    order = shop.order(2, product=cheese)  # 22,000.00 INR: over the amount and first-order limits
+    shop.pay(order["orderId"])
+    held = shop.payment(order["orderId"], {"HELD"})
+    assert held["fraud"]["decision"] == "hold" and len(held["fraud"]["reasons"]) == 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        resp = shop.api.call("POST", f"/orders/{order['orderId']}/approve", token=shop.manager)
+        if resp.status_code == 200:
+            break
+        time.sleep(0.3)  # the wait's token is stored a moment after the hold
+    assert resp.status_code == 200, resp.body
+    assert shop.payment(order["orderId"], DONE)["status"] == "SUCCEEDED"
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    shop.chain_ok(order["orderId"])
+
+
+def test_a_held_order_rejected_releases_its_stock_and_charges_nothing(shop: Checkout) -> None:
+    cheese = shop.product("Cheese", prices={"INR": 1_100_000, "USD": 20_000})
+    dairy = shop.vendor([cheese["productId"]], name="Cheese Co")
+    shop.stock(cheese, dairy, 5)
+    order = shop.order(2, product=cheese)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"HELD"})
+    time.sleep(1)
+    rejected = shop.ok("POST", f"/orders/{order['orderId']}/reject", {"reason": "looks wrong"}, token=shop.manager)
+    assert rejected["status"] == "REJECTED"
+    assert shop.payment(order["orderId"], DONE)["status"] == "FAILED"
+    assert shop.available(cheese, dairy) == (5, 0)
+    assert shop.stripe_intents(order["orderId"]) == []
+    shop.chain_ok(order["orderId"])
+
+
+def test_stripe_timing_out_then_answering_is_retried_to_success(shop: Checkout, monkeypatch: Any) -> None:
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "1")
+    bootstrap.reset()
+    from chalicelib.core import config
+
+    config.reset()
+    faults.inject({"target": "stripe", "mode": "timeout", "times": 1, "path": "/v1/payment_intents", "delaySeconds": 3})
+    order = shop.order(1)
+    shop.pay(order["orderId"])
+    paid = shop.payment(order["orderId"], DONE, timeout=60)
+    assert paid["status"] == "SUCCEEDED", paid
+    assert len(shop.stripe_intents(order["orderId"])) >= 1
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "checkout_validate",
+        "checkout_check_method",
+        "checkout_score_fraud",
+        "checkout_charge",
+        "checkout_mark_paid",
+        "checkout_settle",
+    ],
+)
+def test_a_failure_at_each_step_leaves_nothing_half_done(shop: Checkout, step: str) -> None:
+    faults.inject({"target": "step", "step": step, "error": "InjectedFault", "times": 10})
+    order = shop.order(2)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], DONE)
+    shop.finished(order["orderId"])
+    payment = shop.payment(order["orderId"])
+    status = shop.get_order(order["orderId"])["status"]
+    available, reserved = shop.available(shop.milk, shop.vendor_)
+    sold = 2 if status == "PAID" else 0
+    assert available + reserved + sold == 10  # stock conserved
+    intents = shop.stripe_intents(order["orderId"])
+    from chalicelib.payments import gateway
+
+    charged = sum(pi.amount for pi in intents if pi.status == "succeeded")
+    refunded = sum(
+        r.amount for pi in intents for r in gateway.client().refunds.list(params={"payment_intent": pi.id}).data
+    )
+    assert charged - refunded in (0, order["total"])
+    if charged - refunded == 0:
+        assert payment["status"] in ("FAILED", "REFUNDED")
+        assert status in ("PENDING_PAYMENT", "EXPIRED", "CANCELLED")  # retryable or terminal
+    shop.chain_ok(order["orderId"])
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balanced(entries)
