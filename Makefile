@@ -10,7 +10,7 @@ AWS_PORT ?= 4566
 STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset fault test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+.PHONY: run aws seed events reset fault redrive verify-chain test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -34,6 +34,12 @@ events: venv  ## tail the domain events published and the handlers' outcomes
 
 fault: venv  ## local only: F='{"target":"stripe","mode":"timeout","times":2}' injects, CLEAR=1 clears, neither lists
 	$(LOCAL) fault $(if $(F),'$(F)') $(if $(CLEAR),--clear)
+
+redrive: venv  ## move a DLQ's messages back to its queue: Q=failed-transactions (default), Q=refunds, ...
+	$(LOCAL) ops redrive freshcart-local-$(or $(Q),failed-transactions)-dlq
+
+verify-chain: venv  ## check an order's payment audit chain: ORDER=<orderId>
+	$(LOCAL) ops verify-chain $(ORDER)
 
 reset: venv  ## forget the kept data (the stack must be stopped)
 	$(LOCAL) reset

@@ -338,6 +338,20 @@ def fault(spec: str | None, clear: bool, home: Path | None) -> None:
         raise StackError(json.loads(exc.read() or b"{}").get("error") or str(exc)) from None
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@HOME
+def ops(args: tuple[str, ...], home: Path | None) -> None:
+    """Operator commands (python -m chalicelib.ops) against the running local stack:
+    `ops redrive freshcart-local-failed-transactions-dlq`, `ops verify-chain ORDER_ID`."""
+    from freshcart_local.stack import attach
+
+    attach(_home(home))
+    from chalicelib.ops.__main__ import main
+
+    sys.exit(main(list(args)))
+
+
 def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as resp:  # noqa: S310 - local only
         data = json.load(resp)

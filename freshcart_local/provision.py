@@ -96,6 +96,7 @@ class Provisioner:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::IAM::Role": self._role,
             "AWS::Logs::LogGroup": self._log_group,
+            "AWS::CloudWatch::Alarm": self._alarm,
         }
         while pending:
             progressed = False
@@ -170,8 +171,54 @@ class Provisioner:
         if self.region != "us-east-1":
             args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         s3.create_bucket(**args)
-        self.refs[name] = p["BucketName"]
+        bucket = p["BucketName"]
+        if "BucketEncryption" in p:
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                        for r in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    ]
+                },
+            )
+        if "PublicAccessBlockConfiguration" in p:
+            block = p["PublicAccessBlockConfiguration"]
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+        if "LifecycleConfiguration" in p:
+            rules = [
+                {
+                    "ID": r["Id"],
+                    "Status": r["Status"],
+                    "Filter": {"Prefix": r.get("Prefix", "")},
+                    "Transitions": [
+                        {"Days": int(x["TransitionInDays"]), "StorageClass": x["StorageClass"]}
+                        for x in r["Transitions"]
+                    ],
+                }
+                for r in p["LifecycleConfiguration"]["Rules"]
+            ]
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        self.refs[name] = bucket
         self.attrs[(name, "Arn")] = f"arn:aws:s3:::{p['BucketName']}"
+
+    def _alarm(self, name: str, p: dict[str, Any]) -> None:
+        keys = (
+            "AlarmName",
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+        )
+        aws.client("cloudwatch").put_metric_alarm(**{k: p[k] for k in keys if k in p})
+        self.refs[name] = p["AlarmName"]
 
     def _secret(self, name: str, p: dict[str, Any]) -> None:
         import secrets

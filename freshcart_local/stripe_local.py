@@ -4,7 +4,8 @@ Not localstripe's CLI: that binds every interface and pickles its store to /tmp 
 Here the store is saved, when it changed, to a file of the stack's own (``.freshcart/stripe.pickle``,
 written atomically, owner-only, at most every ``save_seconds`` and on stop) and loaded on start; a
 file that cannot be read is set aside with one line. The app is a fresh ``web.Application`` per
-start, with localstripe's routes and middlewares behind our fault middleware (faults.py).
+start, with localstripe's routes and middlewares behind our fault middleware (faults.py) and an
+Idempotency-Key middleware (localstripe ignores the header; Stripe honours it).
 
 localstripe keeps its store and its webhooks in module globals: one local Stripe per process.
 Point the official SDK at ``api_base`` (``stripe.api_base = ...`` or
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import pickle
@@ -225,12 +227,74 @@ async def fault_middleware(request: Any, handler: Handler) -> Any:
     return await handler(request)
 
 
+IDEMPOTENCY_SECONDS = 24 * 3600  # as Stripe keeps a key's result
+_replays: dict[tuple[str, str], tuple[float, str, int, bytes, str]] = {}  # (account, key) -> result
+_running: set[tuple[str, str]] = set()
+
+
+async def idempotency_middleware(request: Any, handler: Handler) -> Any:
+    """What localstripe lacks and Stripe does: a POST with an ``Idempotency-Key`` seen before
+    (same account, within 24 h) gets the first answer again without running twice; with other
+    parameters, a 400 ``idempotency_error``; while the first is still running, a 409. Answers
+    of 5xx, 409 and 429 are not kept (Stripe keeps only requests that started executing).
+    Kept in memory: a restart forgets the keys, as the pickle keeps only Stripe's objects."""
+    from aiohttp import web
+
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await handler(request)
+    scope = (request.headers.get("Authorization", ""), key)
+    body = await request.read()
+    fingerprint = f"{request.path}?{request.query_string}\n".encode() + body
+    digest = hashlib.sha256(fingerprint).hexdigest()
+    now = time.time()
+    for old in [k for k, v in _replays.items() if v[0] < now - IDEMPOTENCY_SECONDS]:
+        del _replays[old]
+    seen = _replays.get(scope)
+    if seen is not None:
+        if seen[1] != digest:
+            return _stripe_error(
+                400,
+                "idempotency_error",
+                f"Keys for idempotent requests can only be used with the same parameters they were first "
+                f"used with. Try using a key other than '{key}'.",
+            )
+        return web.Response(status=seen[2], body=seen[3], content_type=seen[4], headers={"Idempotent-Replayed": "true"})
+    if scope in _running:
+        return _stripe_error(
+            409, "idempotency_key_in_use", "There is currently another in-progress request using this Idempotent Key."
+        )
+    _running.add(scope)
+    try:
+        response = await handler(request)
+    finally:
+        _running.discard(scope)
+    status = int(getattr(response, "status", 500))
+    if status < 500 and status not in (409, 429) and isinstance(getattr(response, "body", None), bytes):
+        _replays[scope] = (now, digest, status, response.body, response.content_type)
+    return response
+
+
+def _stripe_error(status: int, code: str, message: str) -> Any:
+    from aiohttp import web
+
+    return web.json_response(
+        {"error": {"type": "invalid_request_error", "code": code, "message": message}}, status=status
+    )
+
+
 def build_app() -> Any:
     """A fresh aiohttp app with localstripe's routes (its module app can only be run once)."""
     from aiohttp import web
     from localstripe import server
 
-    app = web.Application(middlewares=[web.middleware(fault_middleware), *server.app.middlewares])
+    app = web.Application(
+        middlewares=[
+            web.middleware(fault_middleware),
+            web.middleware(idempotency_middleware),
+            *server.app.middlewares,
+        ]
+    )
     for route in server.app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")

@@ -34,10 +34,40 @@ def _new_device(data: dict[str, Any]) -> tuple[str, str, str]:
     return data["email"], "New sign-in to freshcart", text
 
 
+# Stripe's zero-decimal currencies among those one might sell in: minor unit = major unit.
+ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
+
+
+def money(amount: int, currency: str) -> str:
+    """Integer minor units as a customer reads them: 5600 INR -> "INR 56.00"."""
+    code = currency.upper()
+    if code in ZERO_DECIMAL:
+        return f"{code} {amount:,}"
+    return f"{code} {amount // 100:,}.{amount % 100:02d}"
+
+
+def _paid(data: dict[str, Any]) -> tuple[str, str, str]:
+    text = (
+        f"We received your payment of {money(int(data['amount']), data['currency'])} for order "
+        f"{data['orderId']}. Your order is confirmed; GET /orders/{data['orderId']} shows its progress.\n"
+    )
+    return data["email"], "Payment received - freshcart", text
+
+
+def _refunded(data: dict[str, Any]) -> tuple[str, str, str]:
+    text = (
+        f"We refunded {money(int(data['amount']), data['currency'])} for order {data['orderId']} "
+        f"(refund {data['refundId']}). It reaches your card in 5-10 business days.\n"
+    )
+    return data["email"], "Refund issued - freshcart", text
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "UserRegistered": _verification,
     "VerificationRequested": _verification,
     "NewDeviceLogin": _new_device,
+    "PaymentSucceeded": _paid,
+    "RefundSucceeded": _refunded,
 }
 
 
@@ -46,6 +76,9 @@ def handle(event: dict[str, Any]) -> str:
     render = RENDERERS.get(event["type"])
     if render is None:
         return "ignored"
+    if not event["data"].get("email"):
+        log.warning("no address to tell", extra={"eventType": event["type"], "eventId": event["eventId"]})
+        return "no address"
     key = f"notify:{event['eventId']}"
     if not idempotency.claim(key):
         return "duplicate"

@@ -96,7 +96,7 @@ def _call(fn: Any, params: dict[str, Any], key: str | None = None) -> Any:
     except stripe.APIError as exc:
         raise Transient(f"Stripe error {exc.http_status}: {exc.user_message or exc}") from None
     except stripe.StripeError as exc:
-        if exc.http_status and exc.http_status >= 500:
+        if exc.http_status and (exc.http_status >= 500 or exc.http_status == 409):  # 409: the same key in flight
             raise Transient(f"Stripe error {exc.http_status}") from None
         if isinstance(exc, stripe.CardError):
             raise

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from moto.backends import get_backend
 
 from chalicelib import bootstrap
 from chalicelib.core import aws
@@ -114,13 +115,16 @@ class Checkout(Shop):
             headers={"Stripe-Signature": sign(raw, secret or self.keys["webhook_secret"], timestamp)},
         )
 
-    def drain(self, queue: str, handler: str) -> int:
-        """Run a queue's handler over what is in it (the local dispatcher's job in `make run`)."""
+    def drain(self, queue: str, handler: str, visibility: int | None = None) -> int:
+        """Run a queue's handler over what is in it (the local dispatcher's job in `make run`);
+        ``visibility=0``: one pass, a failed message is visible again at once."""
         sqs = aws.client("sqs")
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         n = 0
         while True:
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            extra = {} if visibility is None else {"VisibilityTimeout": visibility}
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, **extra)
+            got = got.get("Messages", [])
             if not got:
                 return n
             records = [
@@ -141,6 +145,8 @@ class Checkout(Shop):
                 if m["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             n += len(got)
+            if visibility is not None:
+                return n
 
 
 @pytest.fixture
@@ -283,6 +289,17 @@ def test_refunds_never_exceed_what_was_captured(shop: Checkout, api: Api) -> Non
     rest = refund(None, "d")
     assert rest.status_code == 201 and json_body(rest)["amount"] == 2400
     assert shop.get_order(order["orderId"])["status"] == "REFUNDED"
+    # the customer is told each amount, once
+    aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
+    shop.drain(get_settings().notifications_queue, "handle_notifications")
+    shop.drain(get_settings().notifications_queue, "handle_notifications")
+    sent = [m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages if "ann" in str(m.destinations)]
+    told = sorted((m.subject, m.body.split(" for order")[0]) for m in sent if order["orderId"] in m.body)
+    assert told == [
+        ("Payment received - freshcart", "We received your payment of INR 60.00"),
+        ("Refund issued - freshcart", "We refunded INR 24.00"),
+        ("Refund issued - freshcart", "We refunded INR 36.00"),
+    ], told
     entries = bootstrap.payments().ledger.entries(order["orderId"])
     assert rules.balance(entries)["refunded"] == 6000 and rules.balanced(entries)
     (intent,) = shop.stripe_intents(order["orderId"])
@@ -391,7 +408,9 @@ def test_stripe_timing_out_then_answering_is_retried_to_success(shop: Checkout, 
     shop.pay(order["orderId"])
     paid = shop.payment(order["orderId"], DONE, timeout=60)
     assert paid["status"] == "SUCCEEDED", paid
-    assert len(shop.stripe_intents(order["orderId"])) >= 1
+    # the timed-out create landed at Stripe anyway; the retry, same key, was answered with it
+    (intent,) = shop.stripe_intents(order["orderId"])
+    assert intent.status == "succeeded" and intent.id == paid["paymentIntentId"]
     assert shop.get_order(order["orderId"])["status"] == "PAID"
 
 
@@ -431,3 +450,80 @@ def test_a_failure_at_each_step_leaves_nothing_half_done(shop: Checkout, step: s
     shop.chain_ok(order["orderId"])
     entries = bootstrap.payments().ledger.entries(order["orderId"])
     assert rules.balanced(entries)
+
+
+def test_the_chain_command_reports_an_edited_or_deleted_audit_row(
+    shop: Checkout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib.ops.__main__ import main
+
+    order = shop.order(1)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], DONE)
+    shop.finished(order["orderId"])
+    assert main(["verify-chain", order["orderId"]]) == 0
+    assert capsys.readouterr().out.strip() == f"{order['orderId']}: intact"
+
+    ddb, table = aws.client("dynamodb"), get_settings().audit_table
+    rows = bootstrap.payments().chain.rows(order["orderId"])
+    subject = bootstrap.payments().chain.subject(order["orderId"])
+    key = {"pk": {"S": subject}, "sk": {"S": rows[1]["sk"]}}
+    original = ddb.get_item(TableName=table, Key=key)["Item"]
+    ddb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #a = :a",
+        ExpressionAttributeNames={"#a": "action"},
+        ExpressionAttributeValues={":a": {"S": "refund_succeeded"}},
+    )
+    assert main(["verify-chain", order["orderId"]]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+    ddb.put_item(TableName=table, Item=original)
+    assert main(["verify-chain", order["orderId"]]) == 0
+    capsys.readouterr()
+    ddb.delete_item(TableName=table, Key=key)
+    assert main(["verify-chain", order["orderId"]]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+
+def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Checkout) -> None:
+    """Stripe down through every retry: the payment is deferred to the failed-transactions queue;
+    its consumer fails 3 times (the DLQ); redriven once Stripe is back, it charges once."""
+    from chalicelib.ops.__main__ import main
+
+    s = get_settings()
+    faults.inject({"target": "stripe", "mode": "error500", "times": 1000, "path": "/v1/payment_intents"})
+    order = shop.order(1)
+    payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
+    sqs = aws.client("sqs")
+    queue = sqs.get_queue_url(QueueName=s.failed_transactions_queue)["QueueUrl"]
+    dlq_name = f"{s.failed_transactions_queue}-dlq"
+    dlq = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+
+    def depth(url: str) -> int:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    deadline = time.monotonic() + 60
+    while not depth(queue):
+        assert time.monotonic() < deadline, "never deferred"
+        time.sleep(0.3)
+    # the consumer's three failed receives (the queue's maxReceiveCount), then the DLQ
+    for _ in range(3):
+        assert shop.drain(s.failed_transactions_queue, "payments_retry_failed", visibility=0) == 1
+        assert shop.payment(order["orderId"])["status"] == "PROCESSING"
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None
+    (dead,) = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0, VisibilityTimeout=0)["Messages"]
+    assert json.loads(dead["Body"]) == {"kind": "charge", "orderId": order["orderId"], "paymentId": payment_id}
+    faults.clear()
+    assert shop.stripe_intents(order["orderId"]) == []  # nothing was charged meanwhile
+    assert main(["redrive", dlq_name]) == 0
+    assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1
+    paid = shop.payment(order["orderId"], DONE)
+    assert paid["status"] == "SUCCEEDED"
+    (intent,) = shop.stripe_intents(order["orderId"])
+    assert intent.status == "succeeded" and intent.amount == order["total"]
+    shop.finished(order["orderId"])
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    shop.chain_ok(order["orderId"])

@@ -29,6 +29,26 @@ def test_audit_rows_expire() -> None:
     }
 
 
+def test_the_money_records_follow_the_rules() -> None:
+    """Seed 001: transactions with a merchant index, PITR and no TTL; the archive encrypted,
+    private, in Glacier after 30 days; the failed-transactions DLQ alarmed."""
+    tx = RESOURCES["TransactionsTable"]["Properties"]
+    assert "TimeToLiveSpecification" not in tx
+    assert {i["IndexName"] for i in tx["GlobalSecondaryIndexes"]} >= {"byMerchant", "byDay"}
+    bucket = RESOURCES["ArchiveBucket"]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "transactions/" and rule["Status"] == "Enabled"
+    assert rule["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 30}]
+    alarm = RESOURCES["FailedTransactionsDLQAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["FailedTransactionsQueueDLQ", "QueueName"]}
+    assert alarm["Threshold"] == 0 and alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    queue = RESOURCES["FailedTransactionsQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] == 300 and queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert RESOURCES["FailedTransactionsQueueDLQ"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
 def test_every_work_queue_has_a_dead_letter_queue() -> None:
     queues = of_type("AWS::SQS::Queue")
     work = {n: q for n, q in queues.items() if not n.endswith("DLQ")}
