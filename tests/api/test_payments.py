@@ -15,6 +15,7 @@ from moto.backends import get_backend
 from chalicelib import bootstrap
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
+from chalicelib.orders.repo import hold_until
 from chalicelib.payments import rules
 from freshcart_local import faults, lambdas
 from tests.conftest import Api, json_body, race
@@ -261,6 +262,41 @@ def test_expired_reservation_cannot_be_paid(shop: Checkout) -> None:
     assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "reservation_expired"
 
 
+def test_a_charge_landing_after_the_reservation_expired_is_refunded(shop: Checkout) -> None:
+    """Stripe answers slowly; meanwhile the reservation runs out. The charge succeeds, so it is
+    refunded, the order ends EXPIRED and its units are back on sale once."""
+    fault = faults.inject(
+        {"target": "stripe", "mode": "timeout", "times": 1, "path": "/v1/payment_intents", "delaySeconds": 3}
+    )
+    order = shop.order(2)
+    shop.pay(order["orderId"])
+    deadline = time.monotonic() + 20
+    while next(f for f in faults.active() if f["id"] == fault["id"])["remaining"]:  # the charge is in flight
+        assert time.monotonic() < deadline, "the charge never started"
+        time.sleep(0.05)
+    aws.client("dynamodb").update_item(
+        TableName=get_settings().orders_table,
+        Key={"pk": {"S": f"ORDER#{order['orderId']}"}, "sk": {"S": "META"}},
+        UpdateExpression="SET reservation.expiresAt = :past, holdUntil = :hold",
+        ExpressionAttributeValues={
+            ":past": {"N": str(int(time.time()) - 1)},
+            ":hold": {"S": hold_until(int(time.time()) - 1)},
+        },
+    )
+    payment = shop.payment(order["orderId"], {"FAILED", "REFUNDED"}, timeout=60)
+    shop.finished(order["orderId"])
+    assert payment["status"] == "REFUNDED", payment
+    assert shop.get_order(order["orderId"])["status"] == "EXPIRED"
+    assert shop.available(shop.milk, shop.vendor_) == (10, 0)  # released once, never sold
+    from chalicelib.payments import gateway
+
+    (intent,) = shop.stripe_intents(order["orderId"])
+    refunds = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert intent.status == "succeeded" and sum(r.amount for r in refunds) == intent.amount == order["total"]
+    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
+    shop.chain_ok(order["orderId"])
+
+
 def test_refunds_never_exceed_what_was_captured(shop: Checkout, api: Api) -> None:
     order = shop.order(2)  # 6000
     shop.pay(order["orderId"])
@@ -349,6 +385,39 @@ def test_webhook_with_a_mismatched_amount_changes_nothing(shop: Checkout) -> Non
     unknown = {"id": "evt_unknown", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_nope"}}}
     assert shop.webhook(unknown).status_code == 200
     assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+
+
+def test_webhooks_out_of_order_never_move_a_payment_backwards(shop: Checkout) -> None:
+    order = shop.order(1)
+    shop.pay(order["orderId"])
+    paid = shop.payment(order["orderId"], DONE)
+    shop.finished(order["orderId"])
+    obj = {
+        "id": paid["paymentIntentId"],
+        "amount": order["total"],
+        "currency": "inr",
+        "metadata": {"orderId": order["orderId"], "paymentId": paid["paymentId"]},
+    }
+    late = [
+        {"id": "evt_late_fail", "type": "payment_intent.payment_failed", "data": {"object": obj}},
+        {"id": "evt_late_action", "type": "payment_intent.requires_action", "data": {"object": obj}},
+        {"id": "evt_late_ok", "type": "payment_intent.succeeded", "data": {"object": obj}},  # a second time
+        {
+            "id": "evt_refunded",
+            "type": "charge.refunded",
+            "data": {"object": {"payment_intent": paid["paymentIntentId"], "amount_refunded": 0}},
+        },
+    ]
+    for event in late:
+        assert shop.webhook(event).status_code == 200
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == len(late)
+    after = shop.payment(order["orderId"])
+    assert after["status"] == "SUCCEEDED" and after["captured"] == order["total"] and after["refunded"] == 0
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    sqs = aws.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=f"{get_settings().stripe_events_queue}-dlq")["QueueUrl"]
+    assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages") is None
+    shop.chain_ok(order["orderId"])
 
 
 def test_validate_is_a_dry_run(shop: Checkout) -> None:
