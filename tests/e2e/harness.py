@@ -11,13 +11,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120  # two cores shared with other suites: generous
+T = TypeVar("T")
 CLEAN_ENV_DROP = ("FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")
 
 
@@ -200,3 +202,65 @@ def stocked(api: str, admin: dict[str, str], name: str, pincode: str, units: int
     assert r.status_code == 200, r.text
     line = {"productId": product["productId"], "variantId": variant, "quantity": 1}
     return {"line": line, "product": product, "vendor": vendor}
+
+
+def poll(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 30, what: str = "") -> T:
+    """``read()`` until ``done`` holds of its value, within ``timeout`` seconds; the last value
+    is in the failure message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or 'condition'} not reached within {timeout}s; last: {value!r}")
+        time.sleep(0.2)
+
+
+def shopper(api: str, name: str, pincode: str, password: str = "correct-horse-42") -> tuple[dict[str, str], str]:
+    """A customer with a complete profile (name, phone, an address at ``pincode``), logged in:
+    their bearer header and the address id. Checkout refuses incomplete profiles."""
+    r = requests.post(
+        f"{api}/auth/register",
+        json={"username": name, "email": f"{name}@example.com", "password": password},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    auth = bearer(login(api, f"{name}@example.com", password)["accessToken"])
+    r = requests.patch(
+        f"{api}/users/me", headers=auth, json={"name": name.title(), "phone": "+91 98450 00002"}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    address = {"label": "home", "line1": "9 Road", "city": "Pune", "state": "MH", "pincode": pincode, "country": "IN"}
+    r = requests.post(f"{api}/users/me/addresses", headers=auth, json={**address, "isDefault": True}, timeout=30)
+    assert r.status_code == 201, r.text
+    return auth, str(r.json()["addressId"])
+
+
+class LocalStripeApi:
+    """Local Stripe's own API with the stack's secret key (``facts["stripe"]``), for asserting on
+    Stripe's records rather than on ours."""
+
+    def __init__(self, stripe: dict[str, Any]) -> None:
+        self.base, self.auth = str(stripe["api_base"]), (str(stripe["secret_key"]), "")
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        r = requests.get(f"{self.base}{path}", params=params, auth=self.auth, timeout=30)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def post(self, path: str, data: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{self.base}{path}", data=data, auth=self.auth, timeout=30)
+
+
+def fault(facts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Arm a local-only fault (freshcart_local/faults.py) on the running stack."""
+    r = requests.post(str(facts["faults"]), json=spec, timeout=10)
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def clear_faults(facts: dict[str, Any]) -> None:
+    assert requests.delete(str(facts["faults"]), timeout=10).status_code == 200
