@@ -8,6 +8,9 @@
 - local_tx_ms_ratio_10k_vs_100: the local stack's DynamoDB (moto + freshcart_local/moto_patches.py):
   one conditional TransactWriteItems against a table of 10,000 items over one against 100 items
   (median of runs each); ``..._moto_original`` is the same with moto's own transaction code.
+- aws_calls_pay_request, lambda_invocations_checkout, sfn_transitions_checkout(_await),
+  cost_per_1000_orders_usd (+ cost_breakdown_*), checkout_seconds_local: payments and checkout
+  against the real local stack (bench/checkout.py says how each is counted).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench import checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # figures only on stdout
@@ -417,6 +422,7 @@ def main() -> None:
         print(f"cold_first_request_ratio: {ratio:.2f}")
     finally:
         server.stop()
+    checkout.run()  # its own local stacks, after this moto has stopped
 
 
 if __name__ == "__main__":
