@@ -104,11 +104,14 @@ def payments_retry_failed(event: SQSEvent) -> dict[str, Any]:
 
 @bp.on_sqs_message(queue=resource_name(stage_name(), "refunds"), batch_size=10)
 def payments_refunds(event: SQSEvent) -> dict[str, Any]:
-    """Order events (OrderCancelled, OrderRejected): a paid order is refunded in full."""
+    """Order events: a paid order cancelled or rejected is refunded in full (OrderCancelled,
+    OrderRejected); an expired one keeps no open payment (OrderExpired)."""
 
     def apply(body: dict[str, Any]) -> str:
         envelope = parse_envelope(json.dumps(body))
         data = envelope["data"]
+        if envelope["type"] == "OrderExpired":
+            return bootstrap.payments().settle_expired(data["orderId"])
         if not data.get("refundRequired"):
             return "no refund required"
         return bootstrap.payments().refund_cancelled(data["orderId"], f"order {data['status'].lower()}")

@@ -686,34 +686,57 @@ class PaymentService:
             cur = self._find(st, payment_id)
             if cur["status"] == rules.REFUNDED:
                 return None
+            captured = int(cur.get("captured", 0)) or int(cur["amount"])  # Stripe took it, either way
             items = [
                 self._move(
                     cur,
                     rules.REFUNDED,
-                    {"failure": why, "refundable": 0, "refunded": int(cur.get("refunded", 0)) + amount},
+                    {
+                        "failure": why,
+                        "captured": captured,
+                        "refundable": 0,
+                        "refunded": int(cur.get("refunded", 0)) + amount,
+                    },
                     reason=why,
                 )
             ]
             if cur["status"] == rules.SUCCEEDED:  # it was captured in the ledger: reverse it
                 items += self._reversal_items(cur, f"comp-{payment_id}", amount)
+            else:  # charged at Stripe but never recorded: the ledger gets the charge and its refund
                 items.append(
                     self.ledger.entry_request(
                         order_id,
-                        "REFUND",
-                        f"comp-{payment_id}",
-                        amount,
+                        "CHARGE",
+                        payment_id,
+                        captured,
                         cur["currency"],
-                        {"paymentId": payment_id, "stripeRefundId": stripe_refund},
+                        {"paymentId": payment_id, "intentId": cur["intentId"]},
                     )
                 )
+            items.append(
+                self.ledger.entry_request(
+                    order_id,
+                    "REFUND",
+                    f"comp-{payment_id}",
+                    amount,
+                    cur["currency"],
+                    {"paymentId": payment_id, "stripeRefundId": stripe_refund},
+                )
+            )
             return items, {"paymentId": payment_id, "refunded": amount, "why": why}, None
 
         self._change(order_id, "payment_compensated", build, lock={"open": False})
         if order["status"] == PENDING_PAYMENT:
-            self.orders.expire(order, SYSTEM)  # releases the reservation (a no-op if the sweeper won)
-        elif order["status"] == PAID:
-            items, _ = self.orders.transition(order, "CANCELLED", SYSTEM, f"checkout failed after payment: {why}")
+            # An expired hold is released now (a no-op if the sweeper won); a live one stays, so
+            # the customer can pay again while it lasts.
+            self.orders.expire(order, SYSTEM)
+        elif order["status"] == PAID:  # sold units go back on sale, and the order says it was refunded
+            items, cancelled = self.orders.transition(
+                order, "CANCELLED", SYSTEM, f"checkout failed after payment: {why}"
+            )
             tx.commit(items, f"order:{order_id}:compensate")
+            done = self.orders.refunded_items(cancelled, int(order["total"]), SYSTEM, "checkout compensation")
+            tx.commit(done, f"order:{order_id}:compensated")
         self._alert("PaymentCompensated", {"orderId": order_id, "paymentId": payment_id, "amount": amount, "why": why})
 
     def _reversal_items(self, p: dict[str, Any], refund_id: str, amount: int) -> list[Tagged]:
@@ -908,6 +931,19 @@ class PaymentService:
         self.refund(SYSTEM, order_id, None, reason, "order-cancelled")
         return "refunded"
 
+    def settle_expired(self, order_id: str) -> str:
+        """The order's reservation ran out: no open payment may outlive it. A checkout that
+        died without reaching its Catch (a runtime error, a timed-out execution) leaves one
+        behind; money Stripe took for it goes back, an unfinished intent is cancelled."""
+        state = self.payments.partition(order_id)
+        open_ = [p for p in state["payments"] if p["status"] in rules.OPEN]
+        for p in open_:
+            why = "the reservation expired before the payment completed"
+            if p.get("intentId"):
+                self.stripe.cancel(p["intentId"], f"cancel-{p['paymentId']}")  # a no-op once it succeeded
+            self._compensate(order_id, p["paymentId"], why)  # refunds if charged, else fails it
+        return f"settled {len(open_)} open payment(s)" if open_ else "no open payment"
+
     # -- fraud reviews (the orders domain's approve/reject) ---------------------------------------------
     def resolve(self, order_id: str, approve: bool, actor: Actor, reason: str | None) -> None:
         state = self.payments.partition(order_id)
@@ -958,6 +994,15 @@ class PaymentService:
                 return "drift"
             return "in step"
         problems = rules.mismatch(p, obj.get("amount"), obj.get("currency"), meta.get("orderId"))
+        if not problems and p.get("intentId") and intent_id != p["intentId"]:
+            # Another PaymentIntent for the same payment: a second charge. Give it back.
+            if kind == "payment_intent.succeeded":
+                self.stripe.refund(str(intent_id), int(obj["amount"]), f"orphan-{intent_id}", "duplicate charge")
+            self._alert(
+                "OrphanPaymentIntent",
+                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
+            )
+            return "orphan intent" + (" refunded" if kind == "payment_intent.succeeded" else "")
         if problems:
             self._alert("StripeEventMismatch", {"eventId": event["id"], "orderId": order_id, "problems": problems})
             return "mismatch"
