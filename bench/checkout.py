@@ -96,10 +96,10 @@ PRICES = {
     "sfn_express_request": 1.00 / 1e6,
     "sfn_express_gb_second": 0.00001667,
     "sfn_standard_transition": 0.025 / 1e3,
-    # https://aws.amazon.com/dynamodb/pricing/on-demand/ on-demand write and read request units
-    # (the issue's figures; the November 2024 price cut halved both, so these are conservative)
-    "dynamodb_wru": 1.25 / 1e6,
-    "dynamodb_rru": 0.25 / 1e6,
+    # https://aws.amazon.com/dynamodb/pricing/on-demand/ on-demand write and read request units,
+    # as cut by half on 2024-11-01 (before: 1.25 and 0.25)
+    "dynamodb_wru": 0.625 / 1e6,
+    "dynamodb_rru": 0.125 / 1e6,
     # https://aws.amazon.com/sns/pricing/ standard topic publishes (deliveries to SQS and Lambda: free)
     "sns_publish": 0.50 / 1e6,
     # https://aws.amazon.com/sqs/pricing/ standard queue requests (each 64 KB chunk is one)
@@ -925,18 +925,28 @@ def measure(stack: Any, facts: dict[str, Any]) -> None:
     states = [e["stateEnteredEventDetails"]["name"] for e in express["events"] if e["type"].endswith("StateEntered")]
     emit("sfn_transitions_checkout", transitions(express), " > ".join(states))
 
-    usage = Usage.of([placing, paying], runs)
+    # The checkout: from POST /pay to the last event it caused, in the services the issue names;
+    # the email SES sends is listed apart, and so is placing the order (the orders domain's cost).
+    usage = Usage.of([paying], runs)
     cost = usage.costs()
+    email = cost.pop("ses")
     total = sum(cost.values()) * 1000
     emit(
         "cost_per_1000_orders_usd",
         f"{total:.4f}",
-        f"one order = place + pay + {polls} polls of GET /orders/{{id}}/payment + all it triggers; list prices "
-        "us-east-1 (bench/checkout.py PRICES)",
+        f"one checkout = pay + {polls} polls of GET /orders/{{id}}/payment + all it triggers (Stripe's webhook, "
+        "the Express run, stream and queue handlers); list prices us-east-1 (bench/checkout.py PRICES)",
     )
     notes = usage.describe()
     for name, usd in cost.items():
         emit(f"cost_breakdown_{name}_usd", f"{usd * 1000:.5f}", notes[name])
+    emit("cost_email_per_1000_orders_usd", f"{email * 1000:.4f}", notes["ses"] + " (SES, the payment receipt)")
+    whole = Usage.of([placing, paying], runs).costs()
+    emit(
+        "cost_per_1000_orders_with_placement_usd",
+        f"{(sum(whole.values()) - whole['ses']) * 1000:.4f}",
+        f"placing the order too: {(sum(whole.values()) - whole['ses'] - total / 1000) * 1000:.4f} of it, no email",
+    )
 
     # Where the calls go, for the README: each Lambda of the pay window once, with its own AWS calls.
     seen = set()
@@ -945,7 +955,7 @@ def measure(stack: Any, facts: dict[str, Any]) -> None:
         if name in seen:
             continue
         seen.add(name)
-        ops = ", ".join(c.op.split(".")[1] for c in inv.calls) or "-"
+        ops = ", ".join(c.op.split(".")[1] + (f" ({c.wru:g} WRU)" if c.wru else "") for c in inv.calls) or "-"
         print(f"#   {name}: {len(inv.calls)} AWS calls, {inv.ms:.0f} ms: {ops}", flush=True)
 
     three_ds(shop, rec, executions, facts)
@@ -957,7 +967,7 @@ def three_ds(shop: Shop, rec: Recorder, executions: Executions, facts: dict[str,
     marks it paid."""
     who = shop.customer()
     method = three_ds_method(facts["stripe"])
-    with rec.counting() as placing:
+    with rec.counting():  # placing the order: not the checkout
         order_id = shop.order(who)
         rec.settle()
     with rec.counting() as paying:
@@ -985,10 +995,10 @@ def three_ds(shop: Shop, rec: Recorder, executions: Executions, facts: dict[str,
         transitions(standard),
         " > ".join(states) + f"; the two Express runs around it: {' + '.join(map(str, express))} transitions",
     )
-    usage = Usage.of([placing, paying], runs)
-    total = sum(usage.costs().values()) * 1000
+    usage = Usage.of([paying], runs)
+    total = (sum(usage.costs().values()) - usage.costs()["ses"]) * 1000
     print(
-        f"#   a 3-D Secure order costs {total:.4f} USD per 1000 ({len(usage.lambdas)} Lambda invocations, "
+        f"#   a 3-D Secure checkout costs {total:.4f} USD per 1000 ({len(usage.lambdas)} Lambda invocations, "
         f"{len(usage.api_requests)} API requests, {len(express)} Express + 1 Standard execution)",
         flush=True,
     )

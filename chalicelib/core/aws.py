@@ -78,10 +78,26 @@ def on_call(hook: Callable[..., None]) -> None:
             existing.meta.events.register("before-call.*.*", hook)
 
 
+_queue_urls: dict[tuple[int, str], str] = {}
+
+
+def queue_url(name: str) -> str:
+    """A queue's URL, asked once per client (a queue's URL never changes; each GetQueueUrl is a
+    billed request on the path of every message sent)."""
+    sqs = client("sqs")
+    key = (id(sqs), name)
+    url = _queue_urls.get(key)
+    if url is None:
+        url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        _queue_urls[key] = url
+    return url
+
+
 def reset() -> None:
-    """Drop cached clients and hooks (tests switch endpoints and credentials)."""
+    """Drop cached clients, queue URLs and hooks (tests switch endpoints and credentials)."""
     global _session
     with _lock:
         _session = None
         _clients.clear()
         _call_hooks.clear()
+        _queue_urls.clear()

@@ -136,12 +136,15 @@ class PaymentService:
         build: Any,
         actor: Actor = SYSTEM,
         lock: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> Any:
-        """Read the order's payments, let ``build(state)`` return (items, details, result) or
-        None (nothing to do), commit them with the next chain row; retry when another change of
-        the same order got there first. Returns ``result`` (or None)."""
+        """Read the order's payments (or take ``state``, just read by the caller, for the first
+        try), let ``build(state)`` return (items, details, result) or None (nothing to do), commit
+        them with the next chain row; retry on a fresh read when another change of the same order
+        got there first. Returns ``result`` (or None)."""
         for attempt in range(6):
-            state = self.payments.partition(order_id)
+            if attempt or state is None:
+                state = self.payments.partition(order_id)
             built = build(state)
             if built is None:
                 return None
@@ -377,7 +380,7 @@ class PaymentService:
                 None,
             )
 
-        self._change(order_id, "validation_attempt", build)
+        self._change(order_id, "validation_attempt", build, state=state)
         if problems:
             raise Refused("; ".join(problems))
         return {"orderId": order_id, "paymentId": payment_id}
@@ -389,7 +392,8 @@ class PaymentService:
 
     def step_score_fraud(self, order_id: str, payment_id: str) -> dict[str, Any]:
         order = self.orders.get(order_id)
-        p = self._find(self.payments.partition(order_id), payment_id)
+        state = self.payments.partition(order_id)
+        p = self._find(state, payment_id)
         user = self.users.get(order["userId"]) or {}
         fraud = self._score(order, user, p.get("client") or {})
 
@@ -398,7 +402,7 @@ class PaymentService:
             item = self.payments.payment_request(order_id, payment_id, cur["status"], {"fraud": fraud.as_dict()})
             return [item], {"paymentId": payment_id, **fraud.as_dict()}, None
 
-        self._change(order_id, "fraud_check", build)
+        self._change(order_id, "fraud_check", build, state=state)
         return fraud.as_dict()
 
     def _score(self, order: dict[str, Any], user: dict[str, Any], client: dict[str, Any]) -> rules.FraudScore:
@@ -441,7 +445,7 @@ class PaymentService:
             )
             return items, {"paymentId": payment_id, "outcome": charge.outcome, "intentId": charge.intent_id}, None
 
-        self._change(order_id, f"charge_{charge.outcome}", build)
+        self._change(order_id, f"charge_{charge.outcome}", build, state=state)
         return {"outcome": charge.outcome}
 
     def step_park(self, order_id: str, payment_id: str, kind: str) -> dict[str, Any]:
@@ -556,11 +560,11 @@ class PaymentService:
             return items, summary, None
 
         try:
-            self._change(order_id, "payment_captured", build)
+            self._change(order_id, "payment_captured", build, state=state)
         except Conflict:
             raise Refused("the order's reservation expired before it was paid") from None
-        p = self._find(self.payments.partition(order_id), payment_id)
-        return self._paid_result(order, p)
+        amount = int(p["amount"])
+        return self._paid_result(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
 
     def _paid_result(self, order: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -636,7 +640,7 @@ class PaymentService:
             return [item], {"paymentId": payment_id, "why": why}, None
 
         self._change(order_id, "payment_deferred", build)
-        queue = aws.client("sqs").get_queue_url(QueueName=get_settings().failed_transactions_queue)["QueueUrl"]
+        queue = aws.queue_url(get_settings().failed_transactions_queue)
         aws.client("sqs").send_message(
             QueueUrl=queue, MessageBody=json.dumps({"kind": "charge", "orderId": order_id, "paymentId": payment_id})
         )
@@ -843,7 +847,7 @@ class PaymentService:
         try:
             stripe_id = self.stripe.refund(p["intentId"], int(r["amount"]), f"re-{refund_id}", r.get("reason"))
         except Transient:
-            queue = aws.client("sqs").get_queue_url(QueueName=get_settings().failed_transactions_queue)["QueueUrl"]
+            queue = aws.queue_url(get_settings().failed_transactions_queue)
             aws.client("sqs").send_message(
                 QueueUrl=queue,
                 MessageBody=json.dumps(
