@@ -74,10 +74,10 @@ CURSOR = Param(
 PAGE = (LIMIT, CURSOR)
 CORRELATION_ID = Param(
     "x-correlation-id",
-    {"type": "string", "pattern": patterns.CORRELATION_ID},
+    {"type": "string"},
     location="header",
-    description="echoed in the response header and in every error body as requestId; any other value is "
-    "replaced by a generated id",
+    description=f"echoed in the response header and in every error body as requestId when it matches "
+    f"{patterns.CORRELATION_ID}; any other value is replaced by a generated id (never refused)",
 )
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",

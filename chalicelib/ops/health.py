@@ -47,7 +47,8 @@ def _timed(name: str, probe: Any) -> dict[str, Any]:
         status, detail = probe()
     except Exception as exc:  # a check reports its dependency's failure; it never raises
         status, detail = "down", f"{type(exc).__name__}: {str(exc)[:200]}"
-    return {"name": name, "status": status, "latencyMs": int((time.perf_counter() - started) * 1000), "detail": detail}
+    check = {"name": name, "status": status, "latencyMs": int((time.perf_counter() - started) * 1000)}
+    return {**check, "detail": detail} if detail is not None else check
 
 
 def _dynamodb() -> tuple[str, Any]:
@@ -61,8 +62,7 @@ def _queues() -> tuple[str, Any]:
     sqs = aws.client("sqs")
     depths = {}
     for name in dead_letter_queues():
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        attrs = sqs.get_queue_attributes(QueueUrl=aws.queue_url(name), AttributeNames=["ApproximateNumberOfMessages"])
         depths[name] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
     return ("degraded" if any(depths.values()) else "ok"), {"deadLetters": depths}
 

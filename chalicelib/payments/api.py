@@ -71,8 +71,12 @@ def validate_payment() -> dict[str, Any]:
 def stripe_webhook() -> dict[str, Any]:
     """Stripe's events: the signature is checked on the raw body first, then the event is queued."""
     raw = _req().raw_body or b""
+    from chalicelib.payments.gateway import BadEvent
+
     try:
         event = bootstrap.webhooks().verify(raw, header(_req(), "stripe-signature"))
+    except BadEvent as exc:
+        raise ValidationError(f"not a Stripe event: {exc}", fields={"body": str(exc)}) from None
     except ValueError as exc:
         raise ValidationError(f"invalid Stripe signature: {exc}", fields={"Stripe-Signature": str(exc)}) from None
     bootstrap.webhooks().enqueue(event)

@@ -99,6 +99,6 @@ ROUTES: dict[tuple[str, str], Op] = {
         f"{C}:RefundView", 201, f"{M}:RefundBody", headers=(IDEMPOTENCY_KEY,), roles=STAFF, errors=(409, 422)
     ),
     ("POST", "/payments/validate"): Op(f"{C}:Validation", body=f"{M}:ValidateBody", roles=ROLES, errors=(404,)),
-    ("POST", "/webhooks/stripe"): Op(f"{C}:Received", headers=(SIGNATURE,), errors=(503,)),
+    ("POST", "/webhooks/stripe"): Op(f"{C}:Received", body=f"{M}:StripeEvent", headers=(SIGNATURE,), errors=(503,)),
     ("GET", "/health"): Op(f"{C}:Health"),
 }

@@ -12,10 +12,15 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
+from chalicelib.payments import rules
 
 
 class Transient(Exception):
     """Stripe timed out, was unreachable, rate-limited us or failed (5xx): retry the same call."""
+
+
+class BadEvent(ValueError):
+    """A correctly signed body that is not a Stripe event we can apply."""
 
 
 class Refused(Exception):
@@ -180,7 +185,11 @@ class StripeGateway:
             stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance=300)
         except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
             raise ValueError(str(exc).split("\n")[0]) from None
-        event = json.loads(payload)
-        if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-            raise ValueError("not a Stripe event")
-        return event
+        try:
+            event = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise BadEvent("the body is not JSON (or nested too deeply)") from None
+        problem = rules.event_problem(event)
+        if problem:
+            raise BadEvent(problem)
+        return dict(event)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from chalicelib.catalog.models import Id
 from chalicelib.core.schema import NOT_BLANK, Body
@@ -22,3 +24,18 @@ class RefundBody(Body):
 class ValidateBody(Body):
     orderId: Id
     paymentMethod: str | None = Field(default=None, pattern=PAYMENT_METHOD, max_length=203)
+
+
+class StripeEventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    object: dict[str, Any] = Field(default_factory=dict, description="the PaymentIntent, Charge or Dispute")
+
+
+class StripeEvent(BaseModel):
+    """A Stripe event as Stripe sends it (documentation: the route reads the raw body, checks the
+    signature first, then this shape; Stripe's other fields are allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=100)
+    data: StripeEventData = Field(default_factory=StripeEventData)

@@ -206,3 +206,26 @@ def mismatch(record: dict[str, Any], amount: Any, currency: Any, order_id: Any) 
     if order_id != record["orderId"]:
         out.append(f"metadata.orderId {order_id} != {record['orderId']}")
     return out
+
+
+# -- Stripe events -----------------------------------------------------------------------------
+MAX_EVENT_ID = 255  # Stripe's ids are ~30 characters; ours become idempotency keys (2 KB at most)
+MAX_EVENT_TYPE = 100
+
+
+def event_problem(event: Any) -> str | None:
+    """What makes a (signed) body not a Stripe event we can apply, or None."""
+    if not isinstance(event, dict):
+        return "the event is not a JSON object"
+    eid, kind = event.get("id"), event.get("type")
+    if not isinstance(eid, str) or not 0 < len(eid) <= MAX_EVENT_ID:
+        return f"id must be a string of 1 to {MAX_EVENT_ID} characters"
+    if not isinstance(kind, str) or not 0 < len(kind) <= MAX_EVENT_TYPE:
+        return f"type must be a string of 1 to {MAX_EVENT_TYPE} characters"
+    data = event.get("data", {})
+    if not isinstance(data, dict) or not isinstance(data.get("object", {}), dict):
+        return "data.object must be an object"
+    metadata = (data.get("object") or {}).get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return "data.object.metadata must be an object"
+    return None

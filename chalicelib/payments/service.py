@@ -290,39 +290,45 @@ class PaymentService:
             raise NotFound("this order has no payment")
         current_id = (state["current"] or {}).get("paymentId")
         p = next((x for x in state["payments"] if x["paymentId"] == current_id), state["payments"][-1])
-        return {
-            "orderId": order_id,
-            "paymentId": p["paymentId"],
-            "status": p["status"],
-            "amount": int(p["amount"]),
-            "currency": p["currency"],
-            "captured": int(p.get("captured", 0)),
-            "refunded": int(p.get("refunded", 0)),
-            "paymentIntentId": p.get("intentId"),
-            "fraud": p.get("fraud"),
-            **({"clientSecret": p["clientSecret"]} if p["status"] == rules.REQUIRES_ACTION else {}),
-            "attempts": [
-                {
-                    "paymentId": a["paymentId"],
-                    "status": a["status"],
-                    "paymentIntentId": a.get("intentId"),
-                    "failure": a.get("failure"),
-                    "createdAt": a["createdAt"],
-                }
-                for a in state["payments"]
-            ],
-            "refunds": [self._refund_view(r) for r in state["refunds"]],
-        }
+        return _present(
+            {
+                "orderId": order_id,
+                "paymentId": p["paymentId"],
+                "status": p["status"],
+                "amount": int(p["amount"]),
+                "currency": p["currency"],
+                "captured": int(p.get("captured", 0)),
+                "refunded": int(p.get("refunded", 0)),
+                "paymentIntentId": p.get("intentId"),
+                "fraud": p.get("fraud"),
+                **({"clientSecret": p["clientSecret"]} if p["status"] == rules.REQUIRES_ACTION else {}),
+                "attempts": [
+                    _present(
+                        {
+                            "paymentId": a["paymentId"],
+                            "status": a["status"],
+                            "paymentIntentId": a.get("intentId"),
+                            "failure": a.get("failure"),
+                            "createdAt": a["createdAt"],
+                        }
+                    )
+                    for a in state["payments"]
+                ],
+                "refunds": [self._refund_view(r) for r in state["refunds"]],
+            }
+        )
 
     @staticmethod
     def _refund_view(r: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "refundId": r["refundId"],
-            "amount": int(r["amount"]),
-            "status": r["status"],
-            "reason": r.get("reason"),
-            "createdAt": r["createdAt"],
-        }
+        return _present(
+            {
+                "refundId": r["refundId"],
+                "amount": int(r["amount"]),
+                "status": r["status"],
+                "reason": r.get("reason"),
+                "createdAt": r["createdAt"],
+            }
+        )
 
     def validate(self, who: Caller, order_id: str, method: str | None, client: ClientInfo) -> dict[str, Any]:
         """The checkout's validation and fraud screen as a dry run: nothing is charged or stored."""
@@ -969,6 +975,10 @@ class PaymentService:
     # -- webhooks ---------------------------------------------------------------------------------------
     def apply_event(self, event: dict[str, Any]) -> str:
         """Apply one verified Stripe event (the queue's consumer). Never moves anything backwards."""
+        problem = rules.event_problem(event)  # the route checked it; a message queued before may not be
+        if problem:
+            self._alert("StripeEventMalformed", {"eventId": str(event.get("id"))[:255], "problem": problem})
+            return "malformed"
         kind = event["type"]
         obj = (event.get("data") or {}).get("object") or {}
         if kind == "charge.dispute.created":
@@ -1051,3 +1061,8 @@ class PaymentService:
         elif rows and head.get("chainHash") != rows[-1].get("hash"):
             problems.append("the last row is not the chain's head")
         return problems
+
+
+def _present(view: dict[str, Any]) -> dict[str, Any]:
+    """An answer without the fields that have no value (the contract has them optional, not null)."""
+    return {k: v for k, v in view.items() if v is not None}

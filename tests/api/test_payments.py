@@ -36,6 +36,7 @@ class Checkout(Shop):
         self.stock(self.milk, self.vendor_, 10)
         self.token, self.address = self.customer("ann")
         self.manager = api.user("boss", role="manager")["accessToken"]
+        self._document: dict[str, Any] | None = None
 
     def order(self, qty: int = 2, product: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
         resp = self.api.call(
@@ -57,11 +58,23 @@ class Checkout(Shop):
             headers={"Idempotency-Key": key or uuid.uuid4().hex, **headers},
         )
 
+    def conforms(self, schema: str, body: Any) -> None:
+        """``body`` is what /openapi.json says a ``schema`` is (no null where a field is optional)."""
+        from jsonschema import Draft202012Validator
+
+        if self._document is None:
+            self._document = json_body(self.api.call("GET", "/openapi.json"))
+        root = {"$ref": f"#/components/schemas/{schema}", "components": self._document["components"]}
+        errors = [e.message for e in Draft202012Validator(root).iter_errors(body)]
+        assert not errors, (schema, errors, body)
+
     def payment(self, order_id: str, until: set[str] | None = None, timeout: float = 40) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             resp = self.api.call("GET", f"/orders/{order_id}/payment", token=self.manager)
             body = json_body(resp)
+            if resp.status_code == 200:
+                self.conforms("Payment", body)
             if until is None or (resp.status_code == 200 and body["status"] in until):
                 return dict(body)
             if time.monotonic() > deadline:
@@ -356,6 +369,42 @@ def test_webhook_signature_is_checked_first(shop: Checkout) -> None:
     assert shop.webhook(event).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[" * 5000 + b"]" * 5000,
+        json.dumps({"id": "e" * 5000, "type": "payment_intent.succeeded"}).encode(),
+        json.dumps({"id": "evt_1", "type": 7}).encode(),
+        json.dumps({"id": "evt_2", "type": "payment_intent.succeeded", "data": {"object": "x"}}).encode(),
+        json.dumps(
+            {"id": "evt_3", "type": "payment_intent.succeeded", "data": {"object": {"metadata": "zz"}}}
+        ).encode(),
+    ],
+    ids=["empty", "not-json", "deep", "long-id", "type", "object", "metadata"],
+)
+def test_a_signed_body_that_is_not_a_stripe_event_is_a_400_naming_the_body(shop: Checkout, raw: bytes) -> None:
+    resp = shop.api.call(
+        "POST", "/webhooks/stripe", raw, headers={"Stripe-Signature": sign(raw, shop.keys["webhook_secret"])}
+    )
+    assert resp.status_code == 400, resp.body
+    error = json_body(resp)["error"]
+    assert error["fields"].keys() == {"body"} and error["message"].startswith("not a Stripe event"), error
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 0
+
+
+def test_a_malformed_event_already_queued_is_alerted_and_dropped(shop: Checkout) -> None:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().stripe_events_queue)["QueueUrl"]
+    bad = {"id": "evt_old", "type": "payment_intent.succeeded", "data": {"object": "x"}}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(bad))
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+    dlq = sqs.get_queue_url(QueueName=f"{get_settings().stripe_events_queue}-dlq")["QueueUrl"]
+    assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages") is None
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
+
+
 def test_duplicated_webhooks_are_queued_once(shop: Checkout) -> None:
     event = {"id": "evt_dup", "type": "charge.dispute.created", "data": {"object": {"charge": "ch_1", "amount": 5}}}
     results = race(*(lambda: shop.webhook(event) for _ in range(10)))
@@ -532,6 +581,8 @@ def test_the_chain_command_reports_an_edited_or_deleted_audit_row(
     shop.finished(order["orderId"])
     assert main(["verify-chain", order["orderId"]]) == 0
     assert capsys.readouterr().out.strip() == f"{order['orderId']}: intact"
+    assert main(["verify-chain", "no-such-order"]) == 1
+    assert "no payment recorded" in capsys.readouterr().out
 
     ddb, table = aws.client("dynamodb"), get_settings().audit_table
     rows = bootstrap.payments().chain.rows(order["orderId"])
@@ -596,3 +647,28 @@ def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Ch
     shop.finished(order["orderId"])
     assert shop.get_order(order["orderId"])["status"] == "PAID"
     shop.chain_ok(order["orderId"])
+
+
+def test_health_is_liveness_for_anyone_and_each_dependency_for_an_admin(shop: Checkout, api: Api) -> None:
+    public = shop.api.call("GET", "/health")
+    assert public.status_code == 200 and json_body(public) == {"status": "ok"}
+    assert json_body(shop.api.call("GET", "/health", token=shop.token)) == {"status": "ok"}  # a customer
+    admin = api.user("oncall", role="admin")["accessToken"]
+    report = json_body(shop.api.call("GET", "/health", token=admin))
+    shop.conforms("Health", report)
+    assert report["status"] == "ok", report
+    assert [c["name"] for c in report["checks"]] == ["dynamodb", "queues", "stripe", "stepfunctions"]
+    assert all(c["status"] == "ok" for c in report["checks"])
+    # a dead letter makes it degraded, and says where
+    sqs = aws.client("sqs")
+    dlq = f"{get_settings().failed_transactions_queue}-dlq"
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=dlq)["QueueUrl"], MessageBody="{}")
+    report = json_body(shop.api.call("GET", "/health", token=admin))
+    shop.conforms("Health", report)
+    (queues,) = [c for c in report["checks"] if c["name"] == "queues"]
+    assert report["status"] == "degraded" and queues["detail"]["deadLetters"][dlq] == 1
+    # Stripe unreachable: down, named
+    faults.inject({"target": "stripe", "mode": "error500", "times": 5})
+    report = json_body(shop.api.call("GET", "/health", token=admin))
+    (stripe,) = [c for c in report["checks"] if c["name"] == "stripe"]
+    assert report["status"] == "down" and stripe["status"] == "down" and "APIError" in stripe["detail"], stripe
