@@ -15,6 +15,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -89,11 +90,28 @@ class Workflows:
 
     @staticmethod
     def succeed(token: str, output: dict[str, Any]) -> None:
-        aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
+        with _closed_wait():
+            aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
 
     @staticmethod
     def fail(token: str, error: str, cause: str) -> None:
-        aws.client("stepfunctions").send_task_failure(taskToken=token, error=error, cause=cause[:256])
+        with _closed_wait():
+            aws.client("stepfunctions").send_task_failure(taskToken=token, error=error, cause=cause[:256])
+
+
+@contextlib.contextmanager
+def _closed_wait() -> Iterator[None]:
+    """A wait that already ended (answered twice, or timed out) is a 409, not a 500."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+            raise Conflict(
+                "this payment is no longer waiting (already resolved or timed out)", code="not_waiting"
+            ) from None
+        raise
 
 
 def payment_id_for(order_id: str, user_id: str, key: str) -> str:
@@ -345,7 +363,10 @@ class PaymentService:
         if missing:
             problems.append(f"profile is missing: {', '.join(missing)}")
         if method:
-            ok, why = self.stripe.check_method(method)
+            try:
+                ok, why = self.stripe.check_method(method)
+            except Transient:
+                raise ServiceUnavailable("Stripe did not answer; try again shortly") from None
             if not ok:
                 problems.append(f"payment method: {why}")
         fraud = self._score(order, user, {"ip": client.ip, "userAgent": client.user_agent, "country": client.country})
@@ -507,13 +528,14 @@ class PaymentService:
 
     def step_abandon(self, order_id: str, payment_id: str, kind: str, error: Any) -> dict[str, Any]:
         """The wait ended without success: 3-D Secure not finished in time or failed, or the
-        review rejected or timed out. The payment fails; an unfinished intent is cancelled."""
+        review rejected or timed out. An unfinished intent is cancelled and the payment fails; one
+        the customer finished at the last moment (the cancel comes too late) is refunded."""
         why = _error_text(error)
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
         if p.get("intentId") and kind == "action":
             self.stripe.cancel(p["intentId"], f"cancel-{payment_id}")
-        self._fail(order_id, payment_id, why)
+        self._compensate(order_id, payment_id, why)  # fails it, or refunds a charge that got through
         return {"abandoned": why}
 
     def _fail(self, order_id: str, payment_id: str, why: str) -> None:
@@ -587,7 +609,8 @@ class PaymentService:
         created = datetime.fromisoformat(p["createdAt"])
         analytics = {**data, "seconds": round((now - created).total_seconds(), 3), "fraud": p.get("fraud")}
         return {
-            "event": json.dumps(events.envelope("PaymentSucceeded", data)),
+            # the same event id however often the checkout runs: the customer is emailed once
+            "event": json.dumps({**events.envelope("PaymentSucceeded", data), "eventId": f"paid-{p['paymentId']}"}),
             "record": json.dumps(record),
             "analytics": json.dumps(events.envelope("CheckoutCompleted", analytics)),
             "archiveKey": f"transactions/{created:%Y/%m/%d}/{p['paymentId']}.json",
@@ -656,7 +679,7 @@ class PaymentService:
         transient failure raises (the message comes back; after 3 receives, the DLQ)."""
         order_id, payment_id = message["orderId"], message["paymentId"]
         if message.get("kind") == "refund":
-            return self.complete_refund(order_id, message["refundId"])
+            return self.complete_refund(order_id, message["refundId"], queued=True)
         p = self._find(self.payments.partition(order_id), payment_id)
         if p["status"] != rules.PROCESSING:
             return f"payment is {p['status']}"
@@ -792,11 +815,20 @@ class PaymentService:
                     code="idempotency_key_reused",
                     fields={"Idempotency-Key": "reused with another body"},
                 )
+            if existing["status"] == "PENDING":  # a replay finishes what the first try left
+                self.complete_refund(order_id, refund_id)
+                existing = next(r for r in self.payments.partition(order_id)["refunds"] if r["refundId"] == refund_id)
             return 201, self._refund_view(existing)
         paid = [p for p in state["payments"] if p["status"] == rules.SUCCEEDED]
         if not paid:
             raise Conflict("this order has no captured payment", code="not_refundable", fields={"orderId": "not paid"})
         p = paid[-1]
+        if not p.get("settled"):  # the checkout is still splitting it among vendors: moments
+            raise Conflict(
+                "the payment is still being settled; retry in a few seconds",
+                code="payment_settling",
+                fields={"orderId": "settling"},
+            )
         left = int(p["refundable"])
         want = left if amount is None else amount
         if want <= 0 or want > left:
@@ -844,7 +876,10 @@ class PaymentService:
         done = next(r for r in self.payments.partition(order_id)["refunds"] if r["refundId"] == refund_id)
         return 201, self._refund_view(done)
 
-    def complete_refund(self, order_id: str, refund_id: str) -> str:
+    def complete_refund(self, order_id: str, refund_id: str, queued: bool = False) -> str:
+        """Refund at Stripe (key ``re-<refundId>``), then record it. A transient failure is retried
+        through the failed-transactions queue: from the API it is queued; from that queue's
+        consumer (``queued``) it raises, so SQS backs off and dead-letters after 3 receives."""
         state = self.payments.partition(order_id)
         r = next((x for x in state["refunds"] if x["refundId"] == refund_id), None)
         if r is None or r["status"] != "PENDING":
@@ -853,6 +888,8 @@ class PaymentService:
         try:
             stripe_id = self.stripe.refund(p["intentId"], int(r["amount"]), f"re-{refund_id}", r.get("reason"))
         except Transient:
+            if queued:
+                raise
             queue = aws.queue_url(get_settings().failed_transactions_queue)
             aws.client("sqs").send_message(
                 QueueUrl=queue,
@@ -864,7 +901,6 @@ class PaymentService:
         except Exception as exc:
             self._refund_failed(order_id, r, str(exc))
             return "failed"
-        order = self.orders.get(order_id)
 
         def build(st: dict[str, Any]) -> Any:
             rr = next(x for x in st["refunds"] if x["refundId"] == refund_id)
@@ -872,6 +908,10 @@ class PaymentService:
                 return None
             cur = self._find(st, rr["paymentId"])
             amount = int(rr["amount"])
+            order = self.orders.get(order_id)  # afresh each try: a concurrent refund moves it too
+            done = amount + sum(
+                int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED" and x["refundId"] != refund_id
+            )
             items = [
                 self.payments.refund_request(
                     order_id, refund_id, "PENDING", {"status": "SUCCEEDED", "stripeRefundId": stripe_id}
@@ -885,7 +925,7 @@ class PaymentService:
                     {"paymentId": cur["paymentId"], "stripeRefundId": stripe_id},
                 ),
                 *self._reversal_items(cur, refund_id, amount),
-                *self.orders.refunded_items(order, int(cur["refunded"]), SYSTEM, rr.get("reason")),
+                *self.orders.refunded_items(order, done, SYSTEM, rr.get("reason")),
             ]
             reversed_now = {}
             for item in items:

@@ -672,3 +672,33 @@ def test_health_is_liveness_for_anyone_and_each_dependency_for_an_admin(shop: Ch
     report = json_body(shop.api.call("GET", "/health", token=admin))
     (stripe,) = [c for c in report["checks"] if c["name"] == "stripe"]
     assert report["status"] == "down" and stripe["status"] == "down" and "APIError" in stripe["detail"], stripe
+
+
+def test_two_concurrent_refunds_that_both_fit_are_both_recorded(shop: Checkout, api: Api) -> None:
+    order = shop.order(2)  # 6000
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.settled(order["orderId"])
+
+    def refund(key: str) -> Any:
+        return api.call(
+            "POST",
+            f"/orders/{order['orderId']}/refunds",
+            {"amount": 2000, "reason": "two pouches leaked"},
+            token=shop.manager,
+            headers={"Idempotency-Key": key},
+        )
+
+    results = race(lambda: refund("p"), lambda: refund("q"))
+    assert [r.status_code for r in results] == [201, 201], [r.body for r in results]
+    assert {json_body(r)["status"] for r in results} == {"SUCCEEDED"}
+    payment = shop.payment(order["orderId"])
+    assert payment["refunded"] == 4000 and sorted(x["status"] for x in payment["refunds"]) == ["SUCCEEDED"] * 2
+    got = shop.get_order(order["orderId"])
+    assert got["status"] == "PARTIALLY_REFUNDED" and got["refund"]["amount"] == 4000, got
+    from chalicelib.payments import gateway
+
+    at_stripe = gateway.client().refunds.list(params={"payment_intent": payment["paymentIntentId"]}).data
+    assert sorted(r.amount for r in at_stripe) == [2000, 2000]
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries)["refunded"] == 4000 and rules.balanced(entries)
