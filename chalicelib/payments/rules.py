@@ -225,7 +225,17 @@ def event_problem(event: Any) -> str | None:
     data = event.get("data", {})
     if not isinstance(data, dict) or not isinstance(data.get("object", {}), dict):
         return "data.object must be an object"
-    metadata = (data.get("object") or {}).get("metadata")
+    obj = data.get("object") or {}
+    metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "data.object.metadata must be an object"
+    for name in ("amount", "amount_refunded"):
+        value = obj.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"data.object.{name} must be an integer (minor units)"
+    for name, value in [("id", obj.get("id")), ("payment_intent", obj.get("payment_intent"))] + [
+        (f"metadata.{k}", v) for k, v in (metadata or {}).items() if k in ("orderId", "paymentId")
+    ]:
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_EVENT_ID):
+            return f"data.object.{name} must be a string of at most {MAX_EVENT_ID} characters"
     return None

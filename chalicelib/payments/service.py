@@ -1017,7 +1017,8 @@ class PaymentService:
         """Apply one verified Stripe event (the queue's consumer). Never moves anything backwards."""
         problem = rules.event_problem(event)  # the route checked it; a message queued before may not be
         if problem:
-            self._alert("StripeEventMalformed", {"eventId": str(event.get("id"))[:255], "problem": problem})
+            event_id = str(event.get("id"))[:255] if isinstance(event, dict) else "-"
+            self._alert("StripeEventMalformed", {"eventId": event_id, "problem": problem})
             return "malformed"
         kind = event["type"]
         obj = (event.get("data") or {}).get("object") or {}

@@ -381,8 +381,13 @@ def test_webhook_signature_is_checked_first(shop: Checkout) -> None:
         json.dumps(
             {"id": "evt_3", "type": "payment_intent.succeeded", "data": {"object": {"metadata": "zz"}}}
         ).encode(),
+        json.dumps({"id": "evt_4", "type": "charge.refunded", "data": {"object": {"amount_refunded": "abc"}}}).encode(),
+        json.dumps(
+            {"id": "evt_5", "type": "payment_intent.succeeded", "data": {"object": {"amount": {"v": 1}}}}
+        ).encode(),
+        json.dumps({"id": "evt_6", "type": "payment_intent.succeeded", "data": {"object": {"id": "p" * 300}}}).encode(),
     ],
-    ids=["empty", "not-json", "deep", "long-id", "type", "object", "metadata"],
+    ids=["empty", "not-json", "deep", "long-id", "type", "object", "metadata", "refunded", "amount", "object-id"],
 )
 def test_a_signed_body_that_is_not_a_stripe_event_is_a_400_naming_the_body(shop: Checkout, raw: bytes) -> None:
     resp = shop.api.call(
@@ -399,7 +404,8 @@ def test_a_malformed_event_already_queued_is_alerted_and_dropped(shop: Checkout)
     url = sqs.get_queue_url(QueueName=get_settings().stripe_events_queue)["QueueUrl"]
     bad = {"id": "evt_old", "type": "payment_intent.succeeded", "data": {"object": "x"}}
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(bad))
-    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(["not", "an", "object"]))
+    assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 2
     dlq = sqs.get_queue_url(QueueName=f"{get_settings().stripe_events_queue}-dlq")["QueueUrl"]
     assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages") is None
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
