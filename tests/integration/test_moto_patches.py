@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from typing import Any
 
 import pytest
@@ -216,3 +217,19 @@ def test_the_mailbox_listing_survives_lambda_functions_without_docker(aws: dict[
     data = json.loads(body)
     assert [f["function_name"] for f in data["awslambda"]["LambdaFunction"]].count("checkout_validate") == 1
     assert any("a@example.com" in json.dumps(m) for m in data["ses"]["Message"])
+
+
+def test_a_definition_is_validated_once_and_a_bad_one_is_still_refused(aws: dict[str, str]) -> None:
+    """Patch 6: the ANTLR validation is remembered per definition text, never per name."""
+    sfn = clients.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/canary"
+    good = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    bad = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Nope"}}})
+    for name in ("canary-1", "canary-2"):  # the second create takes the remembered validation
+        sfn.create_state_machine(name=name, definition=good, roleArn=role)
+    for name in ("canary-3", "canary-4"):  # refused each time: failures are not remembered
+        with pytest.raises(ClientError) as exc:
+            sfn.create_state_machine(name=name, definition=bad, roleArn=role)
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, exc.value.response
+    names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert {"canary-1", "canary-2"} <= names and not names & {"canary-3", "canary-4"}
