@@ -124,26 +124,47 @@ class StripeGateway:
     def charge(
         self, amount: int, currency: str, method: str, metadata: dict[str, str], key: str, return_url: str | None
     ) -> Charge:
-        """Create and confirm a PaymentIntent (one call, idempotent on ``key``)."""
+        """Create a PaymentIntent, then confirm it: two calls, each idempotent on its own key
+        (``key`` and ``confirm-<key>``). Creating never moves money, so a charge whose answer was
+        lost can be found again by replaying the create (``lost_intent``)."""
         import stripe
 
+        pi = self._create(amount, currency, method, metadata, key)
+        params: dict[str, Any] = {"return_url": return_url} if return_url else {}
+        try:
+            pi = _call(
+                lambda params, options: client().payment_intents.confirm(pi.id, params=params, options=options),
+                params,
+                f"confirm-{key}",
+            )
+        except stripe.CardError as exc:
+            body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
+            intent = body.get("error", {}).get("payment_intent") or {}
+            return Charge("declined", intent.get("id") or pi.id, None, amount, currency, exc.user_message or "declined")
+        return self._charge_of(pi, amount, currency)
+
+    @staticmethod
+    def _create(amount: int, currency: str, method: str, metadata: dict[str, str], key: str) -> Any:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency.lower(),
             "payment_method": method,
-            "confirm": True,
             "metadata": metadata,
             "payment_method_types": ["card"],
         }
-        if return_url:
-            params["return_url"] = return_url
-        try:
-            pi = _call(client().payment_intents.create, params, key)
-        except stripe.CardError as exc:
-            body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
-            intent = body.get("error", {}).get("payment_intent") or {}
-            return Charge("declined", intent.get("id"), None, amount, currency, exc.user_message or "declined")
-        return self._charge_of(pi, amount, currency)
+        return _call(client().payment_intents.create, params, key)
+
+    def lost_intent(self, amount: int, currency: str, method: str, metadata: dict[str, str], key: str) -> str | None:
+        """The PaymentIntent a ``charge(..., key)`` whose answer never came back created, if it
+        took money: the create is replayed with the same key and parameters (Stripe answers with
+        the first one's PaymentIntent for 24 hours, or makes an unconfirmed one); any intent not
+        succeeded is cancelled, so it cannot take money later."""
+        pi = self._create(amount, currency, method, metadata, key)
+        if self.retrieve(str(pi.id)).outcome != "succeeded":
+            self.cancel(str(pi.id), f"cancel-{key}")
+            if self.retrieve(str(pi.id)).outcome != "succeeded":  # the cancel came too late
+                return None
+        return str(pi.id)
 
     def retrieve(self, intent_id: str) -> Charge:
         pi = _call(lambda params, options: client().payment_intents.retrieve(intent_id, options=options), {})

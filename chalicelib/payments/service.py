@@ -456,8 +456,9 @@ class PaymentService:
             if p["status"] in (rules.SUCCEEDED, rules.REQUIRES_ACTION):
                 return {"outcome": "succeeded" if p["status"] == rules.SUCCEEDED else "requires_action"}
             raise Refused(f"payment is {p['status']}")
-        metadata = {"orderId": order_id, "paymentId": payment_id, "userId": p["userId"]}
-        charge = self.stripe.charge(int(p["amount"]), p["currency"], p["method"], metadata, f"pi-{payment_id}", None)
+        charge = self.stripe.charge(
+            int(p["amount"]), p["currency"], p["method"], self._metadata(p), f"pi-{payment_id}", None
+        )
 
         def build(st: dict[str, Any]) -> Any:
             cur = self._find(st, payment_id)
@@ -474,6 +475,10 @@ class PaymentService:
 
         self._change(order_id, f"charge_{charge.outcome}", build, state=state)
         return {"outcome": charge.outcome}
+
+    @staticmethod
+    def _metadata(p: dict[str, Any]) -> dict[str, str]:
+        return {"orderId": p["orderId"], "paymentId": p["paymentId"], "userId": p["userId"]}
 
     def step_park(self, order_id: str, payment_id: str, kind: str) -> dict[str, Any]:
         """Wait for 3-D Secure (``action``) or a manager (``review``) in the Standard workflow."""
@@ -656,6 +661,8 @@ class PaymentService:
             self._defer(order_id, payment_id, why)
         elif outcome in ("compensate", "broken"):
             self._compensate(order_id, payment_id, why)
+        elif outcome == "charge_broken":  # the charge task died: its answer may be lost
+            self._compensate(order_id, payment_id, why, charge_lost=True)
         elif outcome == "fanout_failed":
             self._alert("CheckoutFanOutFailed", {"orderId": order_id, "paymentId": payment_id, "error": why})
         return {"outcome": outcome, "why": why}
@@ -685,8 +692,8 @@ class PaymentService:
             return f"payment is {p['status']}"
         try:
             self.step_validate(order_id, payment_id)
-        except Refused as exc:
-            self._fail(order_id, payment_id, str(exc))
+        except Refused as exc:  # e.g. the reservation expired meanwhile: the lost charge is refunded
+            self._compensate(order_id, payment_id, str(exc), charge_lost=True)
             return "failed"
         outcome = self.step_charge(order_id, payment_id)["outcome"]  # Transient propagates
         if outcome == "succeeded":
@@ -697,20 +704,25 @@ class PaymentService:
             self._fail(order_id, payment_id, "the card was declined")
         return str(outcome)
 
-    def _compensate(self, order_id: str, payment_id: str, why: str) -> None:
-        """Leave nothing half-done: money taken comes back, stock held or sold is released."""
+    def _compensate(self, order_id: str, payment_id: str, why: str, charge_lost: bool = False) -> None:
+        """Leave nothing half-done: money taken comes back, stock held or sold is released.
+        ``charge_lost``: a charge was sent and its answer never recorded (the task died, or a
+        deferred charge is given up); Stripe is asked whether it took the money."""
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
-        charged = False
-        if p.get("intentId"):
-            charged = self.stripe.retrieve(p["intentId"]).outcome == "succeeded"
+        intent_id = p.get("intentId")
+        if not intent_id and charge_lost and p["status"] == rules.PROCESSING:
+            intent_id = self.stripe.lost_intent(
+                int(p["amount"]), p["currency"], p["method"], self._metadata(p), f"pi-{payment_id}"
+            )
+        charged = bool(intent_id) and self.stripe.retrieve(str(intent_id)).outcome == "succeeded"
         if not charged:
             self._fail(order_id, payment_id, why)
             return
         order = self.orders.get(order_id)
         amount = int(p["amount"]) - int(p.get("refunded", 0))
         stripe_refund = (
-            self.stripe.refund(p["intentId"], amount, f"comp-{payment_id}", "checkout compensation")
+            self.stripe.refund(str(intent_id), amount, f"comp-{payment_id}", "checkout compensation")
             if amount > 0
             else None
         )
@@ -729,6 +741,7 @@ class PaymentService:
                         "captured": captured,
                         "refundable": 0,
                         "refunded": int(cur.get("refunded", 0)) + amount,
+                        "intentId": intent_id,
                     },
                     reason=why,
                 )
@@ -736,6 +749,8 @@ class PaymentService:
             if cur["status"] == rules.SUCCEEDED:  # it was captured in the ledger: reverse it
                 items += self._reversal_items(cur, f"comp-{payment_id}", amount)
             else:  # charged at Stripe but never recorded: the ledger gets the charge and its refund
+                if not cur.get("intentId"):  # found by replaying the create: its events find us too
+                    items.append(self.payments.intent_request(str(intent_id), order_id, payment_id))
                 items.append(
                     self.ledger.entry_request(
                         order_id,
@@ -743,7 +758,7 @@ class PaymentService:
                         payment_id,
                         captured,
                         cur["currency"],
-                        {"paymentId": payment_id, "intentId": cur["intentId"]},
+                        {"paymentId": payment_id, "intentId": intent_id},
                     )
                 )
             items.append(

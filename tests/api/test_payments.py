@@ -287,15 +287,7 @@ def test_a_charge_landing_after_the_reservation_expired_is_refunded(shop: Checko
     while next(f for f in faults.active() if f["id"] == fault["id"])["remaining"]:  # the charge is in flight
         assert time.monotonic() < deadline, "the charge never started"
         time.sleep(0.05)
-    aws.client("dynamodb").update_item(
-        TableName=get_settings().orders_table,
-        Key={"pk": {"S": f"ORDER#{order['orderId']}"}, "sk": {"S": "META"}},
-        UpdateExpression="SET reservation.expiresAt = :past, holdUntil = :hold",
-        ExpressionAttributeValues={
-            ":past": {"N": str(int(time.time()) - 1)},
-            ":hold": {"S": hold_until(int(time.time()) - 1)},
-        },
-    )
+    expire_reservation(order["orderId"])
     payment = shop.payment(order["orderId"], {"FAILED", "REFUNDED"}, timeout=60)
     shop.finished(order["orderId"])
     assert payment["status"] == "REFUNDED", payment
@@ -564,8 +556,11 @@ def test_a_failure_at_each_step_leaves_nothing_half_done(shop: Checkout, step: s
     from chalicelib.payments import gateway
 
     charged = sum(pi.amount for pi in intents if pi.status == "succeeded")
-    refunded = sum(
-        r.amount for pi in intents for r in gateway.client().refunds.list(params={"payment_intent": pi.id}).data
+    refunded = sum(  # only a succeeded intent has a charge to refund (a cancelled one has none)
+        r.amount
+        for pi in intents
+        if pi.status == "succeeded"
+        for r in gateway.client().refunds.list(params={"payment_intent": pi.id}).data
     )
     assert charged - refunded in (0, order["total"])
     if charged - refunded == 0:
@@ -611,6 +606,52 @@ def test_the_chain_command_reports_an_edited_or_deleted_audit_row(
     ddb.delete_item(TableName=table, Key=key)
     assert main(["verify-chain", order["orderId"]]) == 1
     assert "BROKEN" in capsys.readouterr().out
+
+
+def expire_reservation(order_id: str) -> None:
+    aws.client("dynamodb").update_item(
+        TableName=get_settings().orders_table,
+        Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "META"}},
+        UpdateExpression="SET reservation.expiresAt = :past, holdUntil = :hold",
+        ExpressionAttributeValues={
+            ":past": {"N": str(int(time.time()) - 1)},
+            ":hold": {"S": hold_until(int(time.time()) - 1)},
+        },
+    )
+
+
+def test_a_deferred_charge_whose_answer_was_lost_is_refunded_when_the_reservation_ran_out(shop: Checkout) -> None:
+    """The charge reached Stripe but its answer never came back (every try: the payment is
+    deferred); the reservation runs out before the failed-transactions consumer retries. Stripe
+    is asked (the create replayed with the same key): the money it took is given back."""
+    from chalicelib.payments import gateway
+
+    s = get_settings()
+    faults.inject({"target": "step", "step": "checkout_charge", "error": "Transient", "times": 4})
+    order = shop.order(2)
+    payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
+    deadline = time.monotonic() + 60
+    while "deferred" not in (bootstrap.payments().payments.partition(order["orderId"])["payments"][0]):
+        assert time.monotonic() < deadline, "never deferred"
+        time.sleep(0.2)
+    shop.finished(order["orderId"])
+    # what the lost request did at Stripe: created and confirmed its PaymentIntent, same key
+    metadata = {"orderId": order["orderId"], "paymentId": payment_id, "userId": order["userId"]}
+    lost = gateway.StripeGateway().charge(
+        order["total"], order["currency"], "pm_card_visa", metadata, f"pi-{payment_id}", None
+    )
+    assert lost.outcome == "succeeded"
+    expire_reservation(order["orderId"])
+    assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1
+    payment = shop.payment(order["orderId"])
+    assert payment["status"] == "REFUNDED" and payment["paymentIntentId"] == lost.intent_id, payment
+    (intent,) = shop.stripe_intents(order["orderId"])
+    refunds = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert intent.status == "succeeded" and sum(r.amount for r in refunds) == order["total"]
+    assert shop.get_order(order["orderId"])["status"] == "EXPIRED"
+    assert shop.available(shop.milk, shop.vendor_) == (10, 0)
+    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
+    shop.chain_ok(order["orderId"])
 
 
 def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Checkout) -> None:
