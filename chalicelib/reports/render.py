@@ -142,7 +142,9 @@ def _table(head: list[str], rows: list[list[str]], numeric_from: int = 1) -> str
     body = []
     for r in rows[:MAX_ROWS]:
         body.append(
-            "<tr>" + "".join(f'<td class="{"n" if i >= numeric_from else ""}">{c}</td>' for i, c in enumerate(r)) + "</tr>"
+            "<tr>"
+            + "".join(f'<td class="{"n" if i >= numeric_from else ""}">{c}</td>' for i, c in enumerate(r))
+            + "</tr>"
         )
     more = (
         f'<p class="more">{len(rows) - MAX_ROWS} more rows in report.csv and report.json.</p>'
@@ -153,7 +155,7 @@ def _table(head: list[str], rows: list[list[str]], numeric_from: int = 1) -> str
 
 
 def _amounts(by_currency: dict[str, int]) -> str:
-    return "<br>".join(money(v, c) for c, v in by_currency.items()) or "–"
+    return "<br>".join(money(v, c) for c, v in by_currency.items()) or "-"
 
 
 CSS = """
@@ -181,7 +183,7 @@ def to_html(report: dict[str, Any]) -> str:
     cur = report["currencies"]
     cards = [
         ("Orders placed", str(report["totalOrders"]), f"{report['chargedOrders']} charged"),
-        ("Revenue", _amounts(report["totalRevenue"]), "gross − refunds"),
+        ("Revenue", _amounts(report["totalRevenue"]), "gross - refunds"),
         ("Average order", _amounts(report["averageOrderValue"]), "per charged order"),
         (
             "Customers",
@@ -215,7 +217,9 @@ def to_html(report: dict[str, Any]) -> str:
     for i, (c, hours) in enumerate(report["revenueByHour"].items()):
         html.append(f'<div class="cur">{escape(c)}</div>')
         html.append(
-            _bars_vertical(hours, [f"{h:02d}" for h in range(24)], PALETTE[i % len(PALETTE)], lambda v, c=c: money(v, c))
+            _bars_vertical(
+                hours, [f"{h:02d}" for h in range(24)], PALETTE[i % len(PALETTE)], lambda v, c=c: money(v, c)
+            )
         )
     html.append("</section>")
     # top products and status side by side
@@ -249,10 +253,14 @@ def to_html(report: dict[str, Any]) -> str:
     pending = {c: r["refundPending"] for c, r in cur.items() if r["refundPending"]}
     if pending:
         html.append(f'<p class="note">Refunds still running: {_amounts(pending)}</p>')
-    html.append(f'<p class="note">{escape(report["definitions"]["revenue"])}; {escape(report["definitions"]["gross"])}.</p>')
+    html.append(
+        f'<p class="note">{escape(report["definitions"]["revenue"])}; {escape(report["definitions"]["gross"])}.</p>'
+    )
     html.append("</section>")
     # vendors, products
-    vendor_rows = [[escape(v["vendorId"]), str(v["orders"]), str(v["units"]), _amounts(v["sales"])] for v in report["byVendor"]]
+    vendor_rows = [
+        [escape(v["vendorId"]), str(v["orders"]), str(v["units"]), _amounts(v["sales"])] for v in report["byVendor"]
+    ]
     product_rows = [
         [escape(f"{p['name']} {p['variantName']}".strip()), str(p["orders"]), str(p["units"]), _amounts(p["sales"])]
         for p in report["byProduct"]
@@ -264,7 +272,10 @@ def to_html(report: dict[str, Any]) -> str:
     )
     html.append("</div>")
     # promos, fulfilment
-    promo_rows = [[escape(p["code"]), str(p["orders"]), str(p["chargedOrders"]), _amounts(p["discount"])] for p in report["promos"]]
+    promo_rows = [
+        [escape(p["code"]), str(p["orders"]), str(p["chargedOrders"]), _amounts(p["discount"])]
+        for p in report["promos"]
+    ]
     f = report["fulfilment"]
     short_rows = [
         [
@@ -277,7 +288,9 @@ def to_html(report: dict[str, Any]) -> str:
         for s in f["shortLines"]
     ]
     html.append('<div class="grid">')
-    html.append(f"<section><h2>Promo codes</h2>{_table(['Code', 'Orders', 'Charged', 'Discount'], promo_rows)}</section>")
+    html.append(
+        f"<section><h2>Promo codes</h2>{_table(['Code', 'Orders', 'Charged', 'Discount'], promo_rows)}</section>"
+    )
     html.append(
         f"<section><h2>Fulfilment</h2><p>{f['partialOrders']} partial orders · {f['outOfStockLines']} out-of-stock "
         f"lines · {f['partialLines']} partly filled lines · {f['unitsShort']} units short</p>"
@@ -287,7 +300,15 @@ def to_html(report: dict[str, Any]) -> str:
     # refunds, cancellations, fraud, ledger
     c = report["cancellations"]
     ledger_rows = [
-        [escape(k), str(r["charges"]), money(r["charged"], k), str(r["refunds"]), money(r["refunded"], k), money(r["fees"], k), money(r["net"], k)]
+        [
+            escape(k),
+            str(r["charges"]),
+            money(r["charged"], k),
+            str(r["refunds"]),
+            money(r["refunded"], k),
+            money(r["fees"], k),
+            money(r["net"], k),
+        ]
         for k, r in report["ledger"].items()
     ]
     refund_rows = [[escape(k), str(r["orders"]), money(r["amount"], k)] for k, r in report["refunds"].items()]
@@ -318,11 +339,13 @@ def to_html(report: dict[str, Any]) -> str:
         ]
         for s in report["lowStock"]
     ]
-    drift_rows = [[escape(str(d.get("orderId", ""))), escape(str(d.get("problem", d.get("kind", d))))] for d in report["paymentDrift"]]
+    drift_rows = [
+        [escape(str(d.get("orderId", ""))), escape(str(d.get("problem", d.get("kind", d))))]
+        for d in report["paymentDrift"]
+    ]
     html.append('<div class="grid">')
-    html.append(
-        f"<section><h2>Low stock</h2>{_table(['Product', 'Variant', 'Vendor', 'Stock', 'Level'], low_rows, numeric_from=3)}</section>"
-    )
+    low_table = _table(["Product", "Variant", "Vendor", "Stock", "Level"], low_rows, numeric_from=3)
+    html.append(f"<section><h2>Low stock</h2>{low_table}</section>")
     drift_head = '<h2 class="warn">Payment drift</h2>' if drift_rows else "<h2>Payment drift</h2>"
     html.append(f"<section>{drift_head}{_table(['Order', 'Difference'], drift_rows, numeric_from=9)}</section>")
     html.append("</div>")

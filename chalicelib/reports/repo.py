@@ -34,9 +34,7 @@ class ReportsRepo:
         old page."""
         written = []
         for name, body in ((CSV, csv), (HTML, html), (JSON, json.dumps(report, separators=(",", ":")))):
-            self.s3.put_object(
-                Bucket=self.bucket, Key=key(day, name), Body=body.encode(), ContentType=TYPES[name]
-            )
+            self.s3.put_object(Bucket=self.bucket, Key=key(day, name), Body=body.encode(), ContentType=TYPES[name])
             written.append(key(day, name))
         return written
 

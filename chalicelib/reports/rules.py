@@ -122,7 +122,9 @@ def build(
         cur[c]["orders"] += 1
         first_order[o["userId"]] = first_order.get(o["userId"], False) or bool(o.get("firstOrder"))
         if o.get("promoCode"):
-            p = promos.setdefault(o["promoCode"], {"code": o["promoCode"], "orders": 0, "chargedOrders": 0, "discount": _money()})
+            p = promos.setdefault(
+                o["promoCode"], {"code": o["promoCode"], "orders": 0, "chargedOrders": 0, "discount": _money()}
+            )
             p["orders"] += 1
             if paid:
                 p["chargedOrders"] += 1
@@ -132,7 +134,8 @@ def build(
         for u in o.get("unavailableLines") or []:
             key = (u["productId"], u["variantId"])
             s = short.setdefault(
-                key, {"productId": key[0], "variantId": key[1], "lines": 0, "requested": 0, "available": 0, "outOfStock": 0}
+                key,
+                {"productId": key[0], "variantId": key[1], "lines": 0, "requested": 0, "available": 0, "outOfStock": 0},
             )
             s["lines"] += 1
             s["requested"] += int(u["requested"])
@@ -166,8 +169,13 @@ def build(
         by_hour[c][int(o["createdAt"][11:13])] += amount
         seen_vendors: set[str] = set()
         for line in o.get("lines", []):
-            qty, sale = int(line["quantity"]), int(line.get("lineTotal", int(line["unitPrice"]) * int(line["quantity"])))
-            v = vendors.setdefault(line["vendorId"], {"vendorId": line["vendorId"], "orders": 0, "units": 0, "sales": _money()})
+            qty, sale = (
+                int(line["quantity"]),
+                int(line.get("lineTotal", int(line["unitPrice"]) * int(line["quantity"]))),
+            )
+            v = vendors.setdefault(
+                line["vendorId"], {"vendorId": line["vendorId"], "orders": 0, "units": 0, "sales": _money()}
+            )
             if line["vendorId"] not in seen_vendors:
                 v["orders"] += 1
                 seen_vendors.add(line["vendorId"])
@@ -190,7 +198,7 @@ def build(
             p["units"] += qty
             p["sales"][c] += sale
 
-    for c, row in cur.items():
+    for row in cur.values():
         row["revenue"] = row["gross"] - row["refunded"]
         row["averageOrderValue"] = _half_up(row["gross"], row["chargedOrders"])
 
@@ -202,7 +210,9 @@ def build(
     names = {(p["productId"], p["variantId"]): (p["name"], p["variantName"]) for p in product_rows}
     for o in orders:  # names of short lines whose product sold nothing that day
         for line in o.get("lines", []):
-            names.setdefault((line["productId"], line["variantId"]), (line.get("name", ""), line.get("variantName", "")))
+            names.setdefault(
+                (line["productId"], line["variantId"]), (line.get("name", ""), line.get("variantName", ""))
+            )
     short_rows = []
     for key, s in sorted(short.items(), key=lambda kv: (-kv[1]["lines"], kv[0])):
         name, variant = names.get(key, ("", ""))

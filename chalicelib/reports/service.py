@@ -113,14 +113,6 @@ class ReportService:
             sent.append(str(user["email"]))
         return sent
 
-    def backfill(self, days: list[str], progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
-        out = []
-        for i, day in enumerate(days):
-            out.append(self.run(day, email=False))
-            if progress:
-                progress(i + 1, day)
-        return out
-
 
 def _missing(day: str) -> NotFound:
     return NotFound(

@@ -7,7 +7,6 @@ the report is about a day in the past and times just either side of midnight UTC
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -346,7 +345,7 @@ def test_the_scheduled_run_reports_the_day_before(api: Api) -> None:
 
 
 def test_routes_are_for_managers_and_admins(api: Api) -> None:
-    manager, _ = staff(api)
+    staff(api)
     customer = api.user("cust")["accessToken"]
     run_job(api, DAY)
     assert api.call("GET", f"/reports/daily?date={DAY}", token=customer).status_code == 403
