@@ -145,16 +145,17 @@ class OrdersRepo:
 
     # -- reports: one day, every page ---------------------------------------------------------
     def day_page(
-        self, day: str, cursor: dict[str, Any] | None = None, limit: int = 500
+        self, day: str, cursor: dict[str, Any] | None = None, limit: int | None = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of the orders placed on ``day`` (UTC), oldest first, from the ``byDay`` index."""
+        """One page of the orders placed on ``day`` (UTC), oldest first, from the ``byDay`` index
+        (without ``limit``, DynamoDB's 1 MB pages)."""
         resp = self.ddb.query(
             TableName=self.table,
             IndexName="byDay",
             KeyConditionExpression="#d = :d",
             ExpressionAttributeNames={"#d": "day"},
             ExpressionAttributeValues=values(d=day),
-            Limit=limit,
+            **({"Limit": limit} if limit else {}),
             **({"ExclusiveStartKey": cursor} if cursor else {}),
         )
         items = [o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o]

@@ -167,7 +167,7 @@ margin-bottom:20px}h1{font-size:26px;margin:0 0 8px}h1 span{color:#2f6f4f}h2{fon
 gap:14px;margin-bottom:18px}.card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px #0001}
 .card .k{color:#66736b;font-size:12px;text-transform:uppercase;letter-spacing:.04em}.card .v{font-size:22px;
 font-weight:650;margin-top:4px}.card .s{font-size:13px;color:#66736b}section{background:#fff;border-radius:10px;
-padding:18px 20px;margin-bottom:18px;box-shadow:0 1px 3px #0001}.grid{display:grid;
+padding:18px 20px;margin-bottom:18px;box-shadow:0 1px 3px #0001}.grid{display:grid;margin-bottom:18px;
 grid-template-columns:1fr 1fr;gap:18px}.grid section{margin:0}@media(max-width:820px){.grid{grid-template-columns:1fr}}
 .chart{width:100%;height:auto}.axis{stroke:#b9c2bc}.tick{font-size:11px;fill:#66736b;text-anchor:middle}
 .tick.start{text-anchor:start}.label{font-size:12px;fill:#1f2a24;text-anchor:end}.value{font-size:12px;fill:#44514a}
