@@ -214,7 +214,7 @@ def run() -> None:
                 for table, items in (parsed.get("Responses") or {}).items():
                     read[tables.get(table, "other")] += len(items)
 
-        ddb.meta.events.register("before-call.dynamodb", before)
+        ddb.meta.events.register("before-parameter-build.dynamodb", before)
         ddb.meta.events.register("after-call.dynamodb", after)
         t0 = time.perf_counter()
         result = bootstrap.reports().run(DAY)
