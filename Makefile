@@ -10,7 +10,7 @@ AWS_PORT ?= 4566
 STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset fault redrive verify-chain test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+.PHONY: run aws seed events reset fault redrive verify-chain backfill test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -80,9 +80,13 @@ mailbox: venv  ## emails the running local stack sent
 jobs: venv
 	$(LOCAL) jobs
 
-job: venv  ## run a scheduled job now: make job NAME=health_monitor
+job: venv  ## run a scheduled job now: make job NAME=health_monitor; NAME=daily_report DATE=2030-01-31 reports that day
 	@test -n "$(NAME)" || { echo "make job NAME=<job>; make jobs lists them" >&2; exit 2; }
-	$(LOCAL) run-job $(NAME)
+	$(LOCAL) run-job $(NAME) $(if $(DATE),--date $(DATE))
+
+backfill: venv  ## build the daily reports of a range against the running stack: make backfill FROM=2030-01-01 TO=2030-01-31
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD" >&2; exit 2; }
+	$(LOCAL) reports backfill --from $(FROM) --to $(TO)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

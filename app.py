@@ -17,6 +17,8 @@ from chalicelib.orders import api as orders_api
 from chalicelib.orders import jobs as orders_jobs
 from chalicelib.payments import api as payments_api
 from chalicelib.payments import jobs as payments_jobs
+from chalicelib.reports import api as reports_api
+from chalicelib.reports import jobs as reports_jobs
 from chalicelib.users import api as users_api
 from chalicelib.users import authorizer
 from chalicelib.users import jobs as users_jobs
@@ -44,6 +46,8 @@ app.register_blueprint(orders_api.bp)
 app.register_blueprint(orders_jobs.bp)
 app.register_blueprint(payments_api.bp)
 app.register_blueprint(payments_jobs.bp)
+app.register_blueprint(reports_api.bp)
+app.register_blueprint(reports_jobs.bp)
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -11,6 +11,8 @@
 - aws_calls_pay_request, lambda_invocations_checkout, sfn_transitions_checkout(_await),
   cost_per_1000_orders_usd (+ cost_breakdown_*), checkout_seconds_local: payments and checkout
   against the real local stack (bench/checkout.py says how each is counted).
+- report_items_read (+ its split), report_seconds_1k_orders, report_html_kb: the daily report of
+  a day of 1,000 orders among 50,000 older ones, in moto (bench/report.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checkout
+from bench import report as daily_report
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # figures only on stdout
@@ -423,6 +426,7 @@ def main() -> None:
     finally:
         server.stop()
     checkout.run()  # its own local stacks, after this moto has stopped
+    daily_report.run()  # in-process moto of its own
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ domain package imports another's service."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit.repo import Actor
 from chalicelib.users.auth import AuthService
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.orders.views import OrderViews
     from chalicelib.payments.service import PaymentService
     from chalicelib.payments.webhooks import WebhookInbox
+    from chalicelib.reports.service import ReportService
     from chalicelib.users.profile import ProfileService
     from chalicelib.vendors.service import VendorService
 
@@ -124,6 +125,38 @@ def webhooks() -> WebhookInbox:
     return WebhookInbox(StripeGateway())
 
 
+def _no_drift(day: str) -> list[dict[str, Any]]:
+    """Payment drift of ``day`` (the reconciliation's; nothing until it is connected)."""
+    return []
+
+
+def _no_low_stock(day: str) -> list[dict[str, Any]]:
+    """Low-stock rows (``{productId, vendorId, variantId, currentStock, level}``; the
+    reconciliation's; nothing until it is connected)."""
+    return []
+
+
+@lru_cache(maxsize=1)
+def reports() -> ReportService:
+    from chalicelib.core.config import get_settings
+    from chalicelib.notifications import mailer
+    from chalicelib.orders.repo import OrdersRepo
+    from chalicelib.payments.repo import LedgerRepo
+    from chalicelib.reports.repo import ReportsRepo
+    from chalicelib.reports.service import ReportService
+
+    return ReportService(
+        OrdersRepo(),
+        LedgerRepo(),
+        UsersRepo(),
+        ReportsRepo(),
+        mailer.send,
+        base_url=get_settings().public_api_url,
+        drift=_no_drift,
+        low_stock=_no_low_stock,
+    )
+
+
 def is_admin(authorization: str | None) -> bool:
     """Does this Authorization header carry a valid admin token? (for public routes that show
     admins more)."""
@@ -150,5 +183,6 @@ def reset() -> None:
         order_views,
         payments,
         webhooks,
+        reports,
     ):
         factory.cache_clear()

@@ -276,8 +276,9 @@ def list_jobs(home: Path | None) -> None:
 
 @cli.command("run-job")
 @click.argument("name")
+@click.option("--date", default=None, help="The day a dated job works on (YYYY-MM-DD), e.g. daily_report's.")
 @HOME
-def run_job(name: str, home: Path | None) -> None:
+def run_job(name: str, date: str | None, home: Path | None) -> None:
     """Run one scheduled job now against the running stack."""
     from freshcart_local.scheduler import jobs
     from freshcart_local.scheduler import run_job as run
@@ -286,7 +287,7 @@ def run_job(name: str, home: Path | None) -> None:
     app = attach(_home(home))
     if name not in jobs(app):
         raise StackError(f"no scheduled job {name!r}; known: {', '.join(sorted(jobs(app)))}")
-    click.echo(json.dumps(run(app, name, REGION), indent=2, default=str))
+    click.echo(json.dumps(run(app, name, REGION, {"date": date} if date else None), indent=2, default=str))
 
 
 @cli.command()
@@ -348,6 +349,20 @@ def ops(args: tuple[str, ...], home: Path | None) -> None:
 
     attach(_home(home))
     from chalicelib.ops.__main__ import main
+
+    sys.exit(main(list(args)))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@HOME
+def reports(args: tuple[str, ...], home: Path | None) -> None:
+    """Daily report commands (python -m chalicelib.reports) against the running local stack:
+    `reports backfill --from 2030-01-01 --to 2030-01-31`."""
+    from freshcart_local.stack import attach
+
+    attach(_home(home))
+    from chalicelib.reports.__main__ import main
 
     sys.exit(main(list(args)))
 

@@ -131,10 +131,11 @@ def jobs(app: Chalice) -> dict[str, str]:
     return {cfg.name: _expr(cfg) for cfg in app.event_sources if isinstance(cfg, ScheduledEventConfig)}
 
 
-def run_job(app: Chalice, name: str, region: str) -> Any:
+def run_job(app: Chalice, name: str, region: str, detail: dict[str, Any] | None = None) -> Any:
+    """Run a job now; ``detail`` goes into the event's ``detail`` (e.g. the report's date)."""
     if name not in jobs(app):
         raise KeyError(f"no scheduled job {name!r}; known: {sorted(jobs(app))}")
-    return invoke(app, name, scheduled_event(name, region, datetime.now(UTC)))
+    return invoke(app, name, {**scheduled_event(name, region, datetime.now(UTC)), "detail": detail or {}})
 
 
 class Scheduler:

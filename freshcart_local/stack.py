@@ -231,7 +231,12 @@ class LocalStack:
         self.stripe = stripe_local.LocalStripe(self.host, self.stripe_port, state=self.home.stripe, say=say)
         self.stripe.start()
         self._started("stripe", self.stripe.stop)
-        resource_env = {**provision(STAGE, REGION), "STRIPE_API_BASE": self.stripe.api_base}
+        resource_env = {
+            **provision(STAGE, REGION),
+            "STRIPE_API_BASE": self.stripe.api_base,
+            # links in emails (the daily report's); `chalice local` serves on 8000 by default
+            "PUBLIC_API_URL": self.api_url if self.api else f"http://{self.host}:8000",
+        }
         self._env = {**environment, **resource_env}
         app, chalice_config = load_app(self._env)
         make_local(app)

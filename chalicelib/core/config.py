@@ -67,6 +67,7 @@ class Settings:
     stripe_api_base: str
     stripe_timeout_seconds: float
     platform_fee_bps: int
+    public_api_url: str
 
 
 def stage_name() -> str:
@@ -129,6 +130,8 @@ def get_settings() -> Settings:
         stripe_api_base=_env("STRIPE_API_BASE", ""),
         stripe_timeout_seconds=float(_env("STRIPE_TIMEOUT_SECONDS", "10")),
         platform_fee_bps=int(_env("PLATFORM_FEE_BPS", "500")),
+        # Where people reach the API (links in emails); empty: links are paths only.
+        public_api_url=_env("PUBLIC_API_URL", "").rstrip("/"),
     )
 
 

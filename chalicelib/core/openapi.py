@@ -27,6 +27,7 @@ CONTRACTS = (
     "chalicelib.inventory.contract",
     "chalicelib.orders.contract",
     "chalicelib.payments.contract",
+    "chalicelib.reports.contract",
     "chalicelib.core.contract",
 )
 REF = "#/components/schemas/{model}"

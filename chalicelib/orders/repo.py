@@ -8,6 +8,7 @@ events (chalicelib/orders/jobs.py), so every committed change is published, none
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.core import aws
@@ -141,3 +142,43 @@ class OrdersRepo:
             ExpressionAttributeValues=values(p=HOLD_PK, now=hold_until(now)),
         )
         return [o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o]
+
+    # -- reports: one day, every page ---------------------------------------------------------
+    def day_page(
+        self, day: str, cursor: dict[str, Any] | None = None, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the orders placed on ``day`` (UTC), oldest first, from the ``byDay`` index
+        (without ``limit``, DynamoDB's 1 MB pages)."""
+        resp = self.ddb.query(
+            TableName=self.table,
+            IndexName="byDay",
+            KeyConditionExpression="#d = :d",
+            ExpressionAttributeNames={"#d": "day"},
+            ExpressionAttributeValues=values(d=day),
+            **({"Limit": limit} if limit else {}),
+            **({"ExclusiveStartKey": cursor} if cursor else {}),
+        )
+        items = [o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o]
+        return items, resp.get("LastEvaluatedKey")
+
+    def day_orders(self, day: str) -> Iterator[dict[str, Any]]:
+        """Every order placed on ``day``: each page of the day's partition, never a Scan."""
+        cursor: dict[str, Any] | None = None
+        while True:
+            items, cursor = self.day_page(day, cursor)
+            yield from items
+            if not cursor:
+                return
+
+    def ordered_before(self, user_id: str, day: str) -> bool:
+        """Did the user place any order before ``day`` (UTC)? One keys-only COUNT of at most one
+        item on ``byUser``."""
+        resp = self.ddb.query(
+            TableName=self.table,
+            IndexName="byUser",
+            KeyConditionExpression="userId = :u AND createdKey < :d",
+            ExpressionAttributeValues=values(u=user_id, d=day),
+            Select="COUNT",
+            Limit=1,
+        )
+        return int(resp.get("Count", 0)) > 0

@@ -19,6 +19,7 @@ the previous row's hash.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -292,3 +293,21 @@ class LedgerRepo:
             ConsistentRead=True,
         )
         return [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
+
+    def day_entries(self, day: str) -> Iterator[dict[str, Any]]:
+        """Every ledger entry written on ``day`` (UTC), any order's, from the ``byDay`` index (each
+        page; never a Scan)."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byDay",
+            "KeyConditionExpression": "#d = :d",
+            "ExpressionAttributeNames": {"#d": "day"},
+            "ExpressionAttributeValues": values(d=day),
+        }
+        ddb = aws.client("dynamodb")
+        while True:
+            resp = ddb.query(**args)
+            yield from (e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e)
+            if "LastEvaluatedKey" not in resp:
+                return
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -108,6 +108,29 @@ class UsersRepo:
             self.ddb, self.table, ("gsi1pk", LIST_PK), limit, cursor, index="byCreated", newest_first=True
         )
 
+    def staff(self, roles: tuple[str, ...] = ("manager", "admin")) -> list[dict[str, Any]]:
+        """Active users with one of ``roles`` (userId, email, role). There is no index by role:
+        this reads the ``byCreated`` listing's small projection, every page, and keeps those
+        (a job's read, never a request's)."""
+        names = {"#r": "role", "#st": "status"}
+        vals = values(p=LIST_PK, active="active", **{f"r{i}": r for i, r in enumerate(roles)})
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byCreated",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "FilterExpression": f"#r IN ({', '.join(f':r{i}' for i in range(len(roles)))}) AND #st = :active",
+            "ProjectionExpression": "userId, email, #r, #st",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": vals,
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.ddb.query(**args)
+            out += [u for u in (from_item(x) for x in resp.get("Items", [])) if u and u.get("email")]
+            if "LastEvaluatedKey" not in resp:
+                return out
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def create(self, user: dict[str, Any], extra: list[Tagged]) -> None:
         """The user and its email and username claims in one transaction: two concurrent
         registrations of one email cannot both win."""

@@ -256,13 +256,14 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
         "inventory",
         "orders",
         "payments",
+        "reports",
         "meta",
     }
     for (method, path), op in ops.items():
         assert op["tags"], (method, path)
         success = [c for c in op["responses"] if c.startswith("2")]
         assert len(success) == 1, (method, path)
-        if success[0] != "204" and path != "/docs":
+        if success[0] != "204" and "text/html" not in op["responses"][success[0]].get("content", {}):
             assert "$ref" in json.dumps(op["responses"][success[0]]["content"]), (method, path)
         if op.get("security"):
             assert "401" in op["responses"], (method, path)
