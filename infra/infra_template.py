@@ -227,6 +227,7 @@ def derive(template: dict[str, Any], model: ChaliceModel, stage: str) -> dict[st
         },
         "api_resources": {n: typed[n] for n in typed if n in api_bound},
         "api_gateway_stage": model.api_gateway_stage,
+        "functions": model.functions,
         "wired": sorted(wired),
         "functions_needed": sorted({model.functions[f] for n in wired for f in chalice_refs[n] & set(model.functions)}),
     }
