@@ -10,7 +10,7 @@ AWS_PORT ?= 4566
 STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset fault redrive verify-chain backfill test test-fast lint fmt typecheck bench package deploy mailbox job jobs clean
+.PHONY: run aws seed events reset fault redrive verify-chain backfill test test-fast lint fmt typecheck bench package deploy infra chalice-deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -73,6 +73,17 @@ package: venv  ## CloudFormation (SAM) for $(STAGE) in build/$(STAGE), checked b
 deploy: package  ## needs AWS credentials and an S3 bucket for artifacts: make deploy STAGE=dev BUCKET=...
 	aws cloudformation package --template-file build/$(STAGE)/sam.json --s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.yaml
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.yaml --stack-name freshcart-$(STAGE) --capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE)
+
+# The `chalice deploy` road: the resources as a stack of their own, then Chalice's own deployer.
+infra: venv  ## the resources alone (stack freshcart-$(STAGE)-infra, boto3, honours AWS_ENDPOINT_URL); again after chalice deploy to wire
+	rm -rf build/infra-$(STAGE)
+	$(BIN)/python infra/infra_template.py $(STAGE) build/infra-$(STAGE)
+	$(BIN)/cfn-lint build/infra-$(STAGE)/infra.json build/infra-$(STAGE)/wired.json
+	$(BIN)/python infra/deploy_infra.py $(STAGE) build/infra-$(STAGE) $(if $(BUCKET),--bucket $(BUCKET))
+
+chalice-deploy: infra  ## make infra, chalice deploy --stage $(STAGE), make infra again (wires the stream mappings)
+	$(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python infra/deploy_infra.py $(STAGE) build/infra-$(STAGE) $(if $(BUCKET),--bucket $(BUCKET))
 
 mailbox: venv  ## emails the running local stack sent
 	$(LOCAL) mailbox $(if $(TO),--to $(TO)) $(if $(TOKEN),--token)

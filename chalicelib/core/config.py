@@ -2,17 +2,27 @@
 
 Resource names follow one convention (``freshcart-<stage>-<name>``) shared with
 ``infra/resources.json``; each can be overridden by its own environment variable.
+
+ARNs (topics, state machines) and the bucket name carry the account id, which a committed
+``.chalice/config.json`` cannot know. The `make deploy` road sets them from the template (its
+Globals) and the local stage from config.json; on the `chalice deploy` road they are unset and are
+built from the same convention in the caller's account and region - one STS GetCallerIdentity (which
+needs no IAM permission) the first time one is read. The local stage never guesses: unset there
+means "not provisioned" (publishing is skipped), as unit tests rely on.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 
 def resource_name(stage: str, name: str) -> str:
     return f"freshcart-{stage}-{name}"
+
+
+LOCAL_STAGE = "local"
 
 
 def _env(key: str, default: str) -> str:
@@ -32,16 +42,11 @@ class Settings:
     vendors_table: str
     inventory_table: str
     orders_table: str
-    order_events_topic_arn: str
-    inventory_events_topic_arn: str
     reservation_ttl_seconds: int
     max_order_lines: int
     low_stock_threshold: int
     default_currency: str
-    user_events_topic_arn: str
-    alerts_topic_arn: str
     notifications_queue: str
-    archive_bucket: str
     jwt_secret_id: str
     jwt_issuer: str
     jwt_audience: str
@@ -58,9 +63,6 @@ class Settings:
     max_sessions: int
     payments_table: str
     transactions_table: str
-    payment_events_topic_arn: str
-    checkout_state_machine_arn: str
-    checkout_await_state_machine_arn: str
     stripe_events_queue: str
     failed_transactions_queue: str
     stripe_secret_id: str
@@ -68,6 +70,61 @@ class Settings:
     stripe_timeout_seconds: float
     platform_fee_bps: int
     public_api_url: str
+
+    # -- named by ARN or by account: from the environment, else by convention (module docstring)
+    @cached_property
+    def user_events_topic_arn(self) -> str:
+        return self._arn("USER_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "user-events"))
+
+    @cached_property
+    def alerts_topic_arn(self) -> str:
+        return self._arn("ALERTS_TOPIC_ARN", "sns", resource_name(self.stage, "alerts"))
+
+    @cached_property
+    def order_events_topic_arn(self) -> str:
+        return self._arn("ORDER_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "order-events"))
+
+    @cached_property
+    def inventory_events_topic_arn(self) -> str:
+        return self._arn("INVENTORY_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "inventory-events"))
+
+    @cached_property
+    def payment_events_topic_arn(self) -> str:
+        return self._arn("PAYMENT_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "payment-events"))
+
+    @cached_property
+    def checkout_state_machine_arn(self) -> str:
+        machine = resource_name(self.stage, "checkout")
+        return self._arn("CHECKOUT_STATE_MACHINE_ARN", "states", f"stateMachine:{machine}")
+
+    @cached_property
+    def checkout_await_state_machine_arn(self) -> str:
+        machine = resource_name(self.stage, "checkout-await")
+        return self._arn("CHECKOUT_AWAIT_STATE_MACHINE_ARN", "states", f"stateMachine:{machine}")
+
+    @cached_property
+    def archive_bucket(self) -> str:
+        value = _env("ARCHIVE_BUCKET", "")
+        if value or self.stage == LOCAL_STAGE:
+            return value
+        return f"{resource_name(self.stage, 'archive')}-{caller_account()[1]}"
+
+    def _arn(self, key: str, service: str, resource: str) -> str:
+        value = _env(key, "")
+        if value or self.stage == LOCAL_STAGE:
+            return value
+        partition, account = caller_account()
+        return f"arn:{partition}:{service}:{self.region}:{account}:{resource}"
+
+
+@lru_cache(maxsize=1)
+def caller_account() -> tuple[str, str]:
+    """(partition, account id) of the credentials in use: one STS call, cached."""
+    from chalicelib.core import aws
+
+    arn: str = aws.client("sts").get_caller_identity()["Arn"]
+    parts = arn.split(":")
+    return parts[1], parts[4]
 
 
 def stage_name() -> str:
@@ -94,16 +151,11 @@ def get_settings() -> Settings:
         vendors_table=name("VENDORS_TABLE", "vendors"),
         inventory_table=name("INVENTORY_TABLE", "inventory"),
         orders_table=name("ORDERS_TABLE", "orders"),
-        order_events_topic_arn=_env("ORDER_EVENTS_TOPIC_ARN", ""),
-        inventory_events_topic_arn=_env("INVENTORY_EVENTS_TOPIC_ARN", ""),
         reservation_ttl_seconds=int(_env("RESERVATION_TTL_SECONDS", "900")),
         max_order_lines=int(_env("MAX_ORDER_LINES", "25")),
         low_stock_threshold=int(_env("LOW_STOCK_THRESHOLD", "5")),
         default_currency=_env("DEFAULT_CURRENCY", "INR"),
-        user_events_topic_arn=_env("USER_EVENTS_TOPIC_ARN", ""),
-        alerts_topic_arn=_env("ALERTS_TOPIC_ARN", ""),
         notifications_queue=name("NOTIFICATIONS_QUEUE", "notifications"),
-        archive_bucket=_env("ARCHIVE_BUCKET", ""),
         jwt_secret_id=_env("JWT_SECRET_ID", f"freshcart/{stage}/jwt"),
         jwt_issuer=_env("JWT_ISSUER", f"freshcart-{stage}"),
         jwt_audience=_env("JWT_AUDIENCE", "freshcart-api"),
@@ -120,9 +172,6 @@ def get_settings() -> Settings:
         max_sessions=int(_env("MAX_SESSIONS", "10")),
         payments_table=name("PAYMENTS_TABLE", "payments"),
         transactions_table=name("TRANSACTIONS_TABLE", "transactions"),
-        payment_events_topic_arn=_env("PAYMENT_EVENTS_TOPIC_ARN", ""),
-        checkout_state_machine_arn=_env("CHECKOUT_STATE_MACHINE_ARN", ""),
-        checkout_await_state_machine_arn=_env("CHECKOUT_AWAIT_STATE_MACHINE_ARN", ""),
         stripe_events_queue=name("STRIPE_EVENTS_QUEUE", "stripe-events"),
         failed_transactions_queue=name("FAILED_TRANSACTIONS_QUEUE", "failed-transactions"),
         stripe_secret_id=_env("STRIPE_SECRET_ID", f"freshcart/{stage}/stripe"),
@@ -138,3 +187,4 @@ def get_settings() -> Settings:
 def reset() -> None:
     """Forget cached settings (tests change the environment)."""
     get_settings.cache_clear()
+    caller_account.cache_clear()
