@@ -78,7 +78,7 @@ def chalice_model(stage: str, project_dir: Path = ROOT) -> ChaliceModel:
     return ChaliceModel(functions, others, config.api_gateway_stage)
 
 
-def _function_ref(model: ChaliceModel, stage: str, logical: str, attr: str | None) -> Any:
+def function_ref(model: ChaliceModel, stage: str, logical: str, attr: str | None) -> Any:
     """A function's name (``Ref``) or ARN (``Fn::GetAtt ... Arn``), as a stage-generic Fn::Sub."""
     name = model.functions[logical].replace(f"-{stage}", "-${Stage}", 1)
     if attr is None:
@@ -99,7 +99,7 @@ def rewrite(value: Any, model: ChaliceModel, stage: str, found: set[str]) -> Any
         target = value["Ref"]
         if target in model.functions:
             found.add(target)
-            return _function_ref(model, stage, target, None)
+            return function_ref(model, stage, target, None)
         if target in model.others:
             found.add(target)
         return value
@@ -108,7 +108,7 @@ def rewrite(value: Any, model: ChaliceModel, stage: str, found: set[str]) -> Any
         target, attr = getatt if isinstance(getatt, list) else getatt.split(".", 1)
         if target in model.functions:
             found.add(target)
-            return _function_ref(model, stage, target, attr)
+            return function_ref(model, stage, target, attr)
         if target in model.others:
             found.add(target)
         return value
@@ -122,7 +122,7 @@ def rewrite(value: Any, model: ChaliceModel, stage: str, found: set[str]) -> Any
                 return m.group(0)
             if target in model.functions:
                 found.add(target)
-                return str(_function_ref(model, stage, target, attr or None)["Fn::Sub"])
+                return str(function_ref(model, stage, target, attr or None)["Fn::Sub"])
             if target in model.others:
                 found.add(target)
             return m.group(0)

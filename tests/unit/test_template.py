@@ -103,3 +103,21 @@ def test_stages_name_every_resource() -> None:
             "JWT_SECRET_ID",
         ):
             assert env[key].startswith(f"freshcart-{stage}") or env[key].startswith(f"freshcart/{stage}")
+
+
+def test_packaged_functions_have_the_names_the_state_machines_call() -> None:
+    """`chalice package` gives functions no FunctionName (CloudFormation would invent one); the
+    merge template names each as Chalice does, which is what the state machines invoke."""
+    import re
+
+    from infra.for_stage import merge_template
+
+    template = merge_template("dev")
+    named = {
+        r["Properties"]["FunctionName"]["Fn::Sub"]
+        for r in template["Resources"].values()
+        if "Type" not in r and "FunctionName" in r.get("Properties", {})  # merged into Chalice's
+    }
+    assert "freshcart-${Stage}" in named and "freshcart-${Stage}-checkout_charge" in named
+    called = set(re.findall(r"function:(freshcart-\$\{Stage\}-[a-z_]*[a-z])", json.dumps(template)))
+    assert called and called <= named, called - named
