@@ -13,6 +13,7 @@ from chalicelib.users.repo import UsersRepo
 
 if TYPE_CHECKING:
     from chalicelib.catalog.service import CatalogService
+    from chalicelib.inventory.reconcile import StockReconciler
     from chalicelib.inventory.service import InventoryService
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
@@ -124,6 +125,24 @@ def webhooks() -> WebhookInbox:
     return WebhookInbox(StripeGateway())
 
 
+class _OrderStockUse:
+    """The orders' side of stock reconciliation (inventory cannot import orders: orders uses it)."""
+
+    def stock_use(self) -> dict[tuple[str, str, str], dict[str, int]]:
+        from chalicelib.orders.repo import OrdersRepo
+        from chalicelib.orders.views import stock_use
+
+        return stock_use(OrdersRepo())
+
+
+@lru_cache(maxsize=1)
+def stock_reconciler() -> StockReconciler:
+    from chalicelib.inventory.reconcile import StockReconciler
+    from chalicelib.inventory.repo import InventoryRepo
+
+    return StockReconciler(InventoryRepo(), _OrderStockUse())
+
+
 def is_admin(authorization: str | None) -> bool:
     """Does this Authorization header carry a valid admin token? (for public routes that show
     admins more)."""
@@ -150,5 +169,6 @@ def reset() -> None:
         order_views,
         payments,
         webhooks,
+        stock_reconciler,
     ):
         factory.cache_clear()

@@ -8,6 +8,7 @@ events (chalicelib/orders/jobs.py), so every committed change is published, none
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.core import aws
@@ -141,3 +142,24 @@ class OrdersRepo:
             ExpressionAttributeValues=values(p=HOLD_PK, now=hold_until(now)),
         )
         return [o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o]
+
+    def with_status(self, status: str) -> Iterator[dict[str, Any]]:
+        """Every order in ``status`` (byStatus, every page), with only what stock reconciliation
+        needs: its id, status, lines and history."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byStatus",
+            "KeyConditionExpression": "#s = :s",
+            "ProjectionExpression": "orderId, #s, #l, history",
+            "ExpressionAttributeNames": {"#s": "status", "#l": "lines"},
+            "ExpressionAttributeValues": values(s=status),
+        }
+        while True:
+            resp = self.ddb.query(**args)
+            for item in resp.get("Items", []):
+                order = strip(from_item(item))
+                if order:
+                    yield order
+            if "LastEvaluatedKey" not in resp:
+                return
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
