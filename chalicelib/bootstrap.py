@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
     from chalicelib.orders.views import OrderViews
+    from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.service import PaymentService
     from chalicelib.payments.webhooks import WebhookInbox
     from chalicelib.users.profile import ProfileService
@@ -143,6 +144,15 @@ def stock_reconciler() -> StockReconciler:
     return StockReconciler(InventoryRepo(), _OrderStockUse())
 
 
+@lru_cache(maxsize=1)
+def payment_reconciler() -> PaymentReconciler:
+    from chalicelib.payments.gateway import StripeGateway
+    from chalicelib.payments.reconcile import PaymentReconciler
+    from chalicelib.payments.repo import LedgerRepo, PaymentsRepo
+
+    return PaymentReconciler(LedgerRepo(), PaymentsRepo(), StripeGateway())
+
+
 def is_admin(authorization: str | None) -> bool:
     """Does this Authorization header carry a valid admin token? (for public routes that show
     admins more)."""
@@ -170,5 +180,6 @@ def reset() -> None:
         payments,
         webhooks,
         stock_reconciler,
+        payment_reconciler,
     ):
         factory.cache_clear()

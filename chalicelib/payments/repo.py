@@ -285,10 +285,33 @@ class LedgerRepo:
         return Tagged(f"ledger:{kind}#{entry_id}", put_new(self.table, item))
 
     def entries(self, order_id: str) -> list[dict[str, Any]]:
-        resp = aws.client("dynamodb").query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues=values(p=_pk(order_id)),
-            ConsistentRead=True,
+        """An order's entries, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": values(p=_pk(order_id)),
+                "ConsistentRead": True,
+            }
         )
-        return [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
+
+    def day_entries(self, day: str) -> list[dict[str, Any]]:
+        """Every entry written on one UTC day (``YYYY-MM-DD``): the byDay index, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "IndexName": "byDay",
+                "KeyConditionExpression": "#d = :d",
+                "ExpressionAttributeNames": {"#d": "day"},
+                "ExpressionAttributeValues": values(d=day),
+            }
+        )
+
+    def _all(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = aws.client("dynamodb").query(**args)
+            out += [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
+            if "LastEvaluatedKey" not in resp:
+                return out
+            args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
