@@ -5,7 +5,7 @@ domain package imports another's service."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.audit.repo import Actor
 from chalicelib.users.auth import AuthService
@@ -13,10 +13,12 @@ from chalicelib.users.repo import UsersRepo
 
 if TYPE_CHECKING:
     from chalicelib.catalog.service import CatalogService
+    from chalicelib.inventory.reconcile import StockReconciler
     from chalicelib.inventory.service import InventoryService
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
     from chalicelib.orders.views import OrderViews
+    from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.service import PaymentService
     from chalicelib.payments.webhooks import WebhookInbox
     from chalicelib.reports.service import ReportService
@@ -125,36 +127,50 @@ def webhooks() -> WebhookInbox:
     return WebhookInbox(StripeGateway())
 
 
-def _no_drift(day: str) -> list[dict[str, Any]]:
-    """Payment drift of ``day`` (the reconciliation's; nothing until it is connected)."""
-    return []
-
-
-def _no_low_stock(day: str) -> list[dict[str, Any]]:
-    """Low-stock rows (``{productId, vendorId, variantId, currentStock, level}``; the
-    reconciliation's; nothing until it is connected)."""
-    return []
-
-
 @lru_cache(maxsize=1)
 def reports() -> ReportService:
     from chalicelib.core.config import get_settings
     from chalicelib.notifications import mailer
     from chalicelib.orders.repo import OrdersRepo
-    from chalicelib.payments.repo import LedgerRepo
     from chalicelib.reports.repo import ReportsRepo
     from chalicelib.reports.service import ReportService
 
     return ReportService(
         OrdersRepo(),
-        LedgerRepo(),
         UsersRepo(),
         ReportsRepo(),
         mailer.send,
         base_url=get_settings().public_api_url,
-        drift=_no_drift,
-        low_stock=_no_low_stock,
+        money=lambda day: payment_reconciler().day_money(day),
+        low_stock=lambda day: stock_reconciler().low_stock(),
     )
+
+
+class _OrderStockUse:
+    """The orders' side of stock reconciliation (inventory cannot import orders: orders uses it)."""
+
+    def stock_use(self) -> dict[tuple[str, str, str], dict[str, int]]:
+        from chalicelib.orders.repo import OrdersRepo
+        from chalicelib.orders.views import stock_use
+
+        return stock_use(OrdersRepo())
+
+
+@lru_cache(maxsize=1)
+def stock_reconciler() -> StockReconciler:
+    from chalicelib.inventory.reconcile import StockReconciler
+    from chalicelib.inventory.repo import InventoryRepo
+
+    return StockReconciler(InventoryRepo(), _OrderStockUse())
+
+
+@lru_cache(maxsize=1)
+def payment_reconciler() -> PaymentReconciler:
+    from chalicelib.payments.gateway import StripeGateway
+    from chalicelib.payments.reconcile import PaymentReconciler
+    from chalicelib.payments.repo import LedgerRepo, PaymentsRepo
+
+    return PaymentReconciler(LedgerRepo(), PaymentsRepo(), StripeGateway())
 
 
 def is_admin(authorization: str | None) -> bool:
@@ -184,5 +200,7 @@ def reset() -> None:
         payments,
         webhooks,
         reports,
+        stock_reconciler,
+        payment_reconciler,
     ):
         factory.cache_clear()

@@ -1,10 +1,11 @@
-"""Inventory events: StockLow when a variant's stock at a vendor falls under its threshold."""
+"""Inventory events (StockLow when a variant's stock at a vendor falls under its threshold) and
+the nightly stock reconciliation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Cron
 
 from chalicelib.core.config import get_settings
 from chalicelib.core.streams import publish_changes
@@ -35,3 +36,11 @@ def stock_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | No
 def inventory_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Fed by the inventory table's stream (infra/resources.json: InventoryStreamMapping)."""
     return publish_changes(event, get_settings().inventory_events_topic_arn, stock_events)
+
+
+@bp.schedule(Cron(30, 0, "*", "*", "?", "*"), description="Stock counters against the orders: alert on drift")
+def stock_reconciliation(event: Any) -> dict[str, Any]:
+    """Nightly at 00:30 UTC (``make job NAME=stock_reconciliation`` runs it now). Never fixes."""
+    from chalicelib import bootstrap
+
+    return bootstrap.stock_reconciler().run()

@@ -11,6 +11,7 @@ GSIs: ``byVendor`` (a vendor's stock) and ``all`` (admin listing).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,6 +167,44 @@ class InventoryRepo:
 
     def log(self, vendor_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return query_page(self.ddb, self.table, ("pk", f"LOG#{vendor_id}"), limit, None, newest_first=True)[0]
+
+    def _every_page(self, args: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            resp = self.ddb.query(**args)
+            for item in resp.get("Items", []):
+                row = strip(from_item(item))
+                if row:
+                    yield row
+            if "LastEvaluatedKey" not in resp:
+                return
+            args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every stock row (the ``all`` index, every page; never a Scan)."""
+        return self._every_page(
+            {
+                "TableName": self.table,
+                "IndexName": "all",
+                "KeyConditionExpression": "gsi2pk = :p",
+                "ExpressionAttributeValues": values(p="STOCK"),
+            }
+        )
+
+    def supplied(self, vendor_ids: list[str]) -> dict[tuple[str, str, str], int]:
+        """Net units vendors and admins put on each row: the sum of the change log's deltas (every
+        change writes its log row in the same transaction), per (product, variant, vendor)."""
+        out: dict[tuple[str, str, str], int] = {}
+        for vendor_id in dict.fromkeys(vendor_ids):
+            args = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p",
+                "ProjectionExpression": "productId, variantId, vendorId, delta",
+                "ExpressionAttributeValues": values(p=f"LOG#{vendor_id}"),
+            }
+            for row in self._every_page(args):
+                key = (row["productId"], row["variantId"], row["vendorId"])
+                out[key] = out.get(key, 0) + int(row.get("delta", 0))
+        return out
 
 
 def now_iso() -> str:

@@ -1,4 +1,5 @@
-"""SQS handler for the notifications queue (subscribed to the user-events topic)."""
+"""SQS handler for the notifications queue (subscribed to the user-events topic, and filtered to
+what customers and vendors are told from the payment and inventory events topics)."""
 
 from __future__ import annotations
 

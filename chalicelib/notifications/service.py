@@ -62,12 +62,47 @@ def _refunded(data: dict[str, Any]) -> tuple[str, str, str]:
     return data["email"], "Refund issued - freshcart", text
 
 
+def _stock_low(data: dict[str, Any]) -> tuple[str, str, str]:
+    item = data.get("productName") or data["productId"]
+    if data.get("variantName"):
+        item = f"{item} ({data['variantName']})"
+    text = (
+        f"Hi {data.get('vendorName') or 'there'},\n\n{item} is running low: {data.get('available')} left "
+        f"(your threshold is {data.get('lowStockThreshold')}; {data.get('reserved', 0)} more held by unpaid orders).\n"
+        f"Restock it with POST /inventory/adjust "
+        f'{{"productId": "{data["productId"]}", "variantId": "{data["variantId"]}", "delta": ..., "reason": ...}}.\n'
+    )
+    return data["email"], f"Low stock: {item} - freshcart", text
+
+
+def _vendor_contact(data: dict[str, Any]) -> dict[str, Any]:
+    """A stock event names the vendor; its contact email (and the product's name) are read now,
+    so the mail goes to the address the vendor has today."""
+    from chalicelib.catalog.repo import CatalogRepo
+    from chalicelib.catalog.rules import find_variant
+    from chalicelib.vendors.repo import VendorsRepo
+
+    vendor = VendorsRepo().get(str(data.get("vendorId"))) or {}
+    product = CatalogRepo().get_product(str(data.get("productId"))) or {}
+    variant = find_variant(product, str(data.get("variantId"))) if product else None
+    return {
+        "email": (vendor.get("contact") or {}).get("email"),
+        "vendorName": vendor.get("name"),
+        "productName": product.get("name"),
+        "variantName": (variant or {}).get("name"),
+    }
+
+
+# Events that name their recipient rather than carry the address: how to find it.
+RECIPIENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"StockLow": _vendor_contact}
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "UserRegistered": _verification,
     "VerificationRequested": _verification,
     "NewDeviceLogin": _new_device,
     "PaymentSucceeded": _paid,
     "RefundSucceeded": _refunded,
+    "StockLow": _stock_low,
 }
 
 
@@ -76,14 +111,17 @@ def handle(event: dict[str, Any]) -> str:
     render = RENDERERS.get(event["type"])
     if render is None:
         return "ignored"
-    if not event["data"].get("email"):
+    data = event["data"]
+    if event["type"] in RECIPIENTS:
+        data = {**data, **RECIPIENTS[event["type"]](data)}
+    if not data.get("email"):
         log.warning("no address to tell", extra={"eventType": event["type"], "eventId": event["eventId"]})
         return "no address"
     key = f"notify:{event['eventId']}"
     if not idempotency.claim(key):
         return "duplicate"
     try:
-        to, subject, text = render(event["data"])
+        to, subject, text = render(data)
         mailer.send(to, subject, text)
     except Exception:
         idempotency.release(key)

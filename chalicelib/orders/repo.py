@@ -182,3 +182,24 @@ class OrdersRepo:
             Limit=1,
         )
         return int(resp.get("Count", 0)) > 0
+
+    def with_status(self, status: str) -> Iterator[dict[str, Any]]:
+        """Every order in ``status`` (byStatus, every page), with only what stock reconciliation
+        needs: its id, status, lines and history."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byStatus",
+            "KeyConditionExpression": "#s = :s",
+            "ProjectionExpression": "orderId, #s, #l, history",
+            "ExpressionAttributeNames": {"#s": "status", "#l": "lines"},
+            "ExpressionAttributeValues": values(s=status),
+        }
+        while True:
+            resp = self.ddb.query(**args)
+            for item in resp.get("Items", []):
+                order = strip(from_item(item))
+                if order:
+                    yield order
+            if "LastEvaluatedKey" not in resp:
+                return
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -37,6 +37,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Stock is held (reserved) while unpaid, committed once paid.
 HOLDS_STOCK = frozenset({PENDING_PAYMENT})
 COMMITTED_STOCK = frozenset({PAID, APPROVED})
+# Where an order's units can be, for stock reconciliation: held while unpaid; sold once paid unless
+# it was then cancelled or rejected (restocked). EXPIRED, and CANCELLED/REJECTED (released or
+# restocked), hold nothing; a REFUNDED order may have been either, so its history decides.
+STOCK_USE_STATUSES = (PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED, PARTIALLY_REFUNDED, REFUNDED)
+
+
+def stock_use(order: dict[str, Any]) -> str | None:
+    """``"reserved"``, ``"sold"`` or None: what the order's lines count as on their stock rows.
+    A refund never moves stock; only a cancel or reject of a paid order puts units back."""
+    if order["status"] in HOLDS_STOCK:
+        return "reserved"
+    seen = {h.get("status") for h in order.get("history", [])} | {order["status"]}
+    if PAID in seen and not seen & {CANCELLED, REJECTED}:
+        return "sold"
+    return None
 
 
 def can_move(current: str, target: str) -> bool:

@@ -51,6 +51,22 @@ def visible(orders: OrdersRepo, who: Caller, order_id: str) -> dict[str, Any]:
     raise NotFound("order not found")
 
 
+def stock_use(orders: OrdersRepo) -> dict[tuple[str, str, str], dict[str, int]]:
+    """Units each stock row (product, variant, vendor) should hold as reserved and as sold,
+    recomputed from the orders (byStatus, every page; never a Scan)."""
+    out: dict[tuple[str, str, str], dict[str, int]] = {}
+    for status in rules.STOCK_USE_STATUSES:
+        for order in orders.with_status(status):
+            use = rules.stock_use(order)
+            if use is None:
+                continue
+            for line in order.get("lines", []):
+                key = (line["productId"], line["variantId"], line["vendorId"])
+                counts = out.setdefault(key, {"reserved": 0, "sold": 0})
+                counts[use] += int(line["quantity"])
+    return out
+
+
 @dataclass
 class OrderViews:
     orders: OrdersRepo

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Cron
 from chalice.app import SQSEvent
 
 from chalicelib import bootstrap
@@ -117,3 +118,21 @@ def payments_refunds(event: SQSEvent) -> dict[str, Any]:
         return bootstrap.payments().refund_cancelled(data["orderId"], f"order {data['status'].lower()}")
 
     return _each(event, apply)
+
+
+def previous_day(event: Any) -> str:
+    """The UTC day before the scheduled event's time, or ``detail.date`` when a run names one."""
+    raw = event.to_dict() if hasattr(event, "to_dict") else dict(event or {})
+    named = (raw.get("detail") or {}).get("date")
+    if named:
+        return str(datetime.fromisoformat(str(named)).date())
+    at = str(raw.get("time") or "")
+    when = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(UTC)
+    return str((when.astimezone(UTC) - timedelta(days=1)).date())
+
+
+@bp.schedule(Cron(30, 0, "*", "*", "?", "*"), description="Yesterday's ledger against Stripe: alert on differences")
+def payment_reconciliation(event: Any) -> dict[str, Any]:
+    """Nightly at 00:30 UTC for the previous UTC day (``make job NAME=payment_reconciliation``
+    runs it now for yesterday). Reports and alerts; never changes the ledger or Stripe."""
+    return bootstrap.payment_reconciler().run(previous_day(event))

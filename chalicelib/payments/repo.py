@@ -18,8 +18,8 @@ the previous row's hash.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,17 @@ class PaymentsRepo:
     @property
     def ddb(self) -> Any:
         return aws.client("dynamodb")
+
+    # -- a day's close (payment reconciliation's result): ``CLOSE#<day>`` / ``META`` -------------
+    def close(self, day: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": f"CLOSE#{day}"}, "sk": {"S": "META"}})
+        item = resp.get("Item")
+        return json.loads(item["close"]["S"]) if item else None
+
+    def put_close(self, day: str, close: dict[str, Any]) -> None:
+        """Replaces the day's close (a re-run of the reconciliation writes the same key)."""
+        item = {"pk": {"S": f"CLOSE#{day}"}, "sk": {"S": "META"}, "close": {"S": json.dumps(close)}}
+        self.ddb.put_item(TableName=self.table, Item=item)
 
     # -- reads ------------------------------------------------------------------------------
     def partition(self, order_id: str) -> dict[str, Any]:
@@ -286,28 +297,33 @@ class LedgerRepo:
         return Tagged(f"ledger:{kind}#{entry_id}", put_new(self.table, item))
 
     def entries(self, order_id: str) -> list[dict[str, Any]]:
-        resp = aws.client("dynamodb").query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues=values(p=_pk(order_id)),
-            ConsistentRead=True,
+        """An order's entries, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": values(p=_pk(order_id)),
+                "ConsistentRead": True,
+            }
         )
-        return [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
 
-    def day_entries(self, day: str) -> Iterator[dict[str, Any]]:
-        """Every ledger entry written on ``day`` (UTC), any order's, from the ``byDay`` index (each
-        page; never a Scan)."""
-        args: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "byDay",
-            "KeyConditionExpression": "#d = :d",
-            "ExpressionAttributeNames": {"#d": "day"},
-            "ExpressionAttributeValues": values(d=day),
-        }
-        ddb = aws.client("dynamodb")
+    def day_entries(self, day: str) -> list[dict[str, Any]]:
+        """Every entry written on one UTC day (``YYYY-MM-DD``): the byDay index, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "IndexName": "byDay",
+                "KeyConditionExpression": "#d = :d",
+                "ExpressionAttributeNames": {"#d": "day"},
+                "ExpressionAttributeValues": values(d=day),
+            }
+        )
+
+    def _all(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         while True:
-            resp = ddb.query(**args)
-            yield from (e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e)
+            resp = aws.client("dynamodb").query(**args)
+            out += [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
             if "LastEvaluatedKey" not in resp:
-                return
-            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+                return out
+            args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}

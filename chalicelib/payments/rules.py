@@ -239,3 +239,115 @@ def event_problem(event: Any) -> str | None:
         if value is not None and (not isinstance(value, str) or len(value) > MAX_EVENT_ID):
             return f"data.object.{name} must be a string of at most {MAX_EVENT_ID} characters"
     return None
+
+
+# -- reconciliation with Stripe -----------------------------------------------------------------
+# What each kind of ledger entry should see at Stripe. A refund still ``pending`` at Stripe is
+# money on its way back, as our ledger says; ``failed``/``canceled`` means it never left.
+STRIPE_OK = {"CHARGE": frozenset({"succeeded"}), "REFUND": frozenset({"succeeded", "pending"})}
+STRIPE_OBJECT = {"CHARGE": "payment_intent", "REFUND": "refund"}
+MISSING_LEDGER, MISSING_STRIPE = "missing_in_ledger", "missing_at_stripe"
+AMOUNT, STATUS, CURRENCY = "amount_mismatch", "status_mismatch", "currency_mismatch"
+
+
+def day_window(day: str) -> tuple[int, int]:
+    """[start, end) of a UTC day ``YYYY-MM-DD`` in epoch seconds."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return int(start.timestamp()), int((start + timedelta(days=1)).timestamp())
+
+
+def stripe_id(entry: dict[str, Any]) -> str | None:
+    """The Stripe object a CHARGE or REFUND ledger entry records."""
+    return entry.get("intentId") if entry["kind"] == "CHARGE" else entry.get("stripeRefundId")
+
+
+def reconciled_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries that mirror a Stripe object: charges and refunds that moved money (fees,
+    settlements and their reversals are ours alone)."""
+    return [e for e in entries if e.get("kind") in STRIPE_OBJECT and int(e.get("amount", 0)) > 0]
+
+
+def _row(
+    difference: str, entry: dict[str, Any] | None, record: dict[str, Any] | None, object_: str, id_: str | None
+) -> dict[str, Any]:
+    return {
+        "difference": difference,
+        "object": object_,
+        "stripeId": id_,
+        "orderId": (entry or {}).get("orderId") or (record or {}).get("orderId"),
+        "ledgerAmount": int(entry["amount"]) if entry else None,
+        "stripeAmount": int(record["amount"]) if record else None,
+        "ledgerCurrency": str(entry["currency"]).upper() if entry else None,
+        "stripeCurrency": str(record["currency"]).upper() if record else None,
+        "stripeStatus": record["status"] if record else None,
+    }
+
+
+def payment_differences(
+    entries: list[dict[str, Any]],
+    stripe: dict[str, dict[str, Any]],
+    in_window: set[str],
+    recorded_elsewhere: set[str],
+) -> list[dict[str, Any]]:
+    """Every difference between one day's ledger and Stripe.
+
+    ``entries``: the day's ledger; ``stripe``: Stripe's records by id (those created that day,
+    plus those the day's entries name, fetched by id); ``in_window``: ids created that day;
+    ``recorded_elsewhere``: ids of that day's Stripe objects our ledger records on another day
+    (a charge confirmed just after midnight). One row per difference, several per object if
+    several fields differ."""
+    out: list[dict[str, Any]] = []
+    recorded: set[str] = set()
+    for entry in reconciled_entries(entries):
+        kind, id_ = entry["kind"], stripe_id(entry)
+        object_ = STRIPE_OBJECT[kind]
+        record = stripe.get(id_) if id_ else None
+        if id_:
+            recorded.add(id_)
+        if record is None:
+            out.append(_row(MISSING_STRIPE, entry, None, object_, id_))
+            continue
+        if record["status"] not in STRIPE_OK[kind]:
+            out.append(_row(STATUS, entry, record, object_, id_))
+        if int(record["amount"]) != int(entry["amount"]):
+            out.append(_row(AMOUNT, entry, record, object_, id_))
+        if str(record["currency"]).upper() != str(entry["currency"]).upper():
+            out.append(_row(CURRENCY, entry, record, object_, id_))
+    kinds = {v: k for k, v in STRIPE_OBJECT.items()}
+    for id_ in sorted(in_window - recorded - recorded_elsewhere):
+        record = stripe[id_]
+        kind = kinds.get(record["object"])
+        if kind and record["status"] in STRIPE_OK[kind] and int(record["amount"]) > 0:  # money moved
+            out.append(_row(MISSING_LEDGER, None, record, record["object"], id_))
+    return out
+
+
+def ledger_totals(entries: list[dict[str, Any]], day: str) -> dict[str, dict[str, int]]:
+    """The money the ledger recorded on ``day``, per currency (never summed across currencies):
+    charged and refunded (their counts too), the platform's fees net of reversals, and net =
+    charged - refunded."""
+    rows: dict[str, dict[str, int]] = {}
+    for e in entries:
+        if e.get("day") != day:
+            continue
+        row = rows.setdefault(
+            str(e["currency"]),
+            {"charged": 0, "refunded": 0, "net": 0, "fees": 0, "charges": 0, "refunds": 0, "entries": 0},
+        )
+        amount, kind = int(e["amount"]), e.get("kind")
+        row["entries"] += 1
+        if kind == "CHARGE":
+            row["charged"] += amount
+            row["charges"] += 1
+        elif kind == "REFUND":
+            row["refunded"] += amount
+            row["refunds"] += 1
+        elif kind == "FEE":
+            row["fees"] += amount
+        elif kind == "FEE_REVERSAL":
+            row["fees"] -= amount
+    for row in rows.values():
+        row["net"] = row["charged"] - row["refunded"]
+    return dict(sorted(rows.items()))

@@ -130,6 +130,7 @@ class DailyReport(View):
     ledger: dict[str, LedgerRow]
     lowStock: list[dict[str, Any]]
     paymentDrift: list[dict[str, Any]]
+    paymentsReconciled: bool
 
 
 DATE = Param(

@@ -77,9 +77,9 @@ def to_csv(report: dict[str, Any]) -> str:
             row("ledger", "", "", c, metric, v)
     for s in report["lowStock"]:
         key = "/".join(str(s.get(k, "")) for k in ("productId", "variantId", "vendorId"))
-        row("lowStock", key, str(s.get("level", "")), "", "currentStock", s.get("currentStock", ""))
+        row("lowStock", key, str(s.get("severity", "")), "", "currentStock", s.get("currentStock", ""))
     for d in report["paymentDrift"]:
-        row("paymentDrift", str(d.get("orderId", "")), str(d.get("problem", d.get("kind", ""))), "", "drift", 1)
+        row("paymentDrift", str(d.get("orderId") or ""), str(d.get("difference", "")), "", "drift", 1)
     return out.getvalue()
 
 
@@ -193,7 +193,8 @@ def to_html(report: dict[str, Any]) -> str:
         (
             "Attention",
             str(len(report["lowStock"]) + len(report["paymentDrift"])),
-            f"{len(report['lowStock'])} low stock · {len(report['paymentDrift'])} payment drift",
+            f"{len(report['lowStock'])} low stock · {len(report['paymentDrift'])} payment drift"
+            + ("" if report["paymentsReconciled"] else " (not reconciled)"),
         ),
     ]
     html = [
@@ -335,19 +336,29 @@ def to_html(report: dict[str, Any]) -> str:
             escape(str(s.get("variantId", ""))),
             escape(str(s.get("vendorId", ""))),
             escape(str(s.get("currentStock", ""))),
-            escape(str(s.get("level", ""))),
+            escape(str(s.get("severity", ""))),
         ]
         for s in report["lowStock"]
     ]
     drift_rows = [
-        [escape(str(d.get("orderId", ""))), escape(str(d.get("problem", d.get("kind", d))))]
+        [
+            escape(str(d.get("orderId") or "")),
+            escape(str(d.get("difference", ""))),
+            escape(str(d.get("object", ""))),
+            escape(str(d.get("stripeId") or "")),
+        ]
         for d in report["paymentDrift"]
     ]
     html.append('<div class="grid">')
     low_table = _table(["Product", "Variant", "Vendor", "Stock", "Level"], low_rows, numeric_from=3)
     html.append(f"<section><h2>Low stock</h2>{low_table}</section>")
     drift_head = '<h2 class="warn">Payment drift</h2>' if drift_rows else "<h2>Payment drift</h2>"
-    html.append(f"<section>{drift_head}{_table(['Order', 'Difference'], drift_rows, numeric_from=9)}</section>")
+    if not report["paymentsReconciled"]:
+        drift_head += (
+            '<p class="meta">Not reconciled with Stripe yet (payment_reconciliation has not run for this day).</p>'
+        )
+    drift_table = _table(["Order", "Difference", "Object", "Stripe id"], drift_rows, numeric_from=9)
+    html.append(f"<section>{drift_head}{drift_table}</section>")
     html.append("</div>")
     html.append('<p class="meta">Amounts in each currency separately; report.json and report.csv hold every row.</p>')
     html.append("</main></body></html>")

@@ -81,14 +81,14 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
 def build(
     day: str,
     orders: list[dict[str, Any]],
-    ledger: list[dict[str, Any]],
+    money: dict[str, Any],
     ordered_before: set[str],
     low_stock: list[dict[str, Any]],
-    drift: list[dict[str, Any]],
     generated_at: str,
 ) -> dict[str, Any]:
-    """The report of ``day``. ``ordered_before``: of :func:`undecided_customers`, those who had
-    an order before the day."""
+    """The report of ``day``. ``money``: the payments domain's account of the day (``ledger``
+    per currency, ``drift``, ``reconciled``). ``ordered_before``: of :func:`undecided_customers`,
+    those who had an order before the day."""
     orders = sorted((o for o in orders if o.get("day") == day), key=lambda o: (o["createdAt"], o["orderId"]))
     by_status: dict[str, int] = defaultdict(int)
     value_by_status: dict[str, defaultdict[str, int]] = defaultdict(_money)
@@ -218,28 +218,6 @@ def build(
         name, variant = names.get(key, ("", ""))
         short_rows.append({**s, "name": name, "variantName": variant})
 
-    ledger_rows: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"charged": 0, "refunded": 0, "net": 0, "fees": 0, "charges": 0, "refunds": 0, "entries": 0}
-    )
-    for e in ledger:
-        if e.get("day") != day:
-            continue
-        row, amount = ledger_rows[e["currency"]], int(e["amount"])
-        row["entries"] += 1
-        kind = e.get("kind")
-        if kind == "CHARGE":
-            row["charged"] += amount
-            row["charges"] += 1
-        elif kind == "REFUND":
-            row["refunded"] += amount
-            row["refunds"] += 1
-        elif kind == "FEE":
-            row["fees"] += amount
-        elif kind == "FEE_REVERSAL":
-            row["fees"] -= amount
-    for row in ledger_rows.values():
-        row["net"] = row["charged"] - row["refunded"]
-
     return {
         "date": day,
         "generatedAt": generated_at,
@@ -272,7 +250,8 @@ def build(
         },
         "refunds": dict(sorted(refunds.items())),
         "cancellations": cancellations,
-        "ledger": dict(sorted(ledger_rows.items())),
+        "ledger": dict(sorted(money["ledger"].items())),
         "lowStock": low_stock,
-        "paymentDrift": drift,
+        "paymentDrift": money["drift"],
+        "paymentsReconciled": bool(money["reconciled"]),
     }

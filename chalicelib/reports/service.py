@@ -1,10 +1,11 @@
 """Building, storing, serving and mailing the daily report.
 
-Reads, for one UTC day: the day's orders (``byDay``, every page), the day's ledger entries
-(``byDay``, every page), one keys-only COUNT per customer whose orders do not say whether they
-were the first (none, for orders placed by this code), and the active managers and admins. No
-Scan. Low-stock rows and payment drift come from the reconciliation through two injectable
-functions (they default to nothing)."""
+Reads, for one UTC day: the day's orders (``byDay``, every page), one keys-only COUNT per
+customer whose orders do not say whether they were the first (none, for orders placed by this
+code), and the active managers and admins. No Scan. The day's money (the ledger per currency and
+the drift against Stripe) is the payments domain's: the close its nightly reconciliation stored
+(one read), or, if that has not run, the day's ledger entries (``byDay``) without drift. The
+low-stock rows are the inventory domain's."""
 
 from __future__ import annotations
 
@@ -31,16 +32,16 @@ class DayOrders(Protocol):
     def ordered_before(self, user_id: str, day: str) -> bool: ...
 
 
-class DayLedger(Protocol):
-    def day_entries(self, day: str) -> Iterable[dict[str, Any]]: ...
-
-
 class Staff(Protocol):
     def staff(self, roles: tuple[str, ...] = ("manager", "admin")) -> list[dict[str, Any]]: ...
 
 
 def _nothing(day: str) -> Rows:
     return []
+
+
+def _no_money(day: str) -> dict[str, Any]:
+    return {"day": day, "ledger": {}, "drift": [], "reconciled": False}
 
 
 def parse_day(value: str | None, name: str = "date") -> str:
@@ -58,27 +59,19 @@ def parse_day(value: str | None, name: str = "date") -> str:
 @dataclass
 class ReportService:
     orders: DayOrders
-    ledger: DayLedger
     users: Staff
     store: ReportsRepo
     send_mail: Callable[[str, str, str], Any]
     base_url: str = ""
-    drift: Callable[[str], Rows] = field(default=_nothing)
+    money: Callable[[str], dict[str, Any]] = field(default=_no_money)  # the payments domain's day
     low_stock: Callable[[str], Rows] = field(default=_nothing)
 
     def build(self, day: str) -> dict[str, Any]:
         orders = list(self.orders.day_orders(day))
         undecided = rules.undecided_customers(orders)
         before = {u for u in sorted(undecided) if self.orders.ordered_before(u, day)}
-        ledger = list(self.ledger.day_entries(day))
         return rules.build(
-            day,
-            orders,
-            ledger,
-            before,
-            list(self.low_stock(day)),
-            list(self.drift(day)),
-            datetime.now(UTC).isoformat(),
+            day, orders, self.money(day), before, list(self.low_stock(day)), datetime.now(UTC).isoformat()
         )
 
     def run(self, day: str, email: bool = True) -> dict[str, Any]:
@@ -146,7 +139,8 @@ def summary_email(report: dict[str, Any], link: str) -> tuple[str, str]:
         lines.append("  (nothing sold)")
     lines += [
         "",
-        f"Low stock rows: {len(report['lowStock'])}; payment drift: {len(report['paymentDrift'])}",
+        f"Low stock rows: {len(report['lowStock'])}; payment drift: {len(report['paymentDrift'])}"
+        + ("" if report["paymentsReconciled"] else " (not reconciled with Stripe yet)"),
         "",
         f"The whole report: {link}",
     ]

@@ -1,0 +1,100 @@
+"""Payment reconciliation: one UTC day of our ledger against Stripe's own records (PaymentIntents
+and Refunds). Differences are reported and alerted; nothing is changed here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.core import events, logs
+from chalicelib.core.config import get_settings
+from chalicelib.payments import rules
+from chalicelib.payments.gateway import StripeGateway
+from chalicelib.payments.repo import LedgerRepo, PaymentsRepo
+
+log = logs.get_logger("freshcart.payments")
+ALERT = "PaymentDrift"
+ALERT_ROWS = 100  # an SNS message holds 256 KB; the count says how many more there are
+
+
+@dataclass
+class PaymentReconciler:
+    ledger: LedgerRepo
+    payments: PaymentsRepo
+    stripe: StripeGateway
+
+    def drift(self, day: str, entries: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Difference rows for ``day`` (``YYYY-MM-DD``, UTC); empty when the books agree."""
+        start, end = rules.day_window(day)
+        entries = self.ledger.day_entries(day) if entries is None else entries
+        stripe = {r["id"]: r for r in self.stripe.intents_created(start, end)}
+        stripe.update({r["id"]: r for r in self.stripe.refunds_created(start, end)})
+        in_window = set(stripe)
+        for entry in rules.reconciled_entries(entries):  # created on another day: ask by id
+            id_ = rules.stripe_id(entry)
+            if id_ and id_ not in stripe:
+                found = self.stripe.intent_record(id_) if entry["kind"] == "CHARGE" else self.stripe.refund_record(id_)
+                if found:
+                    stripe[id_] = found
+        named = {rules.stripe_id(e) for e in entries}
+        elsewhere = set()
+        for id_ in sorted(in_window - named):
+            record = stripe[id_] = {**stripe[id_], "orderId": self._order_of(stripe[id_])}
+            if record["orderId"] and any(
+                rules.stripe_id(e) == id_ for e in rules.reconciled_entries(self.ledger.entries(record["orderId"]))
+            ):
+                elsewhere.add(id_)  # recorded on another day (a charge confirmed after midnight)
+        return rules.payment_differences(entries, stripe, in_window, elsewhere)
+
+    def _order_of(self, record: dict[str, Any]) -> str | None:
+        """The order a Stripe object belongs to: its metadata, else our intent mapping (refunds
+        carry no order id; their PaymentIntent does). Only asked for the few objects of the
+        day that the day's ledger does not name."""
+        if record.get("orderId"):
+            return str(record["orderId"])
+        intent = record["id"] if record["object"] == "payment_intent" else record.get("paymentIntent")
+        if not intent:
+            return None
+        mapped = self.payments.intent(str(intent))
+        if mapped and mapped.get("orderId"):
+            return str(mapped["orderId"])
+        if record["object"] == "refund":
+            found = self.stripe.intent_record(str(intent))
+            return str(found["orderId"]) if found and found.get("orderId") else None
+        return None
+
+    def close(self, day: str) -> dict[str, Any]:
+        """``day``'s close: the ledger's money per currency and the differences with Stripe, from
+        one read of the day's ledger (stored by the nightly job, read by the daily report)."""
+        entries = self.ledger.day_entries(day)
+        return {"day": day, "ledger": rules.ledger_totals(entries, day), "drift": self.drift(day, entries)}
+
+    def day_money(self, day: str) -> dict[str, Any]:
+        """For the daily report: ``day``'s stored close (one read), ``reconciled``; or, when the
+        nightly job has not run for the day, the ledger's money from the day's entries and no
+        drift (``reconciled: False``; Stripe is not asked)."""
+        stored = self.payments.close(day)
+        if stored is not None:
+            return {**stored, "reconciled": True}
+        entries = self.ledger.day_entries(day)
+        return {"day": day, "ledger": rules.ledger_totals(entries, day), "drift": [], "reconciled": False}
+
+    def run(self, day: str) -> dict[str, Any]:
+        """The nightly job: the day's close stored (a re-run replaces it); differences alerted to
+        the admins (alerts topic), never fixed."""
+        close = self.close(day)
+        self.payments.put_close(day, close)
+        drift = close["drift"]
+        if drift:
+            log.warning("payment drift", extra={"day": day, "rows": len(drift)})
+            topic = get_settings().alerts_topic_arn
+            if topic:
+                events.publish(topic, ALERT, {"day": day, "count": len(drift), "rows": drift[:ALERT_ROWS]})
+        return {"day": day, "drift": drift, "ledger": close["ledger"]}
+
+
+def payment_drift(day: str) -> list[dict[str, Any]]:
+    """For the daily report: ``day``'s difference rows (no alert sent)."""
+    from chalicelib import bootstrap
+
+    return bootstrap.payment_reconciler().drift(day)
