@@ -49,14 +49,37 @@ def missing_functions(session: Any, names: list[str]) -> list[str]:
     return missing
 
 
+def template_bucket(session: Any, stage: str) -> str:
+    """A private bucket of this stage's for templates over CloudFormation's body limit, made once:
+    ``freshcart-<stage>-templates-<account>``."""
+    account = session.client("sts").get_caller_identity()["Account"]
+    bucket = f"freshcart-{stage}-templates-{account}"
+    s3 = session.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return bucket
+    except s3.exceptions.ClientError:
+        pass
+    region = session.region_name or "us-east-1"
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        },
+    )
+    print(f"made {bucket} for templates over {MAX_TEMPLATE_BODY} bytes")
+    return bucket
+
+
 def deploy_stack(session: Any, name: str, template: dict[str, Any], stage: str, bucket: str | None) -> dict[str, str]:
     """Create or update the stack and wait; its outputs."""
     cfn = session.client("cloudformation")
     body = json.dumps(template, separators=(",", ":"))
     source: dict[str, str] = {"TemplateBody": body}
     if len(body) > MAX_TEMPLATE_BODY:
-        if not bucket:
-            raise SystemExit(f"the template is {len(body)} bytes (> {MAX_TEMPLATE_BODY}): pass BUCKET=<a bucket>")
+        bucket = bucket or template_bucket(session, stage)
         key = f"{name}/{hashlib.sha256(body.encode()).hexdigest()}.json"
         s3 = session.client("s3")
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
@@ -162,7 +185,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("stage")
     parser.add_argument("build_dir", type=Path)
     parser.add_argument("--project-dir", type=Path, default=ROOT)
-    parser.add_argument("--bucket", default=None, help="S3 bucket for a template over 51,200 bytes")
+    parser.add_argument(
+        "--bucket", default=None, help="S3 bucket for a template over 51,200 bytes (default: one made for the stage)"
+    )
     args = parser.parse_args(argv)
     after = json.loads((args.build_dir / "after_chalice.json").read_text())
     session = boto3.session.Session()

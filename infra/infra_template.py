@@ -50,6 +50,7 @@ class ChaliceModel:
     functions: dict[str, str]  # logical id -> function name (freshcart-<stage>-<name>)
     others: set[str] = field(default_factory=set)  # RestAPI, roles, event sources, ...
     api_gateway_stage: str = "api"
+    sam: dict[str, Any] = field(default_factory=dict)  # what `chalice package` writes (no zip)
 
 
 def chalice_model(stage: str, project_dir: Path = ROOT) -> ChaliceModel:
@@ -67,15 +68,15 @@ def chalice_model(stage: str, project_dir: Path = ROOT) -> ChaliceModel:
     # zip); a function's name is the one `chalice deploy` gives it. Both name the same handler.
     names = {r.handler: r.function_name for r in resources if isinstance(r, models.LambdaFunction)}
     options = PackageOptions(TypedAWSClient(botocore.session.get_session()))
-    sam = SAMTemplateGenerator(config, options).generate(resources)["Resources"]
+    generated = SAMTemplateGenerator(config, options).generate(resources)
     functions: dict[str, str] = {}
     others: set[str] = set()
-    for logical, res in sam.items():
+    for logical, res in generated["Resources"].items():
         if res["Type"] == "AWS::Serverless::Function":
             functions[logical] = names[res["Properties"]["Handler"]]
         else:
             others.add(logical)
-    return ChaliceModel(functions, others, config.api_gateway_stage)
+    return ChaliceModel(functions, others, config.api_gateway_stage, generated)
 
 
 def function_ref(model: ChaliceModel, stage: str, logical: str, attr: str | None) -> Any:
@@ -259,8 +260,11 @@ def main(argv: list[str]) -> int:
         return 2
     stage, out = argv[0], Path(argv[1])
     from freshcart_local.provision import load_template  # the template with its ASL inlined
+    from infra import ops
 
-    docs = derive(load_template(), chalice_model(stage), stage)
+    model = chalice_model(stage)
+    template = ops.add(load_template(), {n: function_ref(model, stage, n, None) for n in model.functions})
+    docs = derive(template, model, stage)
     out.mkdir(parents=True, exist_ok=True)
     for name, doc in docs.items():
         (out / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
