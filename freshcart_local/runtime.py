@@ -38,4 +38,12 @@ def invoke(app: Chalice, name: str, event: Any) -> Any:
     handler = app.handler_map.get(name)
     if handler is None:
         raise KeyError(f"no handler named {name!r}; known: {sorted(app.handler_map)}")
-    return handler(event, LambdaContext(function_name=name))
+    from freshcart_local import metrics
+
+    try:
+        result = handler(event, LambdaContext(function_name=name))
+    except BaseException:
+        metrics.lambda_invoked(name, failed=True)
+        raise
+    metrics.lambda_invoked(name, failed=False)
+    return result

@@ -256,6 +256,10 @@ class LocalStack:
             user_id = seed_admin(password)
             self.admin = {"email": ADMIN_EMAIL, "username": ADMIN_USERNAME, "password": password, "userId": user_id}
 
+        from freshcart_local import metrics
+
+        metrics.start(STAGE)  # the app's EMF lines and the API's and Lambdas' metrics reach moto
+        self._started("metrics", metrics.stop)
         events = EventLog(self.home.events)
         self.dispatcher = Dispatcher(app, REGION, STAGE, on_outcome=events.handler)
         self.dispatcher.discover(stream_start="LATEST")  # restored rows and the admin are not news

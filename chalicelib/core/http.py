@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.core import logs, patterns
+from chalicelib.core import logs, metrics, patterns
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import AppError, Forbidden, PayloadTooLarge, Unauthorized, ValidationError
 
@@ -201,14 +201,19 @@ def error_middleware(request: Request, get_response: Callable[[Request], Respons
             response = _normalise(response, cid)
         _stamp(response, cid)
         response.headers["x-correlation-id"] = cid
+        ms = round((time.perf_counter() - started) * 1000, 1)
         log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
+            "request", extra={"method": request.method, "path": request.path, "status": response.status_code, "ms": ms}
+        )
+        status = response.status_code
+        metrics.emit(
+            {
+                "Requests": (1, "Count"),
+                "Latency": (ms, "Milliseconds"),
+                "Errors4xx": (int(400 <= status < 500), "Count"),
+                "Errors5xx": (int(status >= 500), "Count"),
             },
+            Service="api",
         )
         return response
     finally:

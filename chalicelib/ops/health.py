@@ -1,8 +1,11 @@
-"""Health monitor: dead-letter queues must be empty; anything in one raises an alert."""
+"""Health: the 5-minute monitor over real metrics and the dead-letter queues (alerting on a change
+of verdict), and ``GET /health``."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import aws, events, logs
@@ -10,7 +13,16 @@ from chalicelib.core.config import get_settings, resource_name
 
 log = logs.get_logger("freshcart.health")
 
-ALERT = "DeadLetterQueueNotEmpty"
+DEGRADED, RECOVERED = "HealthDegraded", "HealthRecovered"
+WINDOW_SECONDS = 300
+API_DIMENSIONS: dict[str, str] = {"ApiName": "freshcart", "Stage": "api"}
+# (check, namespace, metric, dimensions, threshold): seed 004's health monitor, over real metrics.
+METRIC_CHECKS: tuple[tuple[str, str, str, dict[str, str], float], ...] = (
+    ("api_latency_avg_ms", "AWS/ApiGateway", "Latency", API_DIMENSIONS, 1000.0),
+    ("lambda_errors", "AWS/Lambda", "Errors", {}, 10.0),
+    ("dynamodb_user_errors", "AWS/DynamoDB", "UserErrors", {}, 10.0),
+)
+STATE_KEY = "ops/health/state.json"
 
 
 def dead_letter_queues() -> list[str]:
@@ -24,20 +36,84 @@ def dead_letter_queues() -> list[str]:
     ]
 
 
-def check() -> dict[str, Any]:
+class Metrics:
+    """CloudWatch, read: one GetMetricData over the last window for every check."""
+
+    def values(self, window: int = WINDOW_SECONDS) -> dict[str, float]:
+        end = datetime.now(UTC)
+        queries = []
+        for i, (_, namespace, metric, dims, _) in enumerate(METRIC_CHECKS):
+            for stat in ("Sum", "SampleCount"):
+                queries.append(
+                    {
+                        "Id": f"q{i}{stat.lower()}",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": namespace,
+                                "MetricName": metric,
+                                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                            },
+                            "Period": 60,
+                            "Stat": stat,
+                        },
+                    }
+                )
+        resp = aws.client("cloudwatch").get_metric_data(
+            MetricDataQueries=queries, StartTime=end - timedelta(seconds=window), EndTime=end + timedelta(seconds=60)
+        )  # to the end of the current minute, whose points are still coming in
+        got = {r["Id"]: sum(r.get("Values", [])) for r in resp.get("MetricDataResults", [])}
+        out = {}
+        for i, (name, _, metric, _, _) in enumerate(METRIC_CHECKS):
+            total, samples = got.get(f"q{i}sum", 0.0), got.get(f"q{i}samplecount", 0.0)
+            out[name] = (total / samples if samples else 0.0) if metric == "Latency" else total
+        return out
+
+
+class StateStore:
+    """The monitor's last verdict, durable across containers: one small object in the archive."""
+
+    def get(self) -> str | None:
+        try:
+            body = aws.client("s3").get_object(Bucket=get_settings().archive_bucket, Key=STATE_KEY)["Body"].read()
+        except aws.client("s3").exceptions.NoSuchKey:
+            return None
+        return str(json.loads(body).get("status")) or None
+
+    def put(self, status: str) -> None:
+        body = json.dumps({"status": status, "at": datetime.now(UTC).isoformat()})
+        aws.client("s3").put_object(Bucket=get_settings().archive_bucket, Key=STATE_KEY, Body=body.encode())
+
+
+def check(metrics: Metrics | None = None, state: StateStore | None = None) -> dict[str, Any]:
+    """The 5-minute monitor: dead-letter depths and the metric checks -> ``overall_status``; an
+    alert only when the verdict changes (degraded, or recovered), never every run while it stays."""
     sqs = aws.client("sqs")
     depths: dict[str, int] = {}
     for name in dead_letter_queues():
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        attrs = sqs.get_queue_attributes(QueueUrl=aws.queue_url(name), AttributeNames=["ApproximateNumberOfMessages"])
         depths[name] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-    unhealthy = {k: v for k, v in depths.items() if v}
-    report = {"healthy": not unhealthy, "deadLetters": depths}
-    if unhealthy:
-        log.warning("dead letters waiting", extra={"deadLetters": unhealthy})
+    values = (metrics or Metrics()).values()
+    checks = [
+        {"name": name, "value": round(values[name], 3), "threshold": limit, "ok": values[name] < limit}
+        for name, _, _, _, limit in METRIC_CHECKS
+    ]
+    checks.append(
+        {"name": "dead_letters", "value": sum(depths.values()), "threshold": 1, "ok": not any(depths.values())}
+    )
+    healthy = all(c["ok"] for c in checks)
+    status = "healthy" if healthy else "unhealthy"
+    report = {"overall_status": status, "healthy": healthy, "checks": checks, "deadLetters": depths}
+    store = state or StateStore()
+    previous = store.get()
+    if previous != status and not (previous is None and healthy):
+        failing = [c for c in checks if not c["ok"]]
+        kind = RECOVERED if healthy else DEGRADED
+        log.warning("health changed", extra={"status": status, "failing": failing})
         topic = get_settings().alerts_topic_arn
         if topic:
-            events.publish(topic, ALERT, {"deadLetters": unhealthy})
+            events.publish(topic, kind, {"status": status, "failing": failing, "deadLetters": depths})
+    if previous != status:
+        store.put(status)
     return report
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
-from chalicelib.core import idempotency, logs, tx
+from chalicelib.core import idempotency, logs, metrics, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
@@ -200,7 +200,9 @@ class OrderPlacement:
             if prep.idempotency:
                 return self._replay(prep.idempotency, body_hash)
             try:
-                return 201, self._commit(who, body, prep, idem_key, body_hash, client)
+                placed = self._commit(who, body, prep, idem_key, body_hash, client)
+                metrics.count("OrdersPlaced", Service="orders")
+                return 201, placed
             except _Retry:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter, not crypto
         raise Conflict("too much contention on these items; retry", code="contention")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.audit.repo import Actor
-from chalicelib.core import aws, events, logs, tx
+from chalicelib.core import aws, events, logs, metrics, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
@@ -596,6 +596,7 @@ class PaymentService:
             self._change(order_id, "payment_captured", build, state=state)
         except Conflict:
             raise Refused("the order's reservation expired before it was paid") from None
+        metrics.count("PaymentsSucceeded", Service="payments")
         amount = int(p["amount"])
         return self._paid_result(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
 

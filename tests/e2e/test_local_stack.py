@@ -140,15 +140,30 @@ def test_order_journey_over_http(stack: dict[str, Any]) -> None:
 
 
 def test_cli_runs_a_job_against_the_stack(stack: dict[str, Any]) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--home", str(stack["_home"])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    assert json.loads(out)["healthy"] is True
+    """The health monitor, run by the CLI, reads the API Gateway metrics the stack's requests made."""
+    for _ in range(3):
+        assert requests.get(f"{stack['api_url']}/health", timeout=10).status_code == 200
+
+    def monitor() -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "freshcart_local", "run-job", "health_monitor", "--home", str(stack["_home"])],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return dict(json.loads(out))
+
+    deadline = time.monotonic() + 20
+    while True:  # the forwarder puts metrics off the request path, batched
+        report = monitor()
+        latency = next(c for c in report["checks"] if c["name"] == "api_latency_avg_ms")
+        if latency["value"] > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert report["healthy"] is True and report["overall_status"] == "healthy"
+    assert 0 < latency["value"] < latency["threshold"]
 
 
 def test_cli_errors_are_one_line(stack: dict[str, Any], tmp_path: Path) -> None:

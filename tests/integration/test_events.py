@@ -12,7 +12,6 @@ from moto.backends import get_backend
 
 from chalicelib.core import aws, events
 from chalicelib.core.config import get_settings
-from chalicelib.ops import health
 from freshcart_local.dispatcher import Dispatcher
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -101,29 +100,3 @@ def test_sns_handlers_receive_sns_shaped_events() -> None:
     assert d.drain() == 1
     assert got and got[0][1] == "UserRegistered"
     assert got[0][2] == get_settings().user_events_topic_arn
-
-
-def test_health_monitor_alerts_on_dead_letters() -> None:
-    s = get_settings()
-    sqs, sns = aws.client("sqs"), aws.client("sns")
-    watch = sqs.create_queue(QueueName="alerts-watch")["QueueUrl"]
-    sns.subscribe(
-        TopicArn=s.alerts_topic_arn,
-        Protocol="sqs",
-        Endpoint="arn:aws:sqs:us-east-1:123456789012:alerts-watch",
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    assert health.check() == {
-        "healthy": True,
-        "deadLetters": {name: 0 for name in health.dead_letter_queues()},
-    }
-    assert "Messages" not in sqs.receive_message(QueueUrl=watch)
-    sqs.send_message(QueueUrl=queue_url(f"{s.notifications_queue}-dlq"), MessageBody="x")
-    from app import app
-    from freshcart_local.scheduler import run_job
-
-    report = run_job(app, "health_monitor", "us-east-1")
-    assert report["healthy"] is False
-    alert = json.loads(sqs.receive_message(QueueUrl=watch)["Messages"][0]["Body"])
-    assert alert["type"] == "DeadLetterQueueNotEmpty"
-    assert alert["data"]["deadLetters"] == {f"{s.notifications_queue}-dlq": 1}
