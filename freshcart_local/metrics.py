@@ -37,8 +37,8 @@ def _gateway(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def forward(line: str) -> None:
-    """The sink the local stack installs: print as Lambda would, and queue for CloudWatch."""
-    metrics._stdout(line)
+    """The sink the local stack installs: to the local CloudWatch, as Lambda's log would take it
+    there (not printed: the stack's console has the request lines already)."""
     data = metrics.parse(line)
     if data:
         for d in data + _gateway(data):
@@ -46,6 +46,8 @@ def forward(line: str) -> None:
 
 
 def lambda_invoked(name: str, failed: bool) -> None:
+    if _thread is None:  # no local stack forwarding (an in-process test)
+        return
     dims = [{"Name": "FunctionName", "Value": f"freshcart-{_stage}-{name}"}]
     for metric, value in (("Invocations", 1.0), ("Errors", float(failed))):
         # Per function only: Lambda also publishes an account-wide series, but moto answers a query
@@ -88,6 +90,8 @@ def start(stage: str = "local") -> None:
     _stage = stage
     metrics.sink = forward
     if _thread is None or not _thread.is_alive():
+        while not _queue.empty():  # nothing from before this stack
+            _queue.get_nowait()
         _thread = threading.Thread(target=_run, name="metrics-forwarder", daemon=True)
         _thread.start()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -18,9 +19,22 @@ from typing import Any
 NAMESPACE = "freshcart"
 
 
+def _logger() -> logging.Logger:
+    logger = logging.getLogger("freshcart.metrics")
+    if not logger.handlers:  # the line as it is (EMF is the whole line), where the logs go
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+_log = _logger()
+
+
 def _stdout(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    _log.info(line)
 
 
 sink: Callable[[str], None] = _stdout
