@@ -63,8 +63,11 @@ def line(values: dict[str, tuple[float, str]], dimensions: dict[str, str], names
 
 def emit(values: dict[str, tuple[float, str]], **dimensions: str) -> None:
     """Write one EMF line; a metric never fails the work it measures."""
-    with contextlib.suppress(Exception):  # metrics are best effort by design
+    try:
         sink(line(values, dimensions))
+    except Exception as exc:  # metrics are best effort by design
+        with contextlib.suppress(Exception):
+            logging.getLogger("freshcart.metrics.errors").warning("metric not written: %s", str(exc)[:200])
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

@@ -3,13 +3,13 @@ of verdict), and ``GET /health``."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import aws, events, logs
 from chalicelib.core.config import get_settings, resource_name
+from chalicelib.ops.repo import HealthStateRepo
 
 log = logs.get_logger("freshcart.health")
 
@@ -22,7 +22,6 @@ METRIC_CHECKS: tuple[tuple[str, str, str, dict[str, str], float], ...] = (
     ("lambda_errors", "AWS/Lambda", "Errors", {}, 10.0),
     ("dynamodb_user_errors", "AWS/DynamoDB", "UserErrors", {}, 10.0),
 )
-STATE_KEY = "ops/health/state.json"
 
 
 def dead_letter_queues() -> list[str]:
@@ -69,22 +68,13 @@ class Metrics:
         return out
 
 
-class StateStore:
-    """The monitor's last verdict, durable across containers: one small object in the archive."""
-
-    def get(self) -> str | None:
-        try:
-            body = aws.client("s3").get_object(Bucket=get_settings().archive_bucket, Key=STATE_KEY)["Body"].read()
-        except aws.client("s3").exceptions.NoSuchKey:
-            return None
-        return str(json.loads(body).get("status")) or None
-
-    def put(self, status: str) -> None:
-        body = json.dumps({"status": status, "at": datetime.now(UTC).isoformat()})
-        aws.client("s3").put_object(Bucket=get_settings().archive_bucket, Key=STATE_KEY, Body=body.encode())
+def _check(name: str, value: float, threshold: float) -> dict[str, Any]:
+    """One check: healthy while ``value`` stays under ``threshold``."""
+    ok = value < threshold
+    return {"name": name, "status": "ok" if ok else "failing", "value": value, "threshold": threshold, "ok": ok}
 
 
-def check(metrics: Metrics | None = None, state: StateStore | None = None) -> dict[str, Any]:
+def check(metrics: Metrics | None = None, state: HealthStateRepo | None = None) -> dict[str, Any]:
     """The 5-minute monitor: dead-letter depths and the metric checks -> ``overall_status``; an
     alert only when the verdict changes (degraded, or recovered), never every run while it stays."""
     sqs = aws.client("sqs")
@@ -93,17 +83,12 @@ def check(metrics: Metrics | None = None, state: StateStore | None = None) -> di
         attrs = sqs.get_queue_attributes(QueueUrl=aws.queue_url(name), AttributeNames=["ApproximateNumberOfMessages"])
         depths[name] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
     values = (metrics or Metrics()).values()
-    checks = [
-        {"name": name, "value": round(values[name], 3), "threshold": limit, "ok": values[name] < limit}
-        for name, _, _, _, limit in METRIC_CHECKS
-    ]
-    checks.append(
-        {"name": "dead_letters", "value": sum(depths.values()), "threshold": 1, "ok": not any(depths.values())}
-    )
+    checks = [_check(name, round(values[name], 3), limit) for name, _, _, _, limit in METRIC_CHECKS]
+    checks.append(_check("dead_letters", sum(depths.values()), 1))
     healthy = all(c["ok"] for c in checks)
     status = "healthy" if healthy else "unhealthy"
     report = {"overall_status": status, "healthy": healthy, "checks": checks, "deadLetters": depths}
-    store = state or StateStore()
+    store = state or HealthStateRepo()
     previous = store.get()
     if previous != status and not (previous is None and healthy):
         failing = [c for c in checks if not c["ok"]]
@@ -111,7 +96,9 @@ def check(metrics: Metrics | None = None, state: StateStore | None = None) -> di
         log.warning("health changed", extra={"status": status, "failing": failing})
         topic = get_settings().alerts_topic_arn
         if topic:
-            events.publish(topic, kind, {"status": status, "failing": failing, "deadLetters": depths})
+            events.publish(
+                topic, kind, {"status": status, "previous": previous, "failing": failing, "deadLetters": depths}
+            )
     if previous != status:
         store.put(status)
     return report

@@ -959,6 +959,7 @@ class PaymentService:
 
         cur = self._change(order_id, "refund_succeeded", build)
         if cur is not None:
+            metrics.count("Refunds", Service="payments")
             self._publish(
                 "RefundSucceeded",
                 {

@@ -13,7 +13,7 @@ import pytest
 from moto.backends import get_backend
 
 from chalicelib import bootstrap
-from chalicelib.core import aws
+from chalicelib.core import aws, metrics
 from chalicelib.core.config import get_settings
 from chalicelib.orders.repo import hold_until
 from chalicelib.payments import rules
@@ -749,3 +749,29 @@ def test_two_concurrent_refunds_that_both_fit_are_both_recorded(shop: Checkout, 
     assert sorted(r.amount for r in at_stripe) == [2000, 2000]
     entries = bootstrap.payments().ledger.entries(order["orderId"])
     assert rules.balance(entries)["refunded"] == 4000 and rules.balanced(entries)
+
+
+def test_orders_payments_and_refunds_are_counted_once_each_as_emf(
+    shop: Checkout, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[str] = []
+    monkeypatch.setattr(metrics, "sink", lines.append)
+    order = shop.order(2)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    resp = api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "damaged", "amount": 100},
+        token=shop.manager,
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert resp.status_code == 201, resp.body
+    counted: dict[str, float] = {}
+    for text in lines:
+        for d in metrics.parse(text) or []:
+            if d["Namespace"] == "freshcart" and d["MetricName"] in ("OrdersPlaced", "PaymentsSucceeded", "Refunds"):
+                counted[d["MetricName"]] = counted.get(d["MetricName"], 0) + d["Value"]
+    assert counted == {"OrdersPlaced": 1, "PaymentsSucceeded": 1, "Refunds": 1}
+    api_lines = [d for t in lines for d in metrics.parse(t) or [] if d["MetricName"] == "Requests"]
+    assert api_lines and all(d["Dimensions"] == [{"Name": "Service", "Value": "api"}] for d in api_lines)

@@ -13,6 +13,7 @@ from chalicelib import bootstrap
 from chalicelib.core import aws, metrics
 from chalicelib.core.config import get_settings
 from chalicelib.ops import health
+from chalicelib.ops.repo import HealthStateRepo
 from freshcart_local import metrics as local_metrics
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -112,3 +113,49 @@ def test_emf_lines_reach_the_local_cloudwatch_as_the_app_and_api_gateway_metrics
     assert ("AWS/Lambda", "Errors") in listed
     assert health.Metrics().values()["lambda_errors"] == 1
     assert health.Metrics().values()["api_latency_avg_ms"] == 42.0
+
+
+def test_an_emf_line_is_one_json_object_cloudwatch_logs_turns_into_metrics() -> None:
+    doc = json.loads(metrics.line({"Latency": (12.5, "Milliseconds"), "Requests": (1, "Count")}, {"Service": "api"}))
+    aws_block = doc.pop("_aws")
+    assert isinstance(aws_block["Timestamp"], int)
+    assert aws_block["CloudWatchMetrics"] == [
+        {
+            "Namespace": "freshcart",
+            "Dimensions": [["Service"]],
+            "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}, {"Name": "Requests", "Unit": "Count"}],
+        }
+    ]
+    assert doc == {"Service": "api", "Latency": 12.5, "Requests": 1}
+    assert metrics.parse("not json") is None and metrics.parse('{"a": 1}') is None
+
+
+def test_a_metric_never_fails_the_work_it_measures(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(line: str) -> None:
+        raise OSError("stdout closed")
+
+    monkeypatch.setattr(metrics, "sink", broken)
+    metrics.count("OrdersPlaced", Service="orders")  # no exception
+
+
+def test_each_check_has_a_status_and_the_verdict_is_kept_in_the_archive() -> None:
+    report = health.check(metrics=_Fixed({"dynamodb_user_errors": 10.0}))
+    assert report["overall_status"] == "unhealthy"
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert set(by_name) == {"api_latency_avg_ms", "lambda_errors", "dynamodb_user_errors", "dead_letters"}
+    assert {k: by_name["dynamodb_user_errors"][k] for k in ("status", "value", "threshold")} == {
+        "status": "failing",
+        "value": 10.0,
+        "threshold": 10.0,
+    }
+    assert by_name["lambda_errors"]["status"] == "ok"
+    body = aws.client("s3").get_object(Bucket=get_settings().archive_bucket, Key="ops/health/state.json")["Body"]
+    assert json.loads(body.read())["status"] == "unhealthy"
+
+
+def test_an_unreadable_state_is_taken_as_a_first_run(alerts: Any) -> None:
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=get_settings().archive_bucket, Key="ops/health/state.json", Body=b"{not json")
+    assert health.check(metrics=_Fixed({}))["overall_status"] == "healthy"
+    assert alerts() == []  # a first healthy run says nothing
+    assert HealthStateRepo().get() == "healthy"  # and the object is whole again
