@@ -324,7 +324,7 @@ def fault(spec: str | None, clear: bool, home: Path | None) -> None:
     """Inject a fault into the running local stack (local stage only), list or clear them.
 
     SPEC is JSON, e.g. '{"target": "stripe", "mode": "timeout", "times": 2}' or
-    '{"target": "step", "step": "checkout_settle", "error": "States.TaskFailed"}'.
+    '{"target": "step", "step": "checkout_mark_paid", "error": "States.TaskFailed"}'.
     """
     from freshcart_local.faults import CONTROL_PATH
     from freshcart_local.stack import read_facts

@@ -14,7 +14,7 @@ A fault is a dict:
   requests whose path starts with ``path`` (any ``/v1/`` request without it). ``timeout`` holds the
   request ``delaySeconds`` and then handles it normally (so the work lands after the caller may
   have given up), or with ``drop`` closes the connection unanswered (the work never happens).
-- ``{"target": "step", "step": "checkout_settle", "error": "PaymentTimeout", "times": N}`` — the
+- ``{"target": "step", "step": "checkout_mark_paid", "error": "PaymentTimeout", "times": N}`` — the
   next N invocations of that ``@app.lambda_function`` by a state machine return a Lambda
   unhandled error of type ``error`` without running the handler, so Retry/Catch on that error
   name see it.
@@ -104,7 +104,7 @@ def parse(spec: Mapping[str, Any], fault_id: str) -> Fault:
     _no_extra(spec, {"target", "step", "error", "times"})
     step, error = spec.get("step"), spec.get("error")
     if not isinstance(step, str) or not _NAME.match(step):
-        raise FaultError("step must be a Lambda handler name, e.g. checkout_settle")
+        raise FaultError("step must be a Lambda handler name, e.g. checkout_mark_paid")
     if not isinstance(error, str) or not _NAME.match(error):
         raise FaultError("error must be an error type name, e.g. PaymentTimeout")
     return Fault(fault_id, "step", times, times, step=step, error=error)

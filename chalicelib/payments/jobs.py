@@ -39,22 +39,17 @@ def checkout_score_fraud(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @bp.lambda_function(name="checkout_charge")
 def checkout_charge(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_charge(*_ids(event))
+    return bootstrap.payments().step_charge(*_ids(event), event.get("screen"), event.get("email"))
 
 
 @bp.lambda_function(name="checkout_park")
 def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_park(*_ids(event), str(event["kind"]))
+    return bootstrap.payments().step_park(*_ids(event), str(event["kind"]), event.get("screen"), event.get("email"))
 
 
 @bp.lambda_function(name="checkout_mark_paid")
 def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().step_mark_paid(*_ids(event))
-
-
-@bp.lambda_function(name="checkout_settle")
-def checkout_settle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_settle(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_finish")

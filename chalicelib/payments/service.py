@@ -126,6 +126,12 @@ def _hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def _screened(screen: dict[str, Any] | None, email: str | None) -> dict[str, Any]:
+    """The payment's fields from the checkout's validation and screening (absent ones unset)."""
+    fraud = (screen or {}).get("fraud")
+    return {k: v for k, v in {"fraud": fraud, "email": email}.items() if v}
+
+
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         cause = error.get("Cause")
@@ -394,23 +400,10 @@ class PaymentService:
             problems.append(f"profile is missing: {', '.join(missing)}")
         if int(order["total"]) != int(p["amount"]) or order["currency"] != p["currency"]:
             problems.append("the order's total changed")
-
-        def build(st: dict[str, Any]) -> Any:
-            cur = self._find(st, payment_id)
-            sets = {"email": user.get("email")}
-            return (
-                [self.payments.payment_request(order_id, payment_id, cur["status"], sets)],
-                {
-                    "paymentId": payment_id,
-                    "problems": problems,
-                },
-                None,
-            )
-
-        self._change(order_id, "validation_attempt", build, state=state)
-        if problems:
+        if problems:  # recorded by the Refused step, with the payment's failure
             raise Refused("; ".join(problems))
-        return {"orderId": order_id, "paymentId": payment_id}
+        # Nothing is written here: the charge records what the screening found, in its own change.
+        return {"orderId": order_id, "paymentId": payment_id, "email": user.get("email")}
 
     def step_check_method(self, order_id: str, payment_id: str) -> dict[str, Any]:
         p = self._find(self.payments.partition(order_id), payment_id)
@@ -422,15 +415,7 @@ class PaymentService:
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
         user = self.users.get(order["userId"]) or {}
-        fraud = self._score(order, user, p.get("client") or {})
-
-        def build(st: dict[str, Any]) -> Any:
-            cur = self._find(st, payment_id)
-            item = self.payments.payment_request(order_id, payment_id, cur["status"], {"fraud": fraud.as_dict()})
-            return [item], {"paymentId": payment_id, **fraud.as_dict()}, None
-
-        self._change(order_id, "fraud_check", build, state=state)
-        return fraud.as_dict()
+        return self._score(order, user, p.get("client") or {}).as_dict()  # recorded by the charge or the hold
 
     def _score(self, order: dict[str, Any], user: dict[str, Any], client: dict[str, Any]) -> rules.FraudScore:
         since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -449,7 +434,11 @@ class PaymentService:
             )
         )
 
-    def step_charge(self, order_id: str, payment_id: str) -> dict[str, Any]:
+    def step_charge(
+        self, order_id: str, payment_id: str, screen: dict[str, Any] | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """Charge the card, and record with it what validation and screening found (one change,
+        one chain row: ``screen`` is the parallel step's result, ``email`` the validated profile's)."""
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
         if p["status"] not in (rules.PROCESSING,):
@@ -462,7 +451,11 @@ class PaymentService:
 
         def build(st: dict[str, Any]) -> Any:
             cur = self._find(st, payment_id)
-            sets: dict[str, Any] = {"intentId": charge.intent_id, "clientSecret": charge.client_secret}
+            sets: dict[str, Any] = {
+                "intentId": charge.intent_id,
+                "clientSecret": charge.client_secret,
+                **_screened(screen, email),
+            }
             items = []
             if charge.outcome == "declined":
                 sets["failure"] = charge.decline or "declined"
@@ -471,7 +464,8 @@ class PaymentService:
             items.append(
                 self.payments.payment_request(order_id, payment_id, cur["status"], {k: v for k, v in sets.items() if v})
             )
-            return items, {"paymentId": payment_id, "outcome": charge.outcome, "intentId": charge.intent_id}, None
+            details = {"paymentId": payment_id, "outcome": charge.outcome, "intentId": charge.intent_id}
+            return items, {**details, **({"screen": screen} if screen else {})}, None
 
         self._change(order_id, f"charge_{charge.outcome}", build, state=state)
         return {"outcome": charge.outcome}
@@ -480,8 +474,16 @@ class PaymentService:
     def _metadata(p: dict[str, Any]) -> dict[str, str]:
         return {"orderId": p["orderId"], "paymentId": p["paymentId"], "userId": p["userId"]}
 
-    def step_park(self, order_id: str, payment_id: str, kind: str) -> dict[str, Any]:
-        """Wait for 3-D Secure (``action``) or a manager (``review``) in the Standard workflow."""
+    def step_park(
+        self,
+        order_id: str,
+        payment_id: str,
+        kind: str,
+        screen: dict[str, Any] | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Wait for 3-D Secure (``action``) or a manager (``review``) in the Standard workflow; a
+        hold records the screening that caused it."""
         order = self.orders.get(order_id)
         target = rules.REQUIRES_ACTION if kind == "action" else rules.HELD
 
@@ -491,7 +493,8 @@ class PaymentService:
                 return None
             if not rules.can_move(cur["status"], target):
                 raise Refused(f"payment is {cur['status']}")
-            return [self._move(cur, target)], {"paymentId": payment_id, "waitingFor": kind}, None
+            details = {"paymentId": payment_id, "waitingFor": kind, **({"screen": screen} if screen else {})}
+            return [self._move(cur, target, _screened(screen, email))], details, None
 
         self._change(order_id, "awaiting_" + kind, build)
         self.workflows.start_wait(order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(time.time()))
@@ -558,11 +561,14 @@ class PaymentService:
         self._change(order_id, "payment_failed", build, lock=lock)
 
     def step_mark_paid(self, order_id: str, payment_id: str) -> dict[str, Any]:
-        """Stock committed, order PAID, ledger CHARGE, payment SUCCEEDED: one transaction."""
+        """Stock committed, order PAID, ledger CHARGE, the platform fee and each vendor's share,
+        payment SUCCEEDED: one transaction, so money taken is never left unsplit."""
         order = self.orders.get(order_id)
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
         if p["status"] == rules.SUCCEEDED:
+            if not p.get("settled"):  # paid before captures carried their settlement
+                self._change(order_id, "settlement", self._settle_only(payment_id))
             return self._paid_result(order, p)
         if p["status"] not in (rules.PROCESSING, rules.REQUIRES_ACTION):
             raise Refused(f"payment is {p['status']}")
@@ -578,8 +584,11 @@ class PaymentService:
             if cur["status"] == rules.SUCCEEDED:
                 return None
             amount = int(cur["amount"])
+            fee, shares, settlement = self._settlement_items(cur, amount)
             items = [
-                self._move(cur, rules.SUCCEEDED, {"captured": amount, "refundable": amount}),
+                self._move(
+                    cur, rules.SUCCEEDED, {"captured": amount, "refundable": amount, "settled": shares, "fee": fee}
+                ),
                 self.ledger.entry_request(
                     order_id,
                     "CHARGE",
@@ -588,9 +597,16 @@ class PaymentService:
                     cur["currency"],
                     {"paymentId": payment_id, "intentId": cur["intentId"]},
                 ),
-                *self.orders.paid_items(order, {**summary, "status": rules.SUCCEEDED}, SYSTEM, int(time.time())),
+                *settlement,
+                # the order keeps what its views and the report read; the intent is the payment's
+                *self.orders.paid_items(
+                    order,
+                    {"paymentId": payment_id, "amount": amount, "status": rules.SUCCEEDED},
+                    SYSTEM,
+                    int(time.time()),
+                ),
             ]
-            return items, summary, None
+            return items, {**summary, "fee": fee, "vendors": shares}, None
 
         try:
             self._change(order_id, "payment_captured", build, state=state)
@@ -599,6 +615,37 @@ class PaymentService:
         metrics.count("PaymentsSucceeded", Service="payments")
         amount = int(p["amount"])
         return self._paid_result(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
+
+    def _settlement_items(self, p: dict[str, Any], captured: int) -> tuple[int, dict[str, int], list[Tagged]]:
+        """The platform fee and each vendor's share of ``captured``, as ledger entries written once."""
+        fee, shares = rules.settlement(captured, p["lines"], get_settings().platform_fee_bps)
+        order_id, payment_id, currency = p["orderId"], p["paymentId"], p["currency"]
+        items = [self.ledger.entry_request(order_id, "FEE", payment_id, fee, currency, {"paymentId": payment_id})]
+        for vendor, amount in sorted(shares.items()):
+            items.append(
+                self.ledger.entry_request(
+                    order_id,
+                    "SETTLEMENT",
+                    f"{payment_id}#{vendor}",
+                    amount,
+                    currency,
+                    {"paymentId": payment_id},
+                    merchant_id=vendor,
+                )
+            )
+        return fee, shares, items
+
+    def _settle_only(self, payment_id: str) -> Any:
+        def build(st: dict[str, Any]) -> Any:
+            cur = self._find(st, payment_id)
+            if cur["status"] != rules.SUCCEEDED or cur.get("settled"):
+                return None
+            fee, shares, items = self._settlement_items(cur, int(cur["captured"]))
+            sets = {"settled": shares, "fee": fee}
+            items.insert(0, self.payments.payment_request(cur["orderId"], payment_id, rules.SUCCEEDED, sets))
+            return items, {"paymentId": payment_id, "fee": fee, "vendors": shares}, None
+
+        return build
 
     def _paid_result(self, order: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -621,37 +668,6 @@ class PaymentService:
             "analytics": json.dumps(events.envelope("CheckoutCompleted", analytics)),
             "archiveKey": f"transactions/{created:%Y/%m/%d}/{p['paymentId']}.json",
         }
-
-    def step_settle(self, order_id: str, payment_id: str) -> dict[str, Any]:
-        """The platform fee and each vendor's share, as ledger entries written once."""
-        s = get_settings()
-
-        def build(st: dict[str, Any]) -> Any:
-            cur = self._find(st, payment_id)
-            if cur["status"] != rules.SUCCEEDED or cur.get("settled"):
-                return None
-            fee, shares = rules.settlement(int(cur["captured"]), cur["lines"], s.platform_fee_bps)
-            items = [
-                self.payments.payment_request(order_id, payment_id, rules.SUCCEEDED, {"settled": shares, "fee": fee})
-            ]
-            items.append(
-                self.ledger.entry_request(order_id, "FEE", payment_id, fee, cur["currency"], {"paymentId": payment_id})
-            )
-            for vendor, amount in sorted(shares.items()):
-                items.append(
-                    self.ledger.entry_request(
-                        order_id,
-                        "SETTLEMENT",
-                        f"{payment_id}#{vendor}",
-                        amount,
-                        cur["currency"],
-                        {"paymentId": payment_id},
-                        merchant_id=vendor,
-                    )
-                )
-            return items, {"paymentId": payment_id, "fee": fee, "vendors": shares}, {"fee": fee, "vendors": shares}
-
-        return self._change(order_id, "settlement", build) or {"settled": "already"}
 
     def step_finish(self, order_id: str, payment_id: str, outcome: str, error: Any) -> dict[str, Any]:
         """Where the checkout ends when it does not end paid."""
