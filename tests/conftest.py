@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from chalicelib import bootstrap
 from chalicelib.core import aws as aws_clients
@@ -37,6 +39,22 @@ from freshcart_local.provision import provision
 
 moto_patches.apply()
 gateway.apply()
+
+
+class _QuickerRetries:
+    """moto's Step Functions interpreter sleeps each Retry interval for real (the checkout's 2, 4
+    and 8 s); in-process tests take them at a quarter of their length, same count and order."""
+
+    SCALE = 0.25
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.SCALE)
+
+
+retrier_decl.time = _QuickerRetries()  # type: ignore[assignment]
 
 pytest_plugins = ["tests.stripe_local"]  # stripe_server, stripe_env: local Stripe for in-process tests
 

@@ -497,6 +497,9 @@ def test_a_big_first_order_is_held_then_approved_by_a_manager(shop: Checkout) ->
     assert shop.payment(order["orderId"], DONE)["status"] == "SUCCEEDED"
     assert shop.get_order(order["orderId"])["status"] == "PAID"
     shop.chain_ok(order["orderId"])
+    rows = {r["action"]: r["details"] for r in bootstrap.payments().chain.rows(order["orderId"])}
+    assert rows["awaiting_review"]["screen"]["fraud"]["decision"] == "hold"  # why it was held, recorded
+    assert rows["charge_succeeded"]["screen"] == {"reviewed": True}  # charged after the approval
 
 
 def test_a_held_order_rejected_releases_its_stock_and_charges_nothing(shop: Checkout) -> None:

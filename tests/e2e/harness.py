@@ -20,6 +20,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120  # two cores shared with other suites: generous
 T = TypeVar("T")
+# The app's Stripe timeout in the stacks the tests start (10 s by default): the fault tests that
+# hold a Stripe call past it wait for it, twice per test.
+STRIPE_TIMEOUT_SECONDS = 4
 CLEAN_ENV_DROP = ("FRESHCART_STAGE", "BCRYPT_ROUNDS", "USER_EVENTS_TOPIC_ARN", "ALERTS_TOPIC_ARN", "ARCHIVE_BUCKET")
 
 
@@ -72,7 +75,7 @@ class Stack:
                 *extra,
             ],
             cwd=cwd,
-            env=clean_env(),
+            env={**clean_env(), "STRIPE_TIMEOUT_SECONDS": str(STRIPE_TIMEOUT_SECONDS)},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 DONE = {"SUCCEEDED", "FAILED", "REFUNDED"}
 PRICE = 5000  # 50.00 INR a unit: far below the fraud rules' amount limits
 UNITS = 10
-STRIPE_TIMEOUT_SECONDS = 10  # chalicelib/core/config.py's default; the local stage does not set it
+STRIPE_TIMEOUT_SECONDS = harness.STRIPE_TIMEOUT_SECONDS  # what the stack under test was started with
 
 
 def race(n: int, call: Callable[[int], Any]) -> list[Any]:
