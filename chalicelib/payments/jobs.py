@@ -54,7 +54,9 @@ def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @bp.lambda_function(name="checkout_finish")
 def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_finish(*_ids(event), str(event["outcome"]), event.get("error"))
+    return bootstrap.payments().step_finish(
+        *_ids(event), str(event["outcome"]), event.get("error"), event.get("screen"), event.get("email")
+    )
 
 
 @bp.lambda_function(name="checkout_wait")

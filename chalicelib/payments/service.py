@@ -669,13 +669,22 @@ class PaymentService:
             "archiveKey": f"transactions/{created:%Y/%m/%d}/{p['paymentId']}.json",
         }
 
-    def step_finish(self, order_id: str, payment_id: str, outcome: str, error: Any) -> dict[str, Any]:
-        """Where the checkout ends when it does not end paid."""
+    def step_finish(
+        self,
+        order_id: str,
+        payment_id: str,
+        outcome: str,
+        error: Any,
+        screen: dict[str, Any] | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Where the checkout ends when it does not end paid (a deferred charge keeps what the
+        screening found, for the retry's charge)."""
         why = _error_text(error)
         if outcome == "failed":
             self._fail(order_id, payment_id, why)
         elif outcome == "deferred":
-            self._defer(order_id, payment_id, why)
+            self._defer(order_id, payment_id, why, screen, email)
         elif outcome in ("compensate", "broken"):
             self._compensate(order_id, payment_id, why)
         elif outcome == "charge_broken":  # the charge task died: its answer may be lost
@@ -684,13 +693,16 @@ class PaymentService:
             self._alert("CheckoutFanOutFailed", {"orderId": order_id, "paymentId": payment_id, "error": why})
         return {"outcome": outcome, "why": why}
 
-    def _defer(self, order_id: str, payment_id: str, why: str) -> None:
+    def _defer(
+        self, order_id: str, payment_id: str, why: str, screen: dict[str, Any] | None, email: str | None
+    ) -> None:
         def build(st: dict[str, Any]) -> Any:
             cur = self._find(st, payment_id)
             if cur["status"] != rules.PROCESSING:
                 return None
-            item = self.payments.payment_request(order_id, payment_id, rules.PROCESSING, {"deferred": why})
-            return [item], {"paymentId": payment_id, "why": why}, None
+            sets = {"deferred": why, **_screened(screen, email)}
+            item = self.payments.payment_request(order_id, payment_id, rules.PROCESSING, sets)
+            return [item], {"paymentId": payment_id, "why": why, **({"screen": screen} if screen else {})}, None
 
         self._change(order_id, "payment_deferred", build)
         queue = aws.queue_url(get_settings().failed_transactions_queue)
@@ -708,11 +720,13 @@ class PaymentService:
         if p["status"] != rules.PROCESSING:
             return f"payment is {p['status']}"
         try:
-            self.step_validate(order_id, payment_id)
+            validated = self.step_validate(order_id, payment_id)
         except Refused as exc:  # e.g. the reservation expired meanwhile: the lost charge is refunded
             self._compensate(order_id, payment_id, str(exc), charge_lost=True)
             return "failed"
-        outcome = self.step_charge(order_id, payment_id)["outcome"]  # Transient propagates
+        outcome = self.step_charge(order_id, payment_id, None, validated.get("email"))[
+            "outcome"
+        ]  # Transient propagates
         if outcome == "succeeded":
             self.workflows.start_checkout(order_id, payment_id, "charged")
         elif outcome == "requires_action":

@@ -693,6 +693,9 @@ def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Ch
     assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1
     paid = shop.payment(order["orderId"], DONE)
     assert paid["status"] == "SUCCEEDED"
+    assert paid["fraud"]["decision"] == "pass"  # the deferral kept the screening for the retry's charge
+    (stored,) = bootstrap.payments().payments.partition(order["orderId"])["payments"]
+    assert stored["email"] == "ann@example.com"  # so the receipt has an address
     (intent,) = shop.stripe_intents(order["orderId"])
     assert intent.status == "succeeded" and intent.amount == order["total"]
     shop.finished(order["orderId"])
