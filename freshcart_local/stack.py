@@ -155,6 +155,13 @@ class BurstServer(ThreadedHTTPServer):
 
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its kept-alive connection (localstripe's webhook sender does) is
+        not an error: no traceback for it. Anything else is printed as before."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 @dataclass
 class LocalStack:
