@@ -869,12 +869,9 @@ class PaymentService:
         if not paid:
             raise Conflict("this order has no captured payment", code="not_refundable", fields={"orderId": "not paid"})
         p = paid[-1]
-        if not p.get("settled"):  # the checkout is still splitting it among vendors: moments
-            raise Conflict(
-                "the payment is still being settled; retry in a few seconds",
-                code="payment_settling",
-                fields={"orderId": "settling"},
-            )
+        if not p.get("settled"):  # captured before captures carried their settlement: split it first
+            self._change(order_id, "settlement", self._settle_only(p["paymentId"]))
+            p = self._find(self.payments.partition(order_id), p["paymentId"])
         left = int(p["refundable"])
         want = left if amount is None else amount
         if want <= 0 or want > left:

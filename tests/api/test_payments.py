@@ -304,6 +304,41 @@ def test_a_charge_landing_after_the_reservation_expired_is_refunded(shop: Checko
     shop.chain_ok(order["orderId"])
 
 
+def test_a_payment_captured_unsplit_before_settlement_moved_into_mark_paid_is_split_by_its_refund(
+    shop: Checkout, api: Api
+) -> None:
+    """Data from before captures carried their settlement (or a run that died between the two
+    old steps): a SUCCEEDED payment with no fee or vendor shares. A refund splits it first."""
+    order = shop.order(2)  # 6000
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.finished(order["orderId"])
+    s, ddb = get_settings(), aws.client("dynamodb")
+    (p,) = bootstrap.payments().payments.partition(order["orderId"])["payments"]
+    pk = {"S": f"ORDER#{order['orderId']}"}
+    ddb.update_item(
+        TableName=s.payments_table,
+        Key={"pk": pk, "sk": {"S": f"PAY#{p['paymentId']}"}},
+        UpdateExpression="REMOVE settled, fee",
+    )
+    for e in bootstrap.payments().ledger.entries(order["orderId"]):
+        if e["kind"] in ("FEE", "SETTLEMENT"):
+            ddb.delete_item(TableName=s.transactions_table, Key={"pk": pk, "sk": {"S": f"{e['kind']}#{e['entryId']}"}})
+    assert {e["kind"] for e in bootstrap.payments().ledger.entries(order["orderId"])} == {"CHARGE"}
+    resp = api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "damaged", "amount": 1000},
+        token=shop.manager,
+        headers={"Idempotency-Key": "legacy"},
+    )
+    assert resp.status_code == 201, resp.body
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries) == {"captured": 6000, "refunded": 1000, "settled": 4750, "fees": 250}
+    assert rules.balanced(entries)
+    shop.chain_ok(order["orderId"])
+
+
 def test_refunds_never_exceed_what_was_captured(shop: Checkout, api: Api) -> None:
     order = shop.order(2)  # 6000
     shop.pay(order["orderId"])
