@@ -28,8 +28,9 @@ local API, over HTTP):
     is a constant, so: item size by DynamoDB's rules, 1 WRU per KB written, x2 in a transaction,
     GSI writes included, 1 RRU per 4 KB read strongly, 0.5 eventually), SNS publishes (the app's,
     and the state machine's from its history), SQS requests (sends, SNS deliveries, the event
-    source mappings' receives and deletes), S3 PUTs, Secrets Manager calls and CloudWatch Logs
-    ingestion (the app's log lines at INFO, counted, plus Lambda's START/END/REPORT lines).
+    source mappings' receives and deletes), Firehose records (the archive; 5 KB each as billed),
+    S3 PUTs, Secrets Manager calls and CloudWatch Logs ingestion (the app's log lines at INFO,
+    counted, plus Lambda's START/END/REPORT lines).
     ``cost_breakdown_*`` lines show the model.
 
   Assumptions: the client polls ``GET /orders/{id}/payment`` once a second and needs CLIENT_POLLS
@@ -106,6 +107,9 @@ PRICES = {
     "sqs_request": 0.40 / 1e6,
     # https://aws.amazon.com/s3/pricing/ S3 Standard PUT, COPY, POST, LIST requests
     "s3_put": 0.005 / 1e3,
+    # https://aws.amazon.com/firehose/pricing/ Direct PUT ingestion per GB, each record rounded up
+    # to 5 KB; its S3 PUTs are one per buffer (15 min or 128 MB), not per order
+    "firehose_gb": 0.029,
     # https://aws.amazon.com/secrets-manager/pricing/ API calls
     "secretsmanager_call": 0.05 / 1e4,
     # https://aws.amazon.com/ses/pricing/ outbound email
@@ -114,12 +118,13 @@ PRICES = {
     "logs_gb": 0.50,
 }
 EXPRESS_MEMORY_GB = 64 / 1024
+FIREHOSE_RECORD_KB = 5  # the archive record is ~0.4 KB; Firehose bills each record as 5 KB at least
 EXPRESS_BILLING_MS = 100
 # Lambda writes START, END and REPORT lines for every invocation (about 72 + 52 + 140 bytes,
 # RequestId included); the app's own lines are counted.
 LAMBDA_PLATFORM_LOG_BYTES = 264
 
-SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "sns", "s3", "stepfunctions", "secretsmanager", "ses")
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "sns", "s3", "firehose", "stepfunctions", "secretsmanager", "ses")
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -767,6 +772,7 @@ class Usage:
         sqs_app = sum(n for op, n in self.calls.items() if op.startswith("sqs."))
         sqs_esm = sum(self.esm.values())
         s3_puts = self.calls["s3.PutObject"] + sfn["s3.putObject"]
+        firehose_gb = (self.calls["firehose.PutRecord"] + sfn["firehose.putRecord"]) * FIREHOSE_RECORD_KB / 1024**2
         log_bytes = sum(i.log_bytes + LAMBDA_PLATFORM_LOG_BYTES for i in self.lambdas)
         return {
             "apigateway": len(self.api_requests) * p["apigateway_request"],
@@ -779,7 +785,7 @@ class Usage:
             "dynamodb_reads": self.rru * p["dynamodb_rru"],
             "sns": publishes * p["sns_publish"],
             "sqs": (sqs_app + self.sns_deliveries + sqs_esm) * p["sqs_request"],
-            "s3": s3_puts * p["s3_put"],
+            "archive": s3_puts * p["s3_put"] + firehose_gb * p["firehose_gb"],
             "secretsmanager": self.calls["secretsmanager.GetSecretValue"] * p["secretsmanager_call"],
             "ses": self.calls["ses.SendEmail"] * p["ses_email"],
             "logs": log_bytes / 1024**3 * p["logs_gb"],
@@ -812,7 +818,8 @@ class Usage:
             "sqs": ", ".join(f"{n}x {op.split('.')[1]}" for op, n in self.calls.items() if op.startswith("sqs."))
             + f" by the app; {self.sns_deliveries} SNS deliveries; event source mappings: "
             + ", ".join(f"{n}x {op.split('.')[1]}" for op, n in self.esm.items() if op.startswith("sqs.")),
-            "s3": f"{self.calls['s3.PutObject'] + sfn['s3.putObject']} PUT (the archive record)",
+            "archive": f"{self.calls['firehose.PutRecord'] + sfn['firehose.putRecord']} Firehose record "
+            f"({FIREHOSE_RECORD_KB} KB billed), {self.calls['s3.PutObject'] + sfn['s3.putObject']} S3 PUT",
             "secretsmanager": f"{self.calls['secretsmanager.GetSecretValue']} calls (cached per container)",
             "ses": f"{self.calls['ses.SendEmail']} emails",
             "logs": f"{sum(i.log_bytes for i in self.lambdas)} bytes of app log lines at INFO + "

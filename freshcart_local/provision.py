@@ -92,6 +92,7 @@ class Provisioner:
             "AWS::SQS::QueuePolicy": lambda n, p: None,  # moto does not enforce queue policies
             "AWS::SNS::Subscription": self._subscription,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::KinesisFirehose::DeliveryStream": self._delivery_stream,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::IAM::Role": self._role,
@@ -198,9 +199,28 @@ class Provisioner:
                 }
                 for r in p["LifecycleConfiguration"]["Rules"]
             ]
-            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket,
+                LifecycleConfiguration={"Rules": rules},
+                TransitionDefaultMinimumObjectSize=p["LifecycleConfiguration"].get(
+                    "TransitionDefaultMinimumObjectSize", "all_storage_classes_128K"
+                ),
+            )
         self.refs[name] = bucket
         self.attrs[(name, "Arn")] = f"arn:aws:s3:::{p['BucketName']}"
+
+    def _delivery_stream(self, name: str, p: dict[str, Any]) -> None:
+        """Moto writes each record batch to S3 at once (no buffering), under the same
+        ``<Prefix>YYYY/MM/DD/HH/`` keys as Firehose with a plain prefix."""
+        dest = p["ExtendedS3DestinationConfiguration"]
+        keys = ("BucketARN", "RoleARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat")
+        arn = aws.client("firehose").create_delivery_stream(
+            DeliveryStreamName=p["DeliveryStreamName"],
+            DeliveryStreamType=p.get("DeliveryStreamType", "DirectPut"),
+            ExtendedS3DestinationConfiguration={k: dest[k] for k in keys if k in dest},
+        )["DeliveryStreamARN"]
+        self.refs[name] = p["DeliveryStreamName"]
+        self.attrs[(name, "Arn")] = arn
 
     def _alarm(self, name: str, p: dict[str, Any]) -> None:
         keys = (

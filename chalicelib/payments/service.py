@@ -664,9 +664,9 @@ class PaymentService:
         return {
             # the same event id however often the checkout runs: the customer is emailed once
             "event": json.dumps({**events.envelope("PaymentSucceeded", data), "eventId": f"paid-{p['paymentId']}"}),
-            "record": json.dumps(record),
+            # one JSON line: Firehose batches the lines into objects under transactions/YYYY/MM/DD/HH/
+            "record": json.dumps(record) + "\n",
             "analytics": json.dumps(events.envelope("CheckoutCompleted", analytics)),
-            "archiveKey": f"transactions/{created:%Y/%m/%d}/{p['paymentId']}.json",
         }
 
     def step_finish(

@@ -5,6 +5,7 @@ Stripe's own record and the payment audit chain."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -202,8 +203,11 @@ def test_pay_takes_an_order_to_paid_settled_archived_and_chained(shop: Checkout)
         if objects.get("KeyCount"):
             break
         time.sleep(0.2)
-    (archived,) = objects["Contents"]
-    assert archived["Key"].endswith(f"/{payment['paymentId']}.json")
+    (archived,) = objects["Contents"]  # one Firehose batch: JSON lines under transactions/YYYY/MM/DD/HH/
+    assert re.fullmatch(r"transactions/\d{4}/\d{2}/\d{2}/\d{2}/freshcart-\w+-archive-.+", archived["Key"])
+    body = aws.client("s3").get_object(Bucket=get_settings().archive_bucket, Key=archived["Key"])["Body"].read()
+    (line,) = [json.loads(x) for x in body.decode().splitlines()]
+    assert line["paymentId"] == payment["paymentId"] and line["amount"] == 6000 and line["status"] == "SUCCEEDED"
     # a replay of the same key answers the same payment, charges nothing more
     again = shop.pay(order["orderId"], key=None)
     assert again.status_code == 409  # a paid order is not payable

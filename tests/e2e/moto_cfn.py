@@ -3,8 +3,9 @@
 moto's CloudFormation "creates" a resource type it has no model for by warning ("Tried to parse
 AWS::SecretsManager::Secret but it's not supported") and making nothing, yet the stack reports
 CREATE_COMPLETE. The template's secrets and subscriptions are thereby missing, so the rehearsal
-registers the two models below, each calling moto's own backend as CloudFormation would call the
-service (CreateSecret, Subscribe + SetSubscriptionAttributes). Its AWS::StepFunctions::StateMachine
+registers the models below, each calling moto's own backend as CloudFormation would call the
+service (CreateSecret, Subscribe + SetSubscriptionAttributes, CreateDeliveryStream for the archive's
+Firehose stream). Its AWS::StepFunctions::StateMachine
 reads only ``DefinitionString`` (a ``Definition`` object, which cfn-lint checks, and
 ``DefinitionSubstitutions`` are ignored: the machine is made with an empty definition), so the
 wrapper below renders them into ``DefinitionString`` as CloudFormation does. AWS::SQS::QueuePolicy and
@@ -19,6 +20,7 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.firehose.models import firehose_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.stepfunctions.models import StateMachine
@@ -46,6 +48,15 @@ class _Created:
     @staticmethod
     def is_created() -> bool:
         return True
+
+
+class _Stream(_Created):
+    def __init__(self, name: str, arn: str) -> None:
+        super().__init__(name)
+        self.arn = arn
+
+    def get_cfn_attribute(self, attr: str) -> str:
+        return self.arn
 
 
 def install() -> None:
@@ -162,7 +173,61 @@ def install() -> None:
         def is_created(self) -> bool:
             return True
 
-    _installed[:] = [Secret, Subscription]
+    class DeliveryStream(CloudFormationModel):
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "DeliveryStreamName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::KinesisFirehose::DeliveryStream"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Arn",)
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> _Stream:
+            props = cloudformation_json["Properties"]
+            name = props.get("DeliveryStreamName", resource_name)
+            arn = firehose_backends[account_id][region_name].create_delivery_stream(
+                region_name,
+                name,
+                props.get("DeliveryStreamType", "DirectPut"),
+                {},
+                props.get("DeliveryStreamEncryptionConfigurationInput", {}),
+                {},
+                props["ExtendedS3DestinationConfiguration"],
+                {},
+                {},
+                {},
+                {},
+                {},
+                {},
+                [],
+            )
+            return _Stream(name, arn)
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            return original_resource
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            return None
+
+    _installed[:] = [Secret, Subscription, DeliveryStream]
     _clear_caches()
     create = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
     update = StateMachine.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]

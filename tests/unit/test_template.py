@@ -41,6 +41,13 @@ def test_the_money_records_follow_the_rules() -> None:
     (rule,) = bucket["LifecycleConfiguration"]["Rules"]
     assert rule["Prefix"] == "transactions/" and rule["Status"] == "Enabled"
     assert rule["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 30}]
+    # S3's default since 2024 keeps objects under 128 KB out of every transition: without this
+    # a quiet day's archive objects would never reach Glacier
+    assert bucket["LifecycleConfiguration"]["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    stream = RESOURCES["ArchiveStream"]["Properties"]  # records are batched, not one PUT each
+    s3 = stream["ExtendedS3DestinationConfiguration"]
+    assert s3["BucketARN"] == {"Fn::GetAtt": ["ArchiveBucket", "Arn"]} and s3["Prefix"] == rule["Prefix"]
+    assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
     alarm = RESOURCES["FailedTransactionsDLQAlarm"]["Properties"]
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["FailedTransactionsQueueDLQ", "QueueName"]}
     assert alarm["Threshold"] == 0 and alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
