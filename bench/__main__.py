@@ -353,6 +353,13 @@ def local_transactions(runs: int = 60) -> None:
     print(f"local_tx_ms_ratio_10k_vs_100_moto_original: {base_large / base_small:.2f}  # {base_large:.1f} ms at 10k")
 
 
+def quiet_metrics() -> None:
+    """The app's EMF lines are built as in Lambda, then dropped: figures only on stdout."""
+    from chalicelib.core import metrics
+
+    metrics.sink = lambda line: None
+
+
 def main() -> None:
     server, env = start_aws()
     try:
@@ -364,6 +371,7 @@ def main() -> None:
         from freshcart_local import gateway
 
         gateway.apply()
+        quiet_metrics()
         counter = Counter()
         aws.on_call(counter)
         password = "correct-horse-42"
@@ -426,6 +434,7 @@ def main() -> None:
     finally:
         server.stop()
     checkout.run()  # its own local stacks, after this moto has stopped
+    quiet_metrics()  # a stopped local stack gives the sink back to stdout
     daily_report.run()  # in-process moto of its own
 
 
