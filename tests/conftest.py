@@ -35,7 +35,8 @@ from chalicelib.core import aws as aws_clients
 from chalicelib.core import config
 from chalicelib.users import tokens
 from freshcart_local import gateway, moto_patches
-from freshcart_local.provision import provision
+
+from tests.moto_world import WORLD
 
 moto_patches.apply()
 gateway.apply()
@@ -79,10 +80,13 @@ def reset_state_caches() -> None:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """Fresh moto state with every resource of infra/resources.json."""
-    with mock_aws(config=MOTO_CONFIG):
+    """moto with every resource of infra/resources.json, and no data: this worker's world
+    (tests/moto_world.py), provisioned once and emptied after each test."""
+    mock = mock_aws(config=MOTO_CONFIG)
+    mock.start(reset=False)
+    try:
         reset_state_caches()
-        env = provision("local", "us-east-1")
+        env = WORLD.ready()
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         config.reset()
@@ -93,6 +97,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         if aws_clients._session is not session:  # the test rebuilt the clients (another endpoint)
             aws_clients.reset()
         reset_state_caches()
+    finally:
+        try:
+            WORLD.clear()
+        finally:
+            mock.stop(remove_data=False)
 
 
 @pytest.fixture
