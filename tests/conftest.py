@@ -35,7 +35,6 @@ from chalicelib.core import aws as aws_clients
 from chalicelib.core import config
 from chalicelib.users import tokens
 from freshcart_local import gateway, moto_patches
-
 from tests.moto_world import WORLD
 
 moto_patches.apply()

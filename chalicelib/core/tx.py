@@ -69,6 +69,10 @@ def commit(items: Iterable[Tagged], operation: str) -> None:
             TransactItems=[t.request for t in batch], ClientRequestToken=token(operation)
         )
     except ClientError as exc:
+        if error_code(exc) == "IdempotentParameterMismatchException":
+            # This token already named another set of items: a concurrent copy of the request
+            # committed first under the same name. Nothing of ours was written; a fresh read says why.
+            raise Cancelled(set(), True) from None
         if error_code(exc) != "TransactionCanceledException":
             raise
         reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons", [])]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
-from chalicelib.core import idempotency, logs, metrics, tx
+from chalicelib.core import idempotency, logs, metrics, tx, uow
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
@@ -195,17 +193,16 @@ class OrderPlacement:
     def place(self, who: Caller, body: models.OrderBody, key: str, client: ClientInfo) -> tuple[int, dict[str, Any]]:
         idem_key = f"order:{who.user_id}:{key}"
         body_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-        for attempt in range(MAX_TX_RETRIES):
+
+        def attempt() -> tuple[int, dict[str, Any]]:
             prep = self._prepare(who, body, body.addressId, None, idem_key=idem_key)
             if prep.idempotency:
                 return self._replay(prep.idempotency, body_hash)
-            try:
-                placed = self._commit(who, body, prep, idem_key, body_hash, client)
-                metrics.count("OrdersPlaced", Service="orders")
-                return 201, placed
-            except _Retry:
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter, not crypto
-        raise Conflict("too much contention on these items; retry", code="contention")
+            placed = self._commit(who, body, prep, idem_key, body_hash, client)  # uow.Contended: assign again
+            metrics.count("OrdersPlaced", Service="orders")
+            return 201, placed
+
+        return uow.retrying(attempt, MAX_TX_RETRIES, "too much contention on these items; retry")
 
     def _replay(self, record: dict[str, Any], body_hash: str) -> tuple[int, dict[str, Any]]:
         if record.get("bodyHash") != body_hash:
@@ -292,13 +289,9 @@ class OrderPlacement:
             tx.commit([order_item, *reserves, *loads, *promo, customer, record, placed], f"order:{order_id}")
         except tx.Cancelled as exc:
             if exc.conflict or exc.hit(*loads):
-                raise _Retry from None  # another transaction held an item, or a vendor filled up: assign again
-            if exc.hit(record):
-                raise Conflict(
-                    "a request with this Idempotency-Key is in flight or just completed; retry it",
-                    code="duplicate_request",
-                    fields={"Idempotency-Key": "in use"},
-                ) from None
+                raise uow.Contended from None  # another transaction held an item, or a vendor filled up: assign again
+            if exc.hit(record):  # a concurrent copy of this request committed: replay its answer
+                raise uow.Contended from None
             short = {f"items.{i}": "out of stock" for i, r in enumerate(reserves) if exc.hit(r)}
             if short:
                 raise Conflict("some items are out of stock", code="out_of_stock", fields=short) from None
@@ -312,7 +305,3 @@ class OrderPlacement:
                 raise Forbidden("account is not active") from None
             raise Conflict("order could not be placed; retry", code="conflict") from None
         return response
-
-
-class _Retry(Exception):
-    """Contention that a fresh read may resolve (transaction conflict, a vendor filling up)."""

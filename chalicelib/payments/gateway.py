@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +29,14 @@ class Refused(Exception):
     """Stripe refused the request for a reason retrying will not fix."""
 
 
+# Stripe may forget an idempotency key after 24 hours: a create older than this is never
+# replayed blindly; the object is looked up by our metadata first.
+KEY_HORIZON_SECONDS = 23 * 3600
+
+
 @dataclass(frozen=True)
 class Charge:
-    outcome: str  # succeeded | requires_action | declined
+    outcome: str  # succeeded | requires_action | processing | declined
     intent_id: str | None
     client_secret: str | None
     amount: int
@@ -164,20 +170,41 @@ class StripeGateway:
         return True, None
 
     def charge(
-        self, amount: int, currency: str, method: str, metadata: dict[str, str], key: str, return_url: str | None
+        self,
+        amount: int,
+        currency: str,
+        method: str,
+        metadata: dict[str, str],
+        key: str,
+        return_url: str | None,
+        since: int | None = None,
     ) -> Charge:
         """Create a PaymentIntent, then confirm it: two calls, each idempotent on its own key
-        (``key`` and ``confirm-<key>``). Creating never moves money, so a charge whose answer was
-        lost can be found again by replaying the create (``lost_intent``)."""
+        (``key`` and ``confirm-<key>``). ``since``: when this charge's keys were first used (epoch
+        seconds); past ``KEY_HORIZON_SECONDS`` the keys may be gone at Stripe, so the intent made
+        for ``metadata["paymentId"]`` is looked up first and confirmed, never created again."""
         import stripe
 
-        pi = self._create(amount, currency, method, metadata, key)
+        confirm_key = f"confirm-{key}"
+        pi = None
+        if since is not None and time.time() - since > KEY_HORIZON_SECONDS:
+            found = self.intents_for(metadata["paymentId"], since)
+            done = [c for c in found if c.outcome != "declined"]
+            if done:
+                return done[0]  # it took money, is taking it, or waits for 3-D Secure: no second charge
+            if found:
+                pi = _call(lambda params, options: client().payment_intents.retrieve(found[0].intent_id), {})
+                confirm_key = f"confirm-{key}-{int(time.time())}"  # the first confirm's key may be gone
+        if pi is None:
+            pi = self._create(amount, currency, method, metadata, key)
         params: dict[str, Any] = {"return_url": return_url} if return_url else {}
+        if pi.status not in ("requires_confirmation", "requires_payment_method"):  # a replayed create
+            return self._charge_of(pi, amount, currency)
         try:
             pi = _call(
                 lambda params, options: client().payment_intents.confirm(pi.id, params=params, options=options),
                 params,
-                f"confirm-{key}",
+                confirm_key,
             )
         except stripe.CardError as exc:
             body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
@@ -196,17 +223,33 @@ class StripeGateway:
         }
         return _call(client().payment_intents.create, params, key)
 
-    def lost_intent(self, amount: int, currency: str, method: str, metadata: dict[str, str], key: str) -> str | None:
-        """The PaymentIntent a ``charge(..., key)`` whose answer never came back created, if it
-        took money: the create is replayed with the same key and parameters (Stripe answers with
-        the first one's PaymentIntent for 24 hours, or makes an unconfirmed one); any intent not
-        succeeded is cancelled, so it cannot take money later."""
-        pi = self._create(amount, currency, method, metadata, key)
-        if self.retrieve(str(pi.id)).outcome != "succeeded":
-            self.cancel(str(pi.id), f"cancel-{key}")
-            if self.retrieve(str(pi.id)).outcome != "succeeded":  # the cancel came too late
-                return None
-        return str(pi.id)
+    def lost_intent(self, payment_id: str, since: int) -> str | None:
+        """The PaymentIntent that took money for ``payment_id``, when the charge's answer never
+        came back (the task died, the reservation ran out first): Stripe is asked by our
+        metadata, not by replaying a create whose key may be gone. Every intent of that payment
+        that did not succeed is cancelled first, so none can take money later."""
+        found = self.intents_for(payment_id, since)
+        for c in found:
+            if c.outcome != "succeeded" and c.intent_id:
+                self.cancel(c.intent_id, f"cancel-{c.intent_id}")
+        again = [self.retrieve(str(c.intent_id)) for c in found if c.intent_id]
+        took = [c for c in again if c.outcome == "succeeded"]  # a cancel may come too late
+        return took[0].intent_id if took else None
+
+    def intents_for(self, payment_id: str, since: int) -> list[Charge]:
+        """The PaymentIntents Stripe holds for one of our payments (``metadata.paymentId``),
+        created since ``since`` (epoch seconds; a few minutes of clock skew allowed), newest
+        first. A listing, not Stripe's search: search is not offered in every country (India)."""
+        params: dict[str, Any] = {"limit": 100}
+        if not get_settings().stripe_api_base:
+            params["created"] = {"gte": since - 300}
+        out = []
+        with _stripe_errors():
+            for pi in client().payment_intents.list(params=params).auto_paging_iter():
+                raw = pi.to_dict()
+                if (raw.get("metadata") or {}).get("paymentId") == payment_id and int(raw["created"]) >= since - 300:
+                    out.append(self._charge_of(pi, int(raw["amount"]), str(raw["currency"])))
+        return out
 
     def retrieve(self, intent_id: str) -> Charge:
         pi = _call(lambda params, options: client().payment_intents.retrieve(intent_id, options=options), {})
@@ -219,15 +262,46 @@ class StripeGateway:
             outcome = "succeeded"
         elif status in ("requires_action", "requires_source_action"):
             outcome = "requires_action"
+        elif status == "processing":  # not declined: the money may still come
+            outcome = "processing"
         else:
             outcome = "declined"
         return Charge(outcome, str(pi.id), getattr(pi, "client_secret", None), int(pi.amount), str(pi.currency), None)
 
-    def refund(self, intent_id: str, amount: int, key: str, reason: str | None = None) -> str:
-        """Refund ``amount`` of a PaymentIntent; the refund's id. Idempotent on ``key``."""
-        params: dict[str, Any] = {"payment_intent": intent_id, "amount": amount, "metadata": {"reason": reason or ""}}
+    def refund(
+        self,
+        intent_id: str,
+        amount: int,
+        key: str,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+        since: int | None = None,
+    ) -> str:
+        """Refund ``amount`` of a PaymentIntent; the refund's id. Idempotent on ``key``; the refund
+        carries ``metadata`` (our ``orderId``, ``refundId``) so it can be found again: past
+        ``KEY_HORIZON_SECONDS`` after ``since`` the intent's refunds are listed first and one with
+        our ``refundId`` is the answer, never a second refund."""
+        meta = {"reason": reason or "", **(metadata or {})}
+        if since is not None and time.time() - since > KEY_HORIZON_SECONDS and meta.get("refundId"):
+            found = self.refund_of(intent_id, meta["refundId"])
+            if found:
+                return found
+        params: dict[str, Any] = {"payment_intent": intent_id, "amount": amount, "metadata": meta}
         refund = _call(client().refunds.create, params, key)
         return str(refund.id)
+
+    def refund_of(self, intent_id: str, refund_id: str) -> str | None:
+        """Stripe's refund of ``intent_id`` that carries our ``refundId``, if any (not failed)."""
+        with _stripe_errors():
+            listed = client().refunds.list(params={"payment_intent": intent_id, "limit": 100})
+            for r in listed.auto_paging_iter():
+                raw = r.to_dict()
+                if (raw.get("metadata") or {}).get("refundId") == refund_id and raw.get("status") not in (
+                    "failed",
+                    "canceled",
+                ):
+                    return str(raw["id"])
+        return None
 
     def cancel(self, intent_id: str, key: str) -> None:
         """Cancel an unfinished PaymentIntent (3-D Secure never completed)."""

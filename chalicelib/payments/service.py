@@ -12,16 +12,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.audit.repo import Actor
-from chalicelib.core import aws, events, logs, metrics, tx
+from chalicelib.core import aws, events, logs, metrics, tx, uow
 from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
@@ -132,6 +130,11 @@ def _screened(screen: dict[str, Any] | None, email: str | None) -> dict[str, Any
     return {k: v for k, v in {"fraud": fraud, "email": email}.items() if v}
 
 
+def _epoch(record: dict[str, Any]) -> int:
+    """When a payment or refund was created (epoch seconds): when its Stripe keys were first used."""
+    return int(datetime.fromisoformat(str(record["createdAt"])).timestamp())
+
+
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         cause = error.get("Cause")
@@ -166,26 +169,27 @@ class PaymentService:
         try), let ``build(state)`` return (items, details, result) or None (nothing to do), commit
         them with the next chain row; retry on a fresh read when another change of the same order
         got there first. Returns ``result`` (or None)."""
-        for attempt in range(6):
-            if attempt or state is None:
-                state = self.payments.partition(order_id)
-            built = build(state)
+        given = [state] if state is not None else []  # the caller's read serves the first attempt only
+
+        def attempt() -> Any:
+            st = given.pop() if given else self.payments.partition(order_id)
+            built = build(st)
             if built is None:
                 return None
             items, details, result = built
-            head = state["current"] or {}
+            head = st["current"] or {}
             prev_seq, prev_hash = int(head.get("chainSeq", 0)), str(head.get("chainHash", rules.GENESIS))
             row, digest = self.chain.row(order_id, prev_seq + 1, prev_hash, action, actor, details)
             head_item = self.payments.head_request(order_id, prev_seq, prev_seq + 1, digest, lock or {})
             try:
-                tx.commit([head_item, row, *items], f"payment:{order_id}:{prev_seq + 1}:{uuid.uuid4().hex}")
+                tx.commit([head_item, row, *items], uow.attempt_token(f"payment:{order_id}:{prev_seq + 1}"))
             except tx.Cancelled as exc:
                 if exc.conflict or exc.hit(head_item):
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter
-                    continue
+                    raise uow.Contended from None
                 raise Conflict("the payment changed meanwhile; retry", code="payment_changed") from None
             return result
-        raise Conflict("too much contention on this order's payment; retry", code="contention")
+
+        return uow.retrying(attempt, message="too much contention on this order's payment; retry")
 
     @staticmethod
     def _find(state: dict[str, Any], payment_id: str) -> dict[str, Any]:
@@ -210,7 +214,8 @@ class PaymentService:
         """Start paying an order: at most one open payment per order; the amount is the order's."""
         payment_id = payment_id_for(order_id, who.user_id, key)
         body_hash = _hash({"paymentMethod": method})
-        for _ in range(3):
+
+        def attempt() -> dict[str, Any]:
             order, state = read_all(
                 self.order_reads.order_read(order_id), self.payments.start_read(order_id, payment_id)
             )  # call 1
@@ -268,16 +273,17 @@ class PaymentService:
                 order_id, prev_seq, prev_seq + 1, digest, {"paymentId": payment_id, "open": True}
             )
             try:  # call 2
-                tx.commit([head, row, self.payments.new_payment_request(payment)], f"pay:{payment_id}")
-            except tx.Cancelled as exc:
-                if exc.conflict or exc.hit(head):
-                    continue  # another pay or step moved the head: read again
-                continue  # our payment row exists already: a concurrent replay of this key
+                tx.commit(
+                    [head, row, self.payments.new_payment_request(payment)], uow.attempt_token(f"pay:{payment_id}")
+                )
+            except tx.Cancelled:
+                # Another pay or step moved the head, or a concurrent copy of this request (same
+                # Idempotency-Key) created our payment row: read again, and answer as it did.
+                raise uow.Contended from None
             self._start_or_503(order_id, payment_id)  # call 3
             return self.pay_view(payment)
-        raise Conflict(
-            "a payment for this order is in progress", code="payment_in_progress", fields={"orderId": "paying"}
-        )
+
+        return uow.retrying(attempt, 4, "a payment for this order is in progress; retry", code="payment_in_progress")
 
     def _start_or_503(self, order_id: str, payment_id: str) -> None:
         try:
@@ -446,8 +452,10 @@ class PaymentService:
                 return {"outcome": "succeeded" if p["status"] == rules.SUCCEEDED else "requires_action"}
             raise Refused(f"payment is {p['status']}")
         charge = self.stripe.charge(
-            int(p["amount"]), p["currency"], p["method"], self._metadata(p), f"pi-{payment_id}", None
+            int(p["amount"]), p["currency"], p["method"], self._metadata(p), f"pi-{payment_id}", None, _epoch(p)
         )
+        if charge.outcome == "processing":  # neither taken nor declined yet: ask again later
+            raise Transient(f"PaymentIntent {charge.intent_id} is still processing at Stripe")
 
         def build(st: dict[str, Any]) -> Any:
             cur = self._find(st, payment_id)
@@ -735,17 +743,17 @@ class PaymentService:
             self._fail(order_id, payment_id, "the card was declined")
         return str(outcome)
 
-    def _compensate(self, order_id: str, payment_id: str, why: str, charge_lost: bool = False) -> None:
+    def _compensate(
+        self, order_id: str, payment_id: str, why: str, found_intent: str | None = None, charge_lost: bool = False
+    ) -> None:
         """Leave nothing half-done: money taken comes back, stock held or sold is released.
         ``charge_lost``: a charge was sent and its answer never recorded (the task died, or a
         deferred charge is given up); Stripe is asked whether it took the money."""
         state = self.payments.partition(order_id)
         p = self._find(state, payment_id)
-        intent_id = p.get("intentId")
+        intent_id = p.get("intentId") or found_intent
         if not intent_id and charge_lost and p["status"] == rules.PROCESSING:
-            intent_id = self.stripe.lost_intent(
-                int(p["amount"]), p["currency"], p["method"], self._metadata(p), f"pi-{payment_id}"
-            )
+            intent_id = self.stripe.lost_intent(payment_id, _epoch(p))  # asked by our metadata
         charged = bool(intent_id) and self.stripe.retrieve(str(intent_id)).outcome == "succeeded"
         if not charged:
             self._fail(order_id, payment_id, why)
@@ -753,7 +761,14 @@ class PaymentService:
         order = self.orders.get(order_id)
         amount = int(p["amount"]) - int(p.get("refunded", 0))
         stripe_refund = (
-            self.stripe.refund(str(intent_id), amount, f"comp-{payment_id}", "checkout compensation")
+            self.stripe.refund(
+                str(intent_id),
+                amount,
+                f"comp-{payment_id}",
+                "checkout compensation",
+                {"orderId": order_id, "refundId": f"comp-{payment_id}"},
+                _epoch(p),
+            )
             if amount > 0
             else None
         )
@@ -929,7 +944,14 @@ class PaymentService:
             return "done"
         p = self._find(state, r["paymentId"])
         try:
-            stripe_id = self.stripe.refund(p["intentId"], int(r["amount"]), f"re-{refund_id}", r.get("reason"))
+            stripe_id = self.stripe.refund(
+                p["intentId"],
+                int(r["amount"]),
+                f"re-{refund_id}",
+                r.get("reason"),
+                {"orderId": order_id, "refundId": refund_id},
+                _epoch(r),  # a redrive days later looks the refund up first
+            )
         except Transient:
             if queued:
                 raise
@@ -1035,7 +1057,9 @@ class PaymentService:
             why = "the reservation expired before the payment completed"
             if p.get("intentId"):
                 self.stripe.cancel(p["intentId"], f"cancel-{p['paymentId']}")  # a no-op once it succeeded
-            self._compensate(order_id, p["paymentId"], why)  # refunds if charged, else fails it
+            # A charge whose answer never came back (a deferred one, a task that died) may have
+            # taken money: Stripe is asked before the payment is failed.
+            self._compensate(order_id, p["paymentId"], why, charge_lost=not p.get("intentId"))
         return f"settled {len(open_)} open payment(s)" if open_ else "no open payment"
 
     # -- fraud reviews (the orders domain's approve/reject) ---------------------------------------------
@@ -1096,7 +1120,14 @@ class PaymentService:
         if not problems and p.get("intentId") and intent_id != p["intentId"]:
             # Another PaymentIntent for the same payment: a second charge. Give it back.
             if kind == "payment_intent.succeeded":
-                self.stripe.refund(str(intent_id), int(obj["amount"]), f"orphan-{intent_id}", "duplicate charge")
+                self.stripe.refund(
+                    str(intent_id),
+                    int(obj["amount"]),
+                    f"orphan-{intent_id}",
+                    "duplicate charge",
+                    {"orderId": str(order_id), "refundId": f"orphan-{intent_id}"},
+                    int(obj.get("created") or 0) or None,
+                )
             self._alert(
                 "OrphanPaymentIntent",
                 {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
@@ -1105,6 +1136,13 @@ class PaymentService:
         if problems:
             self._alert("StripeEventMismatch", {"eventId": event["id"], "orderId": order_id, "problems": problems})
             return "mismatch"
+        if kind == "payment_intent.succeeded" and p["status"] == rules.FAILED:
+            # Stripe took money for a payment we had given up (its answer came too late, or after
+            # the reservation ran out): Stripe's record wins, and the money goes back.
+            self._compensate(
+                str(order_id), str(payment_id), "charged at Stripe after the payment was given up", str(intent_id)
+            )
+            return "late charge refunded"
         target = rules.event_moves(kind, p["status"])
         if target is None:
             return "no move"

@@ -10,7 +10,8 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.errors import ServiceUnavailable
 from chalicelib.payments.gateway import StripeGateway
 
-DEDUPE_SECONDS = 30 * 86400  # Stripe retries a webhook for up to 3 days
+DEDUPE_SECONDS = 30 * 86400  # a queued event is remembered for days (Stripe retries for up to 3)
+LEASE_SECONDS = 30  # a claim whose holder died before queueing is free again this soon
 
 
 class WebhookInbox:
@@ -21,10 +22,12 @@ class WebhookInbox:
         return self.stripe.verify_event(raw, signature)
 
     def enqueue(self, event: dict[str, Any]) -> bool:
-        """Queue an event once; a duplicate is acknowledged and dropped. If queueing fails the
-        claim is given back and Stripe is told to retry (a 503)."""
+        """Queue an event once; a duplicate is acknowledged and dropped. The claim is leased for
+        seconds and marked done once the event is queued: a worker that died in between (its
+        claim never given back) holds up Stripe's retry for at most ``LEASE_SECONDS``, never for
+        the dedupe window. If queueing fails the claim is given back and Stripe retries (a 503)."""
         key = f"stripe-event:{event['id']}"
-        if not idempotency.claim(key, ttl_seconds=DEDUPE_SECONDS, lease_seconds=DEDUPE_SECONDS):
+        if not idempotency.claim(key, ttl_seconds=DEDUPE_SECONDS, lease_seconds=LEASE_SECONDS):
             return False
         try:
             sqs = aws.client("sqs")
@@ -33,4 +36,5 @@ class WebhookInbox:
         except Exception:
             idempotency.release(key)
             raise ServiceUnavailable("could not queue the event; retry") from None
-        return True  # the claim's lease lasts as long as its record: no completion write needed
+        idempotency.complete(key)  # deduped for DEDUPE_SECONDS from now on
+        return True

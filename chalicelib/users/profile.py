@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import repo as audit
 from chalicelib.audit.repo import Actor
+from chalicelib.core import uow
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.errors import (
     Conflict,
@@ -59,7 +58,8 @@ class ProfileService:
         """Read the user, apply ``change`` (a function of the current user) and write it under
         the version it was read at. Clients send no version for these edits, so a concurrent
         write (a login, another tab) is not theirs to resolve: re-read and re-apply."""
-        for attempt in range(MAX_EDIT_ATTEMPTS):
+
+        def attempt() -> dict[str, Any]:
             user = self._get(user_id)
             changes = change(user)
             if not changes:
@@ -67,13 +67,13 @@ class ProfileService:
             changes["updatedAt"] = _now()
             try:
                 self.repo.update_profile(user_id, int(user.get("version", 0)), changes)
-            except Conflict:
-                if attempt == MAX_EDIT_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter, not crypto
-                continue
+            except Conflict as exc:
+                raise uow.Contended from exc
             return {**user, **changes, "version": int(user.get("version", 0)) + 1}
-        raise AssertionError("unreachable")
+
+        return uow.retrying(
+            attempt, MAX_EDIT_ATTEMPTS, "profile changed concurrently; reload and retry", "version_conflict"
+        )
 
     def add_address(self, who: Caller, body: models.AddressBody) -> dict[str, Any]:
         address = {"addressId": uuid.uuid4().hex[:12], **body.model_dump(exclude_none=True)}

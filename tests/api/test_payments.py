@@ -268,6 +268,21 @@ def test_two_concurrent_pays_with_different_keys_charge_once(shop: Checkout) -> 
     assert len(shop.stripe_intents(order["orderId"])) == 1
 
 
+def test_a_double_tapped_pay_answers_every_copy_with_the_same_202(shop: Checkout) -> None:
+    """Finding 8: a phone on a bad network sends one pay (one Idempotency-Key) several times at
+    once. Each copy's retry used to reuse one ClientRequestToken for other items (500s)."""
+    order = shop.order(1)
+    results = race(*(lambda: shop.pay(order["orderId"], key="double-tap") for _ in range(5)))
+    assert [r.status_code for r in results] == [202] * 5, [r.body for r in results]
+    assert len({json_body(r)["paymentId"] for r in results}) == 1
+    assert shop.payment(order["orderId"], DONE)["status"] == "SUCCEEDED"
+    shop.finished(order["orderId"])
+    (intent,) = shop.stripe_intents(order["orderId"])
+    assert intent.status == "succeeded" and intent.amount == order["total"]
+    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
+    shop.chain_ok(order["orderId"])
+
+
 def test_expired_reservation_cannot_be_paid(shop: Checkout) -> None:
     order = shop.order(1)
     ddb = aws.client("dynamodb")
@@ -449,6 +464,40 @@ def test_duplicated_webhooks_are_queued_once(shop: Checkout) -> None:
     results = race(*(lambda: shop.webhook(event) for _ in range(10)))
     assert all(r.status_code == 200 for r in results)
     assert shop.drain(get_settings().stripe_events_queue, "payments_stripe_events") == 1
+
+
+class _Killed(BaseException):
+    """The Lambda dying mid-request (a timeout, out of memory): no except clause runs."""
+
+
+def test_a_webhook_whose_first_delivery_died_after_its_claim_is_queued_on_stripes_retry(
+    shop: Checkout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 6: the claim was leased for the whole dedupe window (30 days), so a worker dying
+    between claim and queue made every Stripe retry a "duplicate"."""
+    from types import SimpleNamespace
+
+    from chalicelib.core import idempotency
+    from chalicelib.payments import webhooks
+
+    event = {"id": "evt_died", "type": "charge.dispute.created", "data": {"object": {"charge": "ch_1", "amount": 5}}}
+
+    def die(name: str) -> str:
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(webhooks.aws, "queue_url", die)
+        with pytest.raises(_Killed):
+            bootstrap.webhooks().enqueue(event)
+    queue = get_settings().stripe_events_queue
+    assert shop.drain(queue, "payments_stripe_events") == 0
+    real = time.time
+    monkeypatch.setattr(idempotency, "time", SimpleNamespace(time=lambda: real() + 60))  # Stripe's first retry
+    assert shop.webhook(event).status_code == 200
+    assert shop.drain(queue, "payments_stripe_events") == 1
+    monkeypatch.setattr(idempotency, "time", SimpleNamespace(time=lambda: real() + 3 * 86400))  # deduped for days
+    assert shop.webhook(event).status_code == 200
+    assert shop.drain(queue, "payments_stripe_events") == 0
 
 
 def test_webhook_with_a_mismatched_amount_changes_nothing(shop: Checkout) -> None:
@@ -695,6 +744,159 @@ def test_a_deferred_charge_whose_answer_was_lost_is_refunded_when_the_reservatio
     assert shop.available(shop.milk, shop.vendor_) == (10, 0)
     assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
     shop.chain_ok(order["orderId"])
+
+
+def _deferred_with_a_lost_charge(shop: Checkout) -> tuple[dict[str, Any], str, Any]:
+    """A checkout whose every charge try timed out (deferred to the failed-transactions queue),
+    while Stripe took the money: (order, paymentId, the intent that took it)."""
+    from chalicelib.payments import gateway
+
+    faults.inject({"target": "step", "step": "checkout_charge", "error": "Transient", "times": 4})
+    order = shop.order(2)
+    payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
+    deadline = time.monotonic() + 60
+    while "deferred" not in (bootstrap.payments().payments.partition(order["orderId"])["payments"][0]):
+        assert time.monotonic() < deadline, "never deferred"
+        time.sleep(0.2)
+    shop.finished(order["orderId"])
+    metadata = {"orderId": order["orderId"], "paymentId": payment_id, "userId": order["userId"]}
+    lost = gateway.StripeGateway().charge(
+        order["total"], order["currency"], "pm_card_visa", metadata, f"pi-{payment_id}", None
+    )
+    assert lost.outcome == "succeeded"
+    return order, payment_id, lost
+
+
+def _refunded_once(shop: Checkout, order: dict[str, Any], intent_id: str) -> None:
+    from chalicelib.payments import gateway
+
+    (intent,) = shop.stripe_intents(order["orderId"])
+    refunds = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert intent.id == intent_id and intent.status == "succeeded"
+    assert sum(r.amount for r in refunds) == order["total"], [r.amount for r in refunds]
+    assert shop.get_order(order["orderId"])["status"] == "EXPIRED"
+    assert shop.available(shop.milk, shop.vendor_) == (10, 0)
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries)["captured"] == rules.balance(entries)["refunded"] == order["total"]
+    assert rules.balanced(entries)
+    shop.chain_ok(order["orderId"])
+
+
+def test_a_lost_charge_is_refunded_when_the_sweeper_expires_the_order_first(shop: Checkout) -> None:
+    """Finding 1: confirm timed out at Stripe but succeeded, Stripe stayed slow, and the
+    reservation sweeper expired the order before the failed-transactions consumer retried. The
+    expiry used to fail the payment without asking Stripe (card charged, payment FAILED)."""
+    s = get_settings()
+    order, _, lost = _deferred_with_a_lost_charge(shop)
+    expire_reservation(order["orderId"])
+    assert bootstrap.order_lifecycle().sweep()["released"] == 1
+    assert bootstrap.payments().settle_expired(order["orderId"]).startswith("settled 1")  # OrderExpired's handler
+    payment = shop.payment(order["orderId"])
+    assert payment["status"] == "REFUNDED" and payment["paymentIntentId"] == lost.intent_id, payment
+    _refunded_once(shop, order, str(lost.intent_id))
+    assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1  # the late retry: nothing more
+    _refunded_once(shop, order, str(lost.intent_id))
+
+
+def test_a_succeeded_event_for_a_payment_already_failed_is_refunded(shop: Checkout) -> None:
+    """Finding 1: Stripe's events are the source of truth. A payment_intent.succeeded for a
+    payment we had given up (FAILED) used to be dropped ("no move"): the money is given back."""
+    s = get_settings()
+    order, payment_id, lost = _deferred_with_a_lost_charge(shop)
+    expire_reservation(order["orderId"])
+    bootstrap.payments()._fail(order["orderId"], payment_id, "given up before Stripe answered")  # the old outcome
+    assert bootstrap.order_lifecycle().sweep()["released"] == 1
+    event = {
+        "id": "evt_late_success",
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": lost.intent_id,
+                "object": "payment_intent",
+                "amount": order["total"],
+                "currency": order["currency"].lower(),
+                "status": "succeeded",
+                "metadata": {"orderId": order["orderId"], "paymentId": payment_id},
+            }
+        },
+    }
+    assert shop.webhook(event).status_code == 200
+    assert shop.drain(s.stripe_events_queue, "payments_stripe_events") == 1
+    assert shop.payment(order["orderId"])["status"] == "REFUNDED"
+    _refunded_once(shop, order, str(lost.intent_id))
+
+
+def _a_day_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """25 hours on: Stripe has forgotten every idempotency key, and our clock says so."""
+    from types import SimpleNamespace
+
+    from chalicelib.payments import gateway
+    from freshcart_local import stripe_local
+
+    stripe_local._replays.clear()
+    real = time.time
+    monkeypatch.setattr(gateway, "time", SimpleNamespace(time=lambda: real() + 25 * 3600))
+
+
+def test_a_lost_charge_redriven_after_25_hours_is_found_by_its_metadata_and_refunded(
+    shop: Checkout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3: a deferred charge redriven a day later. Replaying the create with its expired
+    key made a new, unconfirmed intent, the real charge went unseen and the payment FAILED."""
+    order, _, lost = _deferred_with_a_lost_charge(shop)
+    _a_day_later(monkeypatch)
+    expire_reservation(order["orderId"])
+    assert shop.drain(get_settings().failed_transactions_queue, "payments_retry_failed") == 1
+    assert shop.payment(order["orderId"])["status"] == "REFUNDED"
+    _refunded_once(shop, order, str(lost.intent_id))
+
+
+def test_a_refund_whose_answer_was_lost_redriven_after_25_hours_refunds_once(
+    shop: Checkout, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3: Stripe made the refund but its answer never came back; the retry comes a day
+    later, when Stripe no longer knows the key. It used to refund a second time."""
+    from chalicelib.payments import gateway
+
+    order = shop.order(2)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.finished(order["orderId"])
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "1")
+    config_reset()
+    faults.inject({"target": "stripe", "mode": "timeout", "times": 1, "path": "/v1/refunds", "delaySeconds": 2})
+    resp = api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "damaged", "amount": 1500},
+        token=shop.manager,
+        headers={"Idempotency-Key": "lost-answer"},
+    )
+    assert resp.status_code == 201 and json_body(resp)["status"] == "PENDING", resp.body
+    (intent,) = shop.stripe_intents(order["orderId"])
+    deadline = time.monotonic() + 10
+    while not gateway.client().refunds.list(params={"payment_intent": intent.id}).data:  # Stripe acted
+        assert time.monotonic() < deadline, "the delayed refund never reached Stripe"
+        time.sleep(0.1)
+    _a_day_later(monkeypatch)
+    assert shop.drain(get_settings().failed_transactions_queue, "payments_retry_failed") == 1
+    (refund,) = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert refund.amount == 1500 and refund.metadata.to_dict()["orderId"] == order["orderId"]
+    (ours,) = shop.payment(order["orderId"])["refunds"]
+    assert ours["status"] == "SUCCEEDED"
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries)["refunded"] == 1500 and rules.balanced(entries)
+    shop.chain_ok(order["orderId"])
+
+
+def config_reset() -> None:
+    """Settings and the Stripe client read the environment afresh."""
+    from chalicelib.core import config
+    from chalicelib.payments import gateway
+
+    config.reset()
+    gateway.reset()
+    bootstrap.reset()
 
 
 def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Checkout) -> None:
