@@ -47,6 +47,9 @@ reset: venv  ## forget the kept data (the stack must be stopped)
 test: venv  ## every test: unit, integration (moto), api, e2e (local stack over HTTP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+test-fast: venv  ## the pure rules and fakes only (tests/unit): no moto, no network, seconds
+	$(BIN)/python -m pytest -q -p no:randomly tests/unit
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

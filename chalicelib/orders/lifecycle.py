@@ -14,7 +14,7 @@ from chalicelib.audit.repo import Actor
 from chalicelib.catalog.repo import CatalogRepo
 from chalicelib.core import logs, tx
 from chalicelib.core.context import Caller, ClientInfo
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import Conflict, Forbidden, NotFound
 from chalicelib.core.tx import Tagged
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
@@ -43,6 +43,8 @@ class OrderLifecycle:
 
     def approve(self, who: Caller, order_id: str, client: ClientInfo) -> dict[str, Any]:
         order = visible(self.orders, who, order_id)
+        if order["userId"] == who.user_id:  # a manager's own order (a fraud hold above all) is another's call
+            raise Forbidden("you cannot approve your own order", code="own_order", fields={"orderId": "yours"})
         if order["status"] == rules.PENDING_PAYMENT and self.reviews is not None:
             # Held by fraud rules: approving lets the checkout charge it (it becomes PAID then).
             self.reviews.resolve(order_id, approve=True, actor=Actor.of(who, client), reason=None)
@@ -51,10 +53,17 @@ class OrderLifecycle:
 
     def reject(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
         order = visible(self.orders, who, order_id)
-        moved = self._move(order, rules.REJECTED, Actor.of(who, client), reason)
+        if not rules.can_move(order["status"], rules.REJECTED):
+            raise Conflict(
+                f"an order in {order['status']} cannot become REJECTED",
+                code="invalid_transition",
+                fields={"status": order["status"]},
+            )
         if order["status"] == rules.PENDING_PAYMENT and self.reviews is not None:
+            # The held payment's wait ends first: if the move below fails, a retried reject
+            # finds the wait already ended and moves the order then (never a wait left open).
             self.reviews.resolve(order_id, approve=False, actor=Actor.of(who, client), reason=reason)
-        return view(moved)
+        return view(self._move(order, rules.REJECTED, Actor.of(who, client), reason))
 
     def get(self, order_id: str) -> dict[str, Any]:
         return load(self.orders, order_id)

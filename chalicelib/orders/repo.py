@@ -44,17 +44,40 @@ class OrdersRepo:
     def order_read(self, order_id: str) -> Read[dict[str, Any] | None]:
         return Read(self.table, [order_key(order_id)], lambda rows: strip(rows[0]) if rows else None, consistent=True)
 
-    def count_since(self, user_id: str, since: str) -> int:
-        """How many orders a user placed since an instant (byUser, keys only)."""
+    def placed_since(self, user_id: str, since: str) -> list[dict[str, Any]]:
+        """A user's orders placed since an instant, at most 100 (byUser): id, total, currency, status."""
         resp = self.ddb.query(
             TableName=self.table,
             IndexName="byUser",
             KeyConditionExpression="userId = :u AND createdKey > :s",
             ExpressionAttributeValues=values(u=user_id, s=since),
-            Select="COUNT",
+            ProjectionExpression="orderId, #t, currency, #st",
+            ExpressionAttributeNames={"#t": "total", "#st": "status"},
             Limit=100,
         )
-        return int(resp.get("Count", 0))
+        return [o for o in (from_item(x) for x in resp.get("Items", [])) if o]
+
+    def ever_paid(self, user_id: str, pages: int = 10) -> bool:
+        """Has any order of this user been paid (byUser, newest first, stopping at the first)?"""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byUser",
+            "KeyConditionExpression": "userId = :u",
+            "FilterExpression": "payment.#st = :ok",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": values(u=user_id, ok="SUCCEEDED"),
+            "ProjectionExpression": "orderId",
+            "ScanIndexForward": False,
+            "Limit": 100,
+        }
+        for _ in range(pages):
+            resp = self.ddb.query(**kwargs)
+            if resp.get("Items"):
+                return True
+            if "LastEvaluatedKey" not in resp:
+                return False
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return True  # a very long history: not a first order
 
     def put_request(self, order: dict[str, Any]) -> Tagged:
         item = {"pk": f"ORDER#{order['orderId']}", "sk": META, **order}

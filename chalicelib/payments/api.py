@@ -41,9 +41,10 @@ def pay_order(order_id: str) -> Response:
 
 @bp.route("/orders/{order_id}/payment", methods=["GET"], authorizer=jwt_auth)
 def get_payment(order_id: str) -> dict[str, Any]:
-    """The order's payment: status, amounts, attempts, refunds and the fraud score (owner, staff)."""
-    order = bootstrap.order_views().owned_or_staff(caller(_req()), order_id)
-    return bootstrap.payments().view(order["orderId"])
+    """The order's payment: status, amounts, attempts, refunds (owner, staff); the fraud score for staff."""
+    who = caller(_req())
+    order = bootstrap.order_views().owned_or_staff(who, order_id)
+    return bootstrap.payments().view(order["orderId"], staff=who.role in ("manager", "admin"))
 
 
 @bp.route("/orders/{order_id}/refunds", methods=["POST"], authorizer=jwt_auth)
@@ -60,7 +61,7 @@ def refund_order(order_id: str) -> Response:
 
 @bp.route("/payments/validate", methods=["POST"], authorizer=jwt_auth)
 def validate_payment() -> dict[str, Any]:
-    """Validation and fraud screening of an order's payment as a dry run: nothing is charged."""
+    """Validation of an order's payment as a dry run (the fraud screen's verdict for staff only): nothing is charged."""
     who = caller(_req())
     body = parse(models.ValidateBody, _req())
     bootstrap.order_views().owned_or_staff(who, body.orderId)

@@ -63,7 +63,7 @@ class Payment(View):
 class Validation(View):
     valid: bool
     problems: list[str]
-    fraud: Fraud
+    fraud: Fraud | None = Field(default=None, description="staff only: the fraud score and its reasons")
 
 
 class Received(View):

@@ -37,9 +37,31 @@ def public_status(status: str) -> str:
 
 
 # -- fraud -----------------------------------------------------------------------------------
-# Thresholds in minor units per currency; a currency not listed uses the INR figures scaled 1:1.
-AMOUNT_LIMIT = {"INR": 2_000_000, "USD": 50_000, "EUR": 50_000, "GBP": 40_000}
-FIRST_ORDER_LIMIT = {"INR": 500_000, "USD": 15_000, "EUR": 15_000, "GBP": 12_000}
+# Thresholds in minor units for every currency the shop may price in (ISO 4217 minor units: JPY
+# has none, so its figures are yen). A currency missing here is never scored with another's
+# figures: its payments are held for a person to review.
+AMOUNT_LIMIT = {
+    "INR": 2_000_000,
+    "USD": 50_000,
+    "EUR": 50_000,
+    "GBP": 40_000,
+    "AUD": 75_000,
+    "CAD": 70_000,
+    "SGD": 70_000,
+    "AED": 180_000,
+    "JPY": 75_000,
+}
+FIRST_ORDER_LIMIT = {
+    "INR": 500_000,
+    "USD": 15_000,
+    "EUR": 15_000,
+    "GBP": 12_000,
+    "AUD": 22_000,
+    "CAD": 20_000,
+    "SGD": 20_000,
+    "AED": 55_000,
+    "JPY": 22_000,
+}
 VELOCITY_LIMIT = 5  # orders by one user in the last hour
 HOLD_AT, BLOCK_AT = 40, 80
 
@@ -48,12 +70,13 @@ HOLD_AT, BLOCK_AT = 40, 80
 class FraudInput:
     amount: int
     currency: str
-    first_order: bool
-    orders_last_hour: int
-    known_device: bool
+    first_order: bool  # no order of this account was ever paid
+    orders_last_hour: int  # other orders placed in the last hour
+    known_device: bool  # seen by this account before the login this payment comes from
     known_ip: bool
     address_country: str | None
     request_country: str | None
+    spent_last_hour: int = 0  # the other orders of the last hour, in this currency
 
 
 @dataclass
@@ -69,14 +92,21 @@ class FraudScore:
 def score_fraud(f: FraudInput) -> FraudScore:
     """Each rule that fires adds its weight and says why; 40+ holds for review, 80+ blocks."""
     score, reasons = 0, []
-    limit = AMOUNT_LIMIT.get(f.currency, AMOUNT_LIMIT["INR"])
-    if f.amount > limit:
-        score += 45
-        reasons.append(f"amount {f.amount} is over the {f.currency} limit of {limit}")
-    first_limit = FIRST_ORDER_LIMIT.get(f.currency, FIRST_ORDER_LIMIT["INR"])
-    if f.first_order and f.amount > first_limit:
-        score += 30
-        reasons.append(f"first order above {first_limit} {f.currency}")
+    limit = AMOUNT_LIMIT.get(f.currency)
+    first_limit = FIRST_ORDER_LIMIT.get(f.currency)
+    if limit is None or first_limit is None:
+        score += HOLD_AT
+        reasons.append(f"no fraud limits are set for {f.currency}: a person reviews it")
+    else:
+        if f.amount > limit:
+            score += 45
+            reasons.append(f"amount {f.amount} is over the {f.currency} limit of {limit}")
+        elif f.spent_last_hour + f.amount > limit:  # one big order split into several under the limit
+            score += 40
+            reasons.append(f"{f.spent_last_hour + f.amount} {f.currency} in the last hour is over the limit of {limit}")
+        if f.first_order and f.amount > first_limit:
+            score += 30
+            reasons.append(f"first order above {first_limit} {f.currency}")
     if f.orders_last_hour > VELOCITY_LIMIT:
         score += 40
         reasons.append(f"{f.orders_last_hour} orders in the last hour (limit {VELOCITY_LIMIT})")
@@ -91,6 +121,15 @@ def score_fraud(f: FraudInput) -> FraudScore:
         reasons.append(f"request from {f.request_country.upper()}, delivery to {f.address_country.upper()}")
     decision = "block" if score >= BLOCK_AT else "hold" if score >= HOLD_AT else "pass"
     return FraudScore(min(score, 100), decision, reasons)
+
+
+def known_before(devices: list[dict[str, Any]], login_at: str | None) -> list[dict[str, Any]]:
+    """The account's devices first seen before the login a payment comes from: a device or IP
+    that an attacker's own login just added is not "known". Rows from before devices carried
+    ``firstSeen`` count as earlier; without a login time every row counts."""
+    if not login_at:
+        return list(devices)
+    return [d for d in devices if str(d.get("firstSeen") or "") < login_at]
 
 
 # -- money -------------------------------------------------------------------------------------

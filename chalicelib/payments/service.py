@@ -56,7 +56,8 @@ class Orders(Protocol):
 
 class OrderReads(Protocol):
     def order_read(self, order_id: str) -> Any: ...
-    def count_since(self, user_id: str, since: str) -> int: ...
+    def placed_since(self, user_id: str, since: str) -> list[dict[str, Any]]: ...
+    def ever_paid(self, user_id: str) -> bool: ...
 
 
 class Users(Protocol):
@@ -251,7 +252,12 @@ class PaymentService:
                 "refundable": 0,
                 "refunded": 0,
                 "bodyHash": body_hash,
-                "client": {"ip": client.ip, "userAgent": client.user_agent, "country": client.country},
+                "client": {
+                    "ip": client.ip,
+                    "userAgent": client.user_agent,
+                    "country": client.country,
+                    "session": who.session_id,  # the login it comes from: what the fraud rules judge against
+                },
                 "lines": [
                     {"vendorId": x["vendorId"], "unitPrice": int(x["unitPrice"]), "quantity": int(x["quantity"])}
                     for x in order["lines"]
@@ -314,7 +320,9 @@ class PaymentService:
             out["clientSecret"] = p["clientSecret"]
         return out
 
-    def view(self, order_id: str) -> dict[str, Any]:
+    def view(self, order_id: str, staff: bool = False) -> dict[str, Any]:
+        """The order's payment; the fraud score and its reasons only for ``staff`` (told to a
+        customer, they would teach an attacker which rule to dodge)."""
         state = self.payments.partition(order_id)
         if not state["payments"]:
             raise NotFound("this order has no payment")
@@ -330,7 +338,7 @@ class PaymentService:
                 "captured": int(p.get("captured", 0)),
                 "refunded": int(p.get("refunded", 0)),
                 "paymentIntentId": p.get("intentId"),
-                "fraud": p.get("fraud"),
+                "fraud": p.get("fraud") if staff else None,
                 **({"clientSecret": p["clientSecret"]} if p["status"] == rules.REQUIRES_ACTION else {}),
                 "attempts": [
                     _present(
@@ -381,7 +389,13 @@ class PaymentService:
                 raise ServiceUnavailable("Stripe did not answer; try again shortly") from None
             if not ok:
                 problems.append(f"payment method: {why}")
-        fraud = self._score(order, user, {"ip": client.ip, "userAgent": client.user_agent, "country": client.country})
+        if who.role not in ("manager", "admin"):  # the screen's verdict is staff-only: no oracle
+            return {"valid": not problems, "problems": problems}
+        fraud = self._score(
+            order,
+            user,
+            {"ip": client.ip, "userAgent": client.user_agent, "country": client.country, "session": who.session_id},
+        )
         if fraud.decision == "block":
             problems.append("blocked by fraud rules")
         return {"valid": not problems, "problems": problems, "fraud": fraud.as_dict()}
@@ -424,19 +438,31 @@ class PaymentService:
         return self._score(order, user, p.get("client") or {}).as_dict()  # recorded by the charge or the hold
 
     def _score(self, order: dict[str, Any], user: dict[str, Any], client: dict[str, Any]) -> rules.FraudScore:
+        """The fraud rules over the account's history: its devices and IPs as they were before
+        the login this payment comes from (the session's device is the one the client named at
+        login, ``deviceId``), its paid orders, and the other orders of the last hour."""
         since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-        devices = user.get("devices") or []
-        device_key = hashlib.sha256(str(client.get("userAgent") or "").encode()).hexdigest()[:16]
+        session = (user.get("sessions") or {}).get(str(client.get("session") or "")) or {}
+        before = rules.known_before(user.get("devices") or [], session.get("createdAt"))
+        device_key = (
+            session.get("device") or hashlib.sha256(str(client.get("userAgent") or "").encode()).hexdigest()[:16]
+        )
+        recent = [
+            o
+            for o in self.order_reads.placed_since(order["userId"], since)
+            if o["orderId"] != order["orderId"] and o.get("status") != "EXPIRED"
+        ]
         return rules.score_fraud(
             rules.FraudInput(
                 amount=int(order["total"]),
                 currency=order["currency"],
-                first_order=bool(order.get("firstOrder")),
-                orders_last_hour=self.order_reads.count_since(order["userId"], since),
-                known_device=any(d.get("key") == device_key for d in devices) or not devices,
-                known_ip=any(d.get("ip") == client.get("ip") for d in devices) or not devices,
+                first_order=not self.order_reads.ever_paid(order["userId"]),
+                orders_last_hour=len(recent) + 1,
+                known_device=any(d.get("key") == device_key for d in before) or not before,
+                known_ip=any(d.get("ip") == client.get("ip") for d in before) or not before,
                 address_country=(order.get("address") or {}).get("country"),
                 request_country=client.get("country"),
+                spent_last_hour=sum(int(o["total"]) for o in recent if o.get("currency") == order["currency"]),
             )
         )
 
@@ -1040,12 +1066,18 @@ class PaymentService:
         self._alert("RefundFailed", {"orderId": order_id, "refundId": r["refundId"], "why": why})
 
     def refund_cancelled(self, order_id: str, reason: str) -> str:
-        """A paid order was cancelled or rejected: refund what is left, by itself."""
+        """A paid order was cancelled or rejected: refund what is left, by itself, until it is
+        done. Each try after a FAILED one gets a key of its own (a replay of the failed key would
+        answer FAILED forever); a failure raises, so the message comes back (then the DLQ, alarmed)."""
         state = self.payments.partition(order_id)
         if not any(p["status"] == rules.SUCCEEDED and int(p["refundable"]) > 0 for p in state["payments"]):
             return "nothing to refund"
-        self.refund(SYSTEM, order_id, None, reason, "order-cancelled")
-        return "refunded"
+        failed = sum(1 for r in state["refunds"] if r.get("by") == SYSTEM.user_id and r["status"] == "FAILED")
+        key = "order-cancelled" if failed == 0 else f"order-cancelled:{failed}"
+        _, refund = self.refund(SYSTEM, order_id, None, reason, key)
+        if refund["status"] == "FAILED":
+            raise RuntimeError(f"the automatic refund of order {order_id} failed; it is tried again")
+        return "refunded" if refund["status"] == "SUCCEEDED" else "refund pending"
 
     def settle_expired(self, order_id: str) -> str:
         """The order's reservation ran out: no open payment may outlive it. A checkout that
@@ -1077,8 +1109,11 @@ class PaymentService:
             raise Conflict("the review is not ready yet; retry in a moment", code="contention")
         if approve:
             self.workflows.succeed(p["waitToken"], {"phase": "approved", "by": actor.user_id})
-        else:
+            return
+        try:
             self.workflows.fail(p["waitToken"], "Rejected", reason or "rejected by a manager")
+        except Conflict:  # a retried reject: the wait already ended (the payment fails meanwhile)
+            log.info("review already ended", extra={"orderId": order_id, "paymentId": p["paymentId"]})
 
     # -- webhooks ---------------------------------------------------------------------------------------
     def apply_event(self, event: dict[str, Any]) -> str:

@@ -107,7 +107,13 @@ class AuthService:
         devices, is_new = _merge_device(user.get("devices", []), device)
         sid = uuid.uuid4().hex
         refresh = tokens.issue(tokens.REFRESH, user["userId"], s.refresh_ttl_seconds, sid=sid)
-        session = {"jti": refresh.jti, "exp": refresh.expires_at, "createdAt": now, "ip": client.ip}
+        session = {
+            "jti": refresh.jti,
+            "exp": refresh.expires_at,
+            "createdAt": now,
+            "ip": client.ip,
+            "device": device["key"],
+        }
         stale = _stale_sessions(user.get("sessions", {}), s.max_sessions - 1)
         actor = Actor(user["userId"], user["role"], client.ip, client.user_agent)
         details = {"newDevice": True} if is_new else None
@@ -236,10 +242,12 @@ def _device(info: models.DeviceInfo | None, client: ClientInfo, now: str) -> dic
 
 def _merge_device(devices: list[dict[str, Any]], device: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     """Most recent first, at most MAX_DEVICES. New = unseen device key or unseen IP."""
-    known = any(d.get("key") == device["key"] and d.get("ip") == device["ip"] for d in devices)
+    same = [d for d in devices if d.get("key") == device["key"] and d.get("ip") == device["ip"]]
     rest = [d for d in devices if not (d.get("key") == device["key"] and d.get("ip") == device["ip"])]
-    merged = [{k: v for k, v in device.items() if v is not None}, *rest][:MAX_DEVICES]
-    return merged, not known
+    # firstSeen never moves: the fraud rules judge a payment against what was seen before its login
+    first_seen = (same[0].get("firstSeen") or "") if same else device["lastActive"]
+    merged = [{**{k: v for k, v in device.items() if v is not None}, "firstSeen": first_seen}, *rest][:MAX_DEVICES]
+    return merged, not same
 
 
 def _stale_sessions(sessions: dict[str, Any], keep: int) -> list[str]:

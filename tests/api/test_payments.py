@@ -20,7 +20,7 @@ from chalicelib.orders.repo import hold_until
 from chalicelib.payments import rules
 from freshcart_local import faults, lambdas
 from tests.conftest import Api, json_body, race
-from tests.factories import Shop, line
+from tests.factories import ADDRESS, Shop, line
 from tests.stripe_local import sign
 
 DONE = {"SUCCEEDED", "FAILED", "REFUNDED"}
@@ -562,7 +562,11 @@ def test_validate_is_a_dry_run(shop: Checkout) -> None:
     result = shop.ok(
         "POST", "/payments/validate", {"orderId": order["orderId"], "paymentMethod": "pm_card_visa"}, token=shop.token
     )
-    assert result["valid"] is True and result["problems"] == [] and result["fraud"]["decision"] == "pass"
+    assert result == {"valid": True, "problems": []}  # finding 7: no fraud verdict for the customer (an oracle)
+    staff = shop.ok(
+        "POST", "/payments/validate", {"orderId": order["orderId"], "paymentMethod": "pm_card_visa"}, token=shop.manager
+    )
+    assert staff["valid"] is True and staff["fraud"]["decision"] == "pass"
     assert shop.stripe_intents(order["orderId"]) == []
     assert shop.api.call("GET", f"/orders/{order['orderId']}/payment", token=shop.token).status_code == 404
 
@@ -588,6 +592,44 @@ def test_a_big_first_order_is_held_then_approved_by_a_manager(shop: Checkout) ->
     rows = {r["action"]: r["details"] for r in bootstrap.payments().chain.rows(order["orderId"])}
     assert rows["awaiting_review"]["screen"]["fraud"]["decision"] == "hold"  # why it was held, recorded
     assert rows["charge_succeeded"]["screen"] == {"reviewed": True}  # charged after the approval
+
+
+def test_the_fraud_score_is_shown_to_staff_only_and_no_one_approves_their_own_order(shop: Checkout) -> None:
+    """Finding 7: GET /payment told the customer the score and the reasons (an oracle), and a
+    manager could approve a hold on their own order."""
+    cheese = shop.product("Cheese", prices={"INR": 1_100_000, "USD": 20_000})
+    dairy = shop.vendor([cheese["productId"]], name="Cheese Co")
+    shop.stock(cheese, dairy, 5)
+    shop.ok("PATCH", "/users/me", {"name": "Boss", "phone": "+91 98765 43210"}, token=shop.manager)
+    boss_address = shop.ok("POST", "/users/me/addresses", ADDRESS, token=shop.manager, status=201)["addressId"]
+    resp = shop.api.call(
+        "POST",
+        "/orders",
+        {"items": [line(cheese, 2)], "addressId": boss_address},
+        token=shop.manager,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert resp.status_code == 201, resp.body
+    own = json_body(resp)
+    paid = shop.api.call(
+        "POST",
+        f"/orders/{own['orderId']}/pay",
+        {"paymentMethod": "pm_card_visa"},
+        token=shop.manager,
+        headers={"Idempotency-Key": "own"},
+    )
+    assert paid.status_code == 202, paid.body
+    shop.payment(own["orderId"], {"HELD"})
+    refused = shop.api.call("POST", f"/orders/{own['orderId']}/approve", token=shop.manager)
+    assert refused.status_code == 403 and json_body(refused)["error"]["code"] == "own_order"
+    assert shop.payment(own["orderId"])["status"] == "HELD"
+
+    order = shop.order(2, product=cheese)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"HELD"})
+    mine = json_body(shop.api.call("GET", f"/orders/{order['orderId']}/payment", token=shop.token))
+    assert "fraud" not in mine and mine["status"] == "HELD"
+    assert shop.payment(order["orderId"])["fraud"]["decision"] == "hold"  # the manager's view
 
 
 def test_a_held_order_rejected_releases_its_stock_and_charges_nothing(shop: Checkout) -> None:
@@ -712,40 +754,6 @@ def expire_reservation(order_id: str) -> None:
     )
 
 
-def test_a_deferred_charge_whose_answer_was_lost_is_refunded_when_the_reservation_ran_out(shop: Checkout) -> None:
-    """The charge reached Stripe but its answer never came back (every try: the payment is
-    deferred); the reservation runs out before the failed-transactions consumer retries. Stripe
-    is asked (the create replayed with the same key): the money it took is given back."""
-    from chalicelib.payments import gateway
-
-    s = get_settings()
-    faults.inject({"target": "step", "step": "checkout_charge", "error": "Transient", "times": 4})
-    order = shop.order(2)
-    payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
-    deadline = time.monotonic() + 60
-    while "deferred" not in (bootstrap.payments().payments.partition(order["orderId"])["payments"][0]):
-        assert time.monotonic() < deadline, "never deferred"
-        time.sleep(0.2)
-    shop.finished(order["orderId"])
-    # what the lost request did at Stripe: created and confirmed its PaymentIntent, same key
-    metadata = {"orderId": order["orderId"], "paymentId": payment_id, "userId": order["userId"]}
-    lost = gateway.StripeGateway().charge(
-        order["total"], order["currency"], "pm_card_visa", metadata, f"pi-{payment_id}", None
-    )
-    assert lost.outcome == "succeeded"
-    expire_reservation(order["orderId"])
-    assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1
-    payment = shop.payment(order["orderId"])
-    assert payment["status"] == "REFUNDED" and payment["paymentIntentId"] == lost.intent_id, payment
-    (intent,) = shop.stripe_intents(order["orderId"])
-    refunds = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
-    assert intent.status == "succeeded" and sum(r.amount for r in refunds) == order["total"]
-    assert shop.get_order(order["orderId"])["status"] == "EXPIRED"
-    assert shop.available(shop.milk, shop.vendor_) == (10, 0)
-    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
-    shop.chain_ok(order["orderId"])
-
-
 def _deferred_with_a_lost_charge(shop: Checkout) -> tuple[dict[str, Any], str, Any]:
     """A checkout whose every charge try timed out (deferred to the failed-transactions queue),
     while Stripe took the money: (order, paymentId, the intent that took it)."""
@@ -780,6 +788,18 @@ def _refunded_once(shop: Checkout, order: dict[str, Any], intent_id: str) -> Non
     assert rules.balance(entries)["captured"] == rules.balance(entries)["refunded"] == order["total"]
     assert rules.balanced(entries)
     shop.chain_ok(order["orderId"])
+
+
+def test_a_deferred_charge_whose_answer_was_lost_is_refunded_when_the_reservation_ran_out(shop: Checkout) -> None:
+    """The charge reached Stripe but its answer never came back (every try: the payment is
+    deferred); the reservation runs out before the failed-transactions consumer retries. Stripe
+    is asked (by our metadata): the money it took is given back."""
+    order, _, lost = _deferred_with_a_lost_charge(shop)
+    expire_reservation(order["orderId"])
+    assert shop.drain(get_settings().failed_transactions_queue, "payments_retry_failed") == 1
+    payment = shop.payment(order["orderId"])
+    assert payment["status"] == "REFUNDED" and payment["paymentIntentId"] == lost.intent_id, payment
+    _refunded_once(shop, order, str(lost.intent_id))
 
 
 def test_a_lost_charge_is_refunded_when_the_sweeper_expires_the_order_first(shop: Checkout) -> None:
@@ -897,6 +917,44 @@ def config_reset() -> None:
     config.reset()
     gateway.reset()
     bootstrap.reset()
+
+
+def test_an_automatic_refund_that_failed_is_tried_again_until_done(
+    shop: Checkout, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5: the refund of a cancelled order always used the key ``order-cancelled``; once
+    it FAILED, every retry replayed the failure and the customer's money stayed with us."""
+    from chalicelib.payments import gateway
+
+    order = shop.order(2)
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.finished(order["orderId"])
+    resp = api.call("POST", f"/orders/{order['orderId']}/cancel", {"reason": "changed my mind"}, token=shop.token)
+    assert resp.status_code == 200, resp.body
+    real = gateway.StripeGateway.refund
+    calls: list[str] = []
+
+    def refused_once(self: Any, *args: Any, **kwargs: Any) -> str:
+        calls.append(args[2])
+        if len(calls) == 1:
+            raise gateway.Refused("charge_disputed: the charge is disputed")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gateway.StripeGateway, "refund", refused_once)
+    svc = bootstrap.payments()
+    with pytest.raises(RuntimeError):  # the OrderCancelled message comes back
+        svc.refund_cancelled(order["orderId"], "order cancelled")
+    assert svc.refund_cancelled(order["orderId"], "order cancelled") == "refunded"
+    assert svc.refund_cancelled(order["orderId"], "order cancelled") == "nothing to refund"  # a redelivery
+    assert len(set(calls)) == 2  # a key of its own for the second try
+    refunds = shop.payment(order["orderId"])["refunds"]
+    assert sorted(r["status"] for r in refunds) == ["FAILED", "SUCCEEDED"]
+    (intent,) = shop.stripe_intents(order["orderId"])
+    at_stripe = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert sum(r.amount for r in at_stripe) == order["total"]
+    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
+    shop.chain_ok(order["orderId"])
 
 
 def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Checkout) -> None:

@@ -22,9 +22,10 @@ def test_profile_rule() -> None:
 def test_device_merge_flags_new_device_or_ip_and_caps() -> None:
     d = {"key": "k1", "ip": "1.1.1.1", "lastActive": "t"}
     merged, new = _merge_device([], d)
-    assert new and merged == [d]
+    assert new and merged == [{**d, "firstSeen": "t"}]
     merged, new = _merge_device(merged, {**d, "lastActive": "t2"})
     assert not new and len(merged) == 1 and merged[0]["lastActive"] == "t2"
+    assert merged[0]["firstSeen"] == "t"  # never moves: fraud rules judge against what came before a login
     merged, new = _merge_device(merged, {**d, "ip": "2.2.2.2"})
     assert new and len(merged) == 2
     many = [{"key": f"k{i}", "ip": "x"} for i in range(20)]
