@@ -102,20 +102,25 @@ def order_views() -> OrderViews:
 
 @lru_cache(maxsize=1)
 def payments() -> PaymentService:
+    from chalicelib.audit.chain import Chain
     from chalicelib.orders.repo import OrdersRepo
+    from chalicelib.payments.adapters import SnsBus, SqsRetryQueue, StepFunctions
     from chalicelib.payments.gateway import StripeGateway
-    from chalicelib.payments.repo import Chain, LedgerRepo, PaymentsRepo
-    from chalicelib.payments.service import PaymentService, Workflows
+    from chalicelib.payments.ledger import LedgerRepo
+    from chalicelib.payments.repo import PaymentsRepo
+    from chalicelib.payments.service import PaymentService
 
     return PaymentService(
         PaymentsRepo(),
         LedgerRepo(),
-        Chain(),
+        Chain("PAYMENT"),
         StripeGateway(),
         order_lifecycle(),
         OrdersRepo(),
         UsersRepo(),
-        Workflows(),
+        StepFunctions(),
+        SnsBus(),
+        SqsRetryQueue(),
     )
 
 
@@ -167,8 +172,9 @@ def stock_reconciler() -> StockReconciler:
 @lru_cache(maxsize=1)
 def payment_reconciler() -> PaymentReconciler:
     from chalicelib.payments.gateway import StripeGateway
+    from chalicelib.payments.ledger import LedgerRepo
     from chalicelib.payments.reconcile import PaymentReconciler
-    from chalicelib.payments.repo import LedgerRepo, PaymentsRepo
+    from chalicelib.payments.repo import PaymentsRepo
 
     return PaymentReconciler(LedgerRepo(), PaymentsRepo(), StripeGateway())
 

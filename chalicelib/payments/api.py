@@ -55,8 +55,8 @@ def refund_order(order_id: str) -> Response:
     body = parse(models.RefundBody, _req())
     bootstrap.order_views().owned_or_staff(who, order_id)
     actor = Actor.of(who, client_info(_req()))
-    status, refund = bootstrap.payments().refund(actor, order_id, body.amount, body.reason, key)
-    return Response(refund, status_code=status)
+    refund = bootstrap.payments().refund(actor, order_id, body.amount, body.reason, key)
+    return Response(refund, status_code=201)
 
 
 @bp.route("/payments/validate", methods=["POST"], authorizer=jwt_auth)

@@ -24,54 +24,54 @@ def _ids(event: dict[str, Any]) -> tuple[str, str]:
 
 @bp.lambda_function(name="checkout_validate")
 def checkout_validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_validate(*_ids(event))
+    return bootstrap.payments().steps.validate(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_check_method")
 def checkout_check_method(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_check_method(*_ids(event))
+    return bootstrap.payments().steps.check_method(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_score_fraud")
 def checkout_score_fraud(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_score_fraud(*_ids(event))
+    return bootstrap.payments().steps.score_fraud(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_charge")
 def checkout_charge(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_charge(*_ids(event), event.get("screen"), event.get("email"))
+    return bootstrap.payments().steps.charge(*_ids(event), event.get("screen"), event.get("email"))
 
 
 @bp.lambda_function(name="checkout_park")
 def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_park(*_ids(event), str(event["kind"]), event.get("screen"), event.get("email"))
+    return bootstrap.payments().steps.park(*_ids(event), str(event["kind"]), event.get("screen"), event.get("email"))
 
 
 @bp.lambda_function(name="checkout_mark_paid")
 def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_mark_paid(*_ids(event))
+    return bootstrap.payments().steps.mark_paid(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_finish")
 def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_finish(
+    return bootstrap.payments().steps.finish(
         *_ids(event), str(event["outcome"]), event.get("error"), event.get("screen"), event.get("email")
     )
 
 
 @bp.lambda_function(name="checkout_wait")
 def checkout_wait(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_wait(*_ids(event), str(event["kind"]), str(event["token"]))
+    return bootstrap.payments().steps.wait(*_ids(event), str(event["kind"]), str(event["token"]))
 
 
 @bp.lambda_function(name="checkout_resume")
 def checkout_resume(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_resume(*_ids(event), dict(event.get("decision") or {}))
+    return bootstrap.payments().steps.resume(*_ids(event), dict(event.get("decision") or {}))
 
 
 @bp.lambda_function(name="checkout_abandon")
 def checkout_abandon(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().step_abandon(*_ids(event), str(event["kind"]), event.get("error"))
+    return bootstrap.payments().steps.abandon(*_ids(event), str(event["kind"]), event.get("error"))
 
 
 def _each(event: SQSEvent, apply: Any) -> dict[str, Any]:

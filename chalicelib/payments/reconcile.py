@@ -10,7 +10,8 @@ from chalicelib.core import events, logs
 from chalicelib.core.config import get_settings
 from chalicelib.payments import rules
 from chalicelib.payments.gateway import StripeGateway
-from chalicelib.payments.repo import LedgerRepo, PaymentsRepo
+from chalicelib.payments.ledger import LedgerRepo
+from chalicelib.payments.repo import PaymentsRepo
 
 log = logs.get_logger("freshcart.payments")
 ALERT = "PaymentDrift"

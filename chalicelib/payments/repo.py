@@ -1,4 +1,4 @@
-"""Payments (mutable state) and the ledger (immutable money movements).
+"""Payments: the mutable state of an order's payment attempts and refunds.
 
 payments table, one partition per order (``ORDER#<orderId>``):
 - ``CURRENT``: the order's payment lock (``paymentId``, ``open``) and the head of the order's
@@ -8,27 +8,19 @@ payments table, one partition per order (``ORDER#<orderId>``):
 - ``REFUND#<refundId>``: one refund (PENDING, SUCCEEDED or FAILED).
 ``INTENT#<pi>`` / ``META`` maps a Stripe PaymentIntent back to its order and payment.
 
-transactions table (the ledger; no TTL, point-in-time recovery): ``ORDER#<orderId>`` /
-``<KIND>#<id>`` entries, written once (``attribute_not_exists``), GSIs ``byMerchant`` (vendor
-settlements) and ``byDay``.
-
-Payment audit rows live in the audit table as ``PAYMENT#<orderId>`` / ``<seq>``, each carrying
-the previous row's hash.
+The ledger is ``ledger.py``'s; the audit chain's rows are ``chalicelib/audit/chain.py``'s.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.audit.repo import Actor
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import Read, from_item, put_new, strip, to_item, values
 from chalicelib.core.tx import Tagged
-from chalicelib.payments import rules
 
 CURRENT = "CURRENT"
 
@@ -212,118 +204,3 @@ class PaymentsRepo:
                 }
             },
         )
-
-
-class Chain:
-    """Rows of an order's payment audit chain (audit table, ``PAYMENT#<orderId>``)."""
-
-    @staticmethod
-    def subject(order_id: str) -> str:
-        return f"PAYMENT#{order_id}"
-
-    def row(
-        self, order_id: str, seq: int, prev: str, action: str, actor: Actor, details: dict[str, Any]
-    ) -> tuple[Tagged, str]:
-        s = get_settings()
-        row = {
-            "orderId": order_id,
-            "seq": seq,
-            "action": action,
-            "at": now_iso(),
-            "actorId": actor.user_id,
-            "actorRole": actor.role,
-            "ip": actor.ip,
-            "details": details,
-            "prevHash": prev,
-        }
-        digest = rules.chain_hash(prev, rules.chained_fields(row))
-        item = {
-            "pk": self.subject(order_id),
-            "sk": f"{seq:08d}",
-            **row,
-            "hash": digest,
-            "expiresAt": int(time.time()) + s.audit_ttl_days * 86400,
-        }
-        return Tagged("payment:audit", put_new(s.audit_table, item)), digest
-
-    def rows(self, order_id: str) -> list[dict[str, Any]]:
-        ddb = aws.client("dynamodb")
-        args: dict[str, Any] = {
-            "TableName": get_settings().audit_table,
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": values(p=self.subject(order_id)),
-            "ConsistentRead": True,
-        }
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = ddb.query(**args)
-            out += [i for i in (from_item(x) for x in resp.get("Items", [])) if i]
-            if "LastEvaluatedKey" not in resp:
-                return sorted(out, key=lambda r: int(r["seq"]))
-            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
-class LedgerRepo:
-    @property
-    def table(self) -> str:
-        return get_settings().transactions_table
-
-    def entry_request(
-        self,
-        order_id: str,
-        kind: str,
-        entry_id: str,
-        amount: int,
-        currency: str,
-        details: dict[str, Any],
-        merchant_id: str | None = None,
-    ) -> Tagged:
-        """One immutable ledger entry; written once (a replay of the same step cannot add another)."""
-        now = datetime.now(UTC)
-        item = {
-            "pk": _pk(order_id),
-            "sk": f"{kind}#{entry_id}",
-            "orderId": order_id,
-            "kind": kind,
-            "entryId": entry_id,
-            "amount": amount,
-            "currency": currency,
-            "merchantId": merchant_id,
-            "day": now.date().isoformat(),
-            "createdKey": f"{now.isoformat()}#{order_id}#{kind}#{entry_id}",
-            "createdAt": now.isoformat(),
-            **details,
-        }
-        return Tagged(f"ledger:{kind}#{entry_id}", put_new(self.table, item))
-
-    def entries(self, order_id: str) -> list[dict[str, Any]]:
-        """An order's entries, every page."""
-        return self._all(
-            {
-                "TableName": self.table,
-                "KeyConditionExpression": "pk = :p",
-                "ExpressionAttributeValues": values(p=_pk(order_id)),
-                "ConsistentRead": True,
-            }
-        )
-
-    def day_entries(self, day: str) -> list[dict[str, Any]]:
-        """Every entry written on one UTC day (``YYYY-MM-DD``): the byDay index, every page."""
-        return self._all(
-            {
-                "TableName": self.table,
-                "IndexName": "byDay",
-                "KeyConditionExpression": "#d = :d",
-                "ExpressionAttributeNames": {"#d": "day"},
-                "ExpressionAttributeValues": values(d=day),
-            }
-        )
-
-    def _all(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = aws.client("dynamodb").query(**args)
-            out += [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
-            if "LastEvaluatedKey" not in resp:
-                return out
-            args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}

@@ -1,10 +1,8 @@
-"""Pure payment rules: the payment status machine, fraud scoring, how money splits, the audit
-hash chain, and which Stripe event may move a payment where. No I/O."""
+"""Pure payment rules: the payment status machine, fraud scoring, how money splits, and which
+Stripe event may move a payment where. No I/O."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,37 +183,6 @@ def balanced(entries: list[dict[str, Any]]) -> bool:
     settled_any = any(e["kind"] in ("SETTLEMENT", "FEE") for e in entries)
     net = b["captured"] - b["refunded"]
     return b["settled"] + b["fees"] == net if settled_any else True
-
-
-# -- the audit hash chain -----------------------------------------------------------------------
-GENESIS = "0" * 64
-
-
-def chain_hash(prev: str, row: dict[str, Any]) -> str:
-    """sha256 over the previous hash and the row's canonical JSON (sorted keys)."""
-    body = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev + body).encode()).hexdigest()
-
-
-def chained_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """What a chain row's hash covers: everything but the hash itself and storage keys."""
-    return {k: v for k, v in row.items() if k not in ("hash", "pk", "sk", "expiresAt")}
-
-
-def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
-    """Problems in one order's chain (rows sorted by ``seq``): gaps (a deleted row), a row whose
-    hash does not match its content (an edit), a broken link. Empty means intact."""
-    problems, prev, expected = [], GENESIS, 1
-    for row in rows:
-        seq = int(row["seq"])
-        if seq != expected:
-            problems.append(f"row {expected} is missing" if seq > expected else f"row {seq} is duplicated")
-        if row.get("prevHash") != prev:
-            problems.append(f"row {seq} does not link to the row before it")
-        if chain_hash(str(row.get("prevHash")), chained_fields(row)) != row.get("hash"):
-            problems.append(f"row {seq} was edited (hash mismatch)")
-        prev, expected = str(row.get("hash")), seq + 1
-    return problems
 
 
 # -- Stripe events -------------------------------------------------------------------------------

@@ -824,7 +824,9 @@ def test_a_succeeded_event_for_a_payment_already_failed_is_refunded(shop: Checko
     s = get_settings()
     order, payment_id, lost = _deferred_with_a_lost_charge(shop)
     expire_reservation(order["orderId"])
-    bootstrap.payments()._fail(order["orderId"], payment_id, "given up before Stripe answered")  # the old outcome
+    bootstrap.payments().compensation.fail(
+        order["orderId"], payment_id, "given up before Stripe answered"
+    )  # the old outcome
     assert bootstrap.order_lifecycle().sweep()["released"] == 1
     event = {
         "id": "evt_late_success",

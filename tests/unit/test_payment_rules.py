@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.audit import chain
 from chalicelib.payments import rules
 
 CLEAN = rules.FraudInput(
@@ -103,16 +104,16 @@ def test_the_ledger_balances_only_when_settled_plus_fees_is_net() -> None:
 
 
 def test_the_chain_hash_detects_an_edit_a_gap_and_a_broken_link() -> None:
-    rows, prev = [], rules.GENESIS
+    rows, prev = [], chain.GENESIS
     for seq in (1, 2, 3):
         row = {"seq": seq, "action": f"a{seq}", "prevHash": prev}
-        row["hash"] = rules.chain_hash(prev, rules.chained_fields(row))
+        row["hash"] = chain.chain_hash(prev, chain.chained_fields(row))
         rows.append(row)
         prev = row["hash"]
-    assert rules.verify_chain(rows) == []
+    assert chain.verify_rows(rows) == []
     edited = [rows[0], {**rows[1], "action": "changed"}, rows[2]]
-    assert any("edited" in p for p in rules.verify_chain(edited))
-    assert any("missing" in p for p in rules.verify_chain([rows[0], rows[2]]))
+    assert any("edited" in p for p in chain.verify_rows(edited))
+    assert any("missing" in p for p in chain.verify_rows([rows[0], rows[2]]))
 
 
 def test_stripe_events_move_a_payment_forward_only() -> None:

@@ -1,0 +1,217 @@
+"""Starting a checkout (``POST /orders/{id}/pay``), what the customer and staff see of it, and its
+dry run (``POST /payments/validate``). The run itself is ``steps.py``'s."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.audit.chain import GENESIS
+from chalicelib.audit.repo import Actor
+from chalicelib.core import logs, tx, uow
+from chalicelib.core.context import Caller, ClientInfo
+from chalicelib.core.dynamo import read_all
+from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.payments import rules
+from chalicelib.payments.book import PENDING_PAYMENT, PaymentBook, body_hash, payment_id_for, present
+from chalicelib.payments.fraud import FraudScreen
+from chalicelib.payments.gateway import Transient
+from chalicelib.payments.ports import OrderReads, Orders, Stripe, Users, Workflows
+from chalicelib.payments.refunds import refund_view
+from chalicelib.payments.repo import now_iso
+from chalicelib.users.rules import missing_profile_fields
+
+log = logs.get_logger("freshcart.payments")
+STAFF = ("manager", "admin")
+
+
+def payable(order: dict[str, Any]) -> None:
+    """Raise a Conflict naming why ``order`` cannot be paid now."""
+    if order["status"] != PENDING_PAYMENT:
+        raise Conflict(
+            f"an order in {order['status']} cannot be paid", code="not_payable", fields={"status": order["status"]}
+        )
+    if int(order["reservation"]["expiresAt"]) <= int(time.time()):
+        raise Conflict(
+            "the order's reservation has expired; place it again",
+            code="reservation_expired",
+            fields={"orderId": "reservation expired"},
+        )
+
+
+def pay_view(p: dict[str, Any]) -> dict[str, Any]:
+    out = {"orderId": p["orderId"], "paymentId": p["paymentId"], "status": rules.public_status(p["status"])}
+    if p["status"] == rules.REQUIRES_ACTION and p.get("clientSecret"):
+        out["clientSecret"] = p["clientSecret"]
+    return out
+
+
+@dataclass
+class Checkout:
+    book: PaymentBook
+    stripe: Stripe
+    orders: Orders
+    order_reads: OrderReads
+    users: Users
+    workflows: Workflows
+    fraud: FraudScreen
+
+    def pay(self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo) -> dict[str, Any]:
+        """Start paying an order: at most one open payment per order; the amount is the order's.
+        Concurrent copies of one request (same Idempotency-Key) all answer the same payment."""
+        payment_id = payment_id_for(order_id, who.user_id, key)
+        digest = body_hash({"paymentMethod": method})
+        repo = self.book.payments
+
+        def attempt() -> dict[str, Any]:
+            order, state = read_all(
+                self.order_reads.order_read(order_id), repo.start_read(order_id, payment_id)
+            )  # call 1
+            if order is None or order["userId"] != who.user_id:
+                raise NotFound("order not found")
+            existing = state["payment"]
+            if existing is not None:
+                if existing.get("bodyHash") != digest:
+                    raise Unprocessable(
+                        "this Idempotency-Key was used with another body",
+                        code="idempotency_key_reused",
+                        fields={"Idempotency-Key": "reused with another body"},
+                    )
+                if existing["status"] == rules.PROCESSING and not existing.get("fraud"):
+                    self._start(order_id, payment_id)  # the first start may have failed
+                return pay_view(existing)
+            payable(order)
+            current = state["current"] or {}
+            if current.get("open"):
+                raise Conflict(
+                    "a payment for this order is in progress", code="payment_in_progress", fields={"orderId": "paying"}
+                )
+            payment = self._new_payment(who, order, payment_id, method, digest, client)
+            prev_seq = int(current.get("chainSeq", 0))
+            row, chained = self.book.chain.row(
+                order_id,
+                prev_seq + 1,
+                str(current.get("chainHash", GENESIS)),
+                "payment_started",
+                Actor.of(who, client),
+                {"paymentId": payment_id, "amount": payment["amount"], "currency": payment["currency"]},
+            )
+            head = repo.head_request(order_id, prev_seq, prev_seq + 1, chained, {"paymentId": payment_id, "open": True})
+            try:  # call 2
+                tx.commit([head, row, repo.new_payment_request(payment)], uow.attempt_token(f"pay:{payment_id}"))
+            except tx.Cancelled:
+                # Another pay or step moved the head, or a concurrent copy of this request (same
+                # Idempotency-Key) created our payment row: read again, and answer as it did.
+                raise uow.Contended from None
+            self._start(order_id, payment_id)  # call 3
+            return pay_view(payment)
+
+        return uow.retrying(attempt, 4, "a payment for this order is in progress; retry", code="payment_in_progress")
+
+    @staticmethod
+    def _new_payment(
+        who: Caller, order: dict[str, Any], payment_id: str, method: str, digest: str, client: ClientInfo
+    ) -> dict[str, Any]:
+        now = now_iso()
+        return {
+            "paymentId": payment_id,
+            "orderId": order["orderId"],
+            "userId": who.user_id,
+            "amount": int(order["total"]),
+            "currency": order["currency"],
+            "method": method,
+            "status": rules.PROCESSING,
+            "captured": 0,
+            "refundable": 0,
+            "refunded": 0,
+            "bodyHash": digest,
+            "client": {
+                "ip": client.ip,
+                "userAgent": client.user_agent,
+                "country": client.country,
+                "session": who.session_id,  # the login it comes from: what the fraud rules judge against
+            },
+            "lines": [
+                {"vendorId": x["vendorId"], "unitPrice": int(x["unitPrice"]), "quantity": int(x["quantity"])}
+                for x in order["lines"]
+            ],
+            "history": [{"status": rules.PROCESSING, "at": now}],
+            "createdAt": now,
+            "updatedAt": now,
+        }
+
+    def _start(self, order_id: str, payment_id: str) -> None:
+        try:
+            self.workflows.start_checkout(order_id, payment_id, "start")
+        except Exception:
+            log.exception("checkout start failed", extra={"paymentId": payment_id})
+            raise ServiceUnavailable("could not start the payment; retry with the same Idempotency-Key") from None
+
+    def view(self, order_id: str, staff: bool = False) -> dict[str, Any]:
+        """The order's payment; the fraud score and its reasons only for ``staff`` (told to a
+        customer, they would teach an attacker which rule to dodge)."""
+        state = self.book.payments.partition(order_id)
+        if not state["payments"]:
+            raise NotFound("this order has no payment")
+        current_id = (state["current"] or {}).get("paymentId")
+        p = next((x for x in state["payments"] if x["paymentId"] == current_id), state["payments"][-1])
+        return present(
+            {
+                "orderId": order_id,
+                "paymentId": p["paymentId"],
+                "status": p["status"],
+                "amount": int(p["amount"]),
+                "currency": p["currency"],
+                "captured": int(p.get("captured", 0)),
+                "refunded": int(p.get("refunded", 0)),
+                "paymentIntentId": p.get("intentId"),
+                "fraud": p.get("fraud") if staff else None,
+                **({"clientSecret": p["clientSecret"]} if p["status"] == rules.REQUIRES_ACTION else {}),
+                "attempts": [
+                    present(
+                        {
+                            "paymentId": a["paymentId"],
+                            "status": a["status"],
+                            "paymentIntentId": a.get("intentId"),
+                            "failure": a.get("failure"),
+                            "createdAt": a["createdAt"],
+                        }
+                    )
+                    for a in state["payments"]
+                ],
+                "refunds": [refund_view(r) for r in state["refunds"]],
+            }
+        )
+
+    def validate(self, who: Caller, order_id: str, method: str | None, client: ClientInfo) -> dict[str, Any]:
+        """The checkout's validation and fraud screen as a dry run: nothing is charged or stored."""
+        order = self.orders.get(order_id)
+        if order["userId"] != who.user_id and who.role not in STAFF:
+            raise NotFound("order not found")
+        problems = []
+        try:
+            payable(order)
+        except Conflict as exc:
+            problems.append(exc.message)
+        user = self.users.get(order["userId"]) or {}
+        missing = missing_profile_fields(user)
+        if missing:
+            problems.append(f"profile is missing: {', '.join(missing)}")
+        if method:
+            try:
+                ok, why = self.stripe.check_method(method)
+            except Transient:
+                raise ServiceUnavailable("Stripe did not answer; try again shortly") from None
+            if not ok:
+                problems.append(f"payment method: {why}")
+        if who.role not in STAFF:  # the screen's verdict is staff-only: no oracle
+            return {"valid": not problems, "problems": problems}
+        fraud = self.fraud.score(
+            order,
+            user,
+            {"ip": client.ip, "userAgent": client.user_agent, "country": client.country, "session": who.session_id},
+        )
+        if fraud.decision == "block":
+            problems.append("blocked by fraud rules")
+        return {"valid": not problems, "problems": problems, "fraud": fraud.as_dict()}

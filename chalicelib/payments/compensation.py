@@ -1,0 +1,135 @@
+"""Leave nothing half-done: a checkout that cannot end paid fails its payment, gives back money
+Stripe took for it, and releases the order's stock. Used by the steps, the sweeper of expired
+orders and Stripe's events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.core import tx
+from chalicelib.payments import rules
+from chalicelib.payments.book import PAID, PENDING_PAYMENT, SYSTEM, Built, PaymentBook, epoch, find
+from chalicelib.payments.ledger import Ledger
+from chalicelib.payments.ports import Orders, Stripe
+
+
+@dataclass
+class Compensation:
+    book: PaymentBook
+    ledger: Ledger
+    stripe: Stripe
+    orders: Orders
+
+    def fail(self, order_id: str, payment_id: str, why: str) -> None:
+        """An open payment fails (and the order's lock is released); a closed one is left alone."""
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] not in rules.OPEN:
+                return None
+            return (
+                [self.book.move(cur, rules.FAILED, {"failure": why}, reason=why)],
+                {"paymentId": payment_id, "why": why},
+                None,
+            )
+
+        self.book.change(order_id, "payment_failed", build, lock={"open": False})
+
+    def compensate(
+        self, order_id: str, payment_id: str, why: str, found_intent: str | None = None, charge_lost: bool = False
+    ) -> None:
+        """Money taken comes back, stock held or sold is released. ``charge_lost``: a charge was
+        sent and its answer never recorded (the task died, or a deferred charge is given up);
+        Stripe is asked, by our metadata, whether it took the money."""
+        p = find(self.book.payments.partition(order_id), payment_id)
+        intent_id = p.get("intentId") or found_intent
+        if not intent_id and charge_lost and p["status"] == rules.PROCESSING:
+            intent_id = self.stripe.lost_intent(payment_id, epoch(p))
+        charged = bool(intent_id) and self.stripe.retrieve(str(intent_id)).outcome == "succeeded"
+        if not charged:
+            self.fail(order_id, payment_id, why)
+            return
+        order = self.orders.get(order_id)
+        amount = int(p["amount"]) - int(p.get("refunded", 0))
+        ref = f"comp-{payment_id}"
+        stripe_refund = (
+            self.stripe.refund(
+                str(intent_id), amount, ref, "checkout compensation", {"orderId": order_id, "refundId": ref}, epoch(p)
+            )
+            if amount > 0
+            else None
+        )
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] == rules.REFUNDED:
+                return None
+            captured = int(cur.get("captured", 0)) or int(cur["amount"])  # Stripe took it, either way
+            sets = {
+                "failure": why,
+                "captured": captured,
+                "refundable": 0,
+                "refunded": int(cur.get("refunded", 0)) + amount,
+                "intentId": intent_id,
+            }
+            items = []
+            if cur["status"] == rules.SUCCEEDED:  # it was captured in the ledger: reverse it
+                sets["reversed"], reversal = self.ledger.reversal(cur, ref, amount)
+                items += reversal
+            else:  # charged at Stripe but never recorded: the ledger gets the charge and its refund
+                if not cur.get("intentId"):  # found at Stripe: its events find us too
+                    items.append(self.book.payments.intent_request(str(intent_id), order_id, payment_id))
+                items.append(
+                    self.ledger.repo.entry_request(
+                        order_id,
+                        "CHARGE",
+                        payment_id,
+                        captured,
+                        cur["currency"],
+                        {"paymentId": payment_id, "intentId": intent_id},
+                    )
+                )
+            items.insert(0, self.book.move(cur, rules.REFUNDED, sets, reason=why))
+            items.append(
+                self.ledger.repo.entry_request(
+                    order_id,
+                    "REFUND",
+                    ref,
+                    amount,
+                    cur["currency"],
+                    {"paymentId": payment_id, "stripeRefundId": stripe_refund},
+                )
+            )
+            return items, {"paymentId": payment_id, "refunded": amount, "why": why}, None
+
+        self.book.change(order_id, "payment_compensated", build, lock={"open": False})
+        if order["status"] == PENDING_PAYMENT:
+            # An expired hold is released now (a no-op if the sweeper won); a live one stays, so
+            # the customer can pay again while it lasts.
+            self.orders.expire(order, SYSTEM)
+        elif order["status"] == PAID:  # sold units go back on sale, and the order says it was refunded
+            items, cancelled = self.orders.transition(
+                order, "CANCELLED", SYSTEM, f"checkout failed after payment: {why}"
+            )
+            tx.commit(items, f"order:{order_id}:compensate")
+            done = self.orders.refunded_items(cancelled, int(order["total"]), SYSTEM, "checkout compensation")
+            tx.commit(done, f"order:{order_id}:compensated")
+        self.book.bus.alert(
+            "PaymentCompensated", {"orderId": order_id, "paymentId": payment_id, "amount": amount, "why": why}
+        )
+
+    def settle_expired(self, order_id: str) -> str:
+        """The order's reservation ran out: no open payment may outlive it. A checkout that
+        died without reaching its Catch (a runtime error, a timed-out execution) leaves one
+        behind; money Stripe took for it goes back, an unfinished intent is cancelled."""
+        state = self.book.payments.partition(order_id)
+        open_ = [p for p in state["payments"] if p["status"] in rules.OPEN]
+        for p in open_:
+            why = "the reservation expired before the payment completed"
+            if p.get("intentId"):
+                self.stripe.cancel(p["intentId"], f"cancel-{p['paymentId']}")  # a no-op once it succeeded
+            # A charge whose answer never came back (a deferred one, a task that died) may have
+            # taken money: Stripe is asked before the payment is failed.
+            self.compensate(order_id, p["paymentId"], why, charge_lost=not p.get("intentId"))
+        return f"settled {len(open_)} open payment(s)" if open_ else "no open payment"

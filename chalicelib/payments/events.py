@@ -1,0 +1,97 @@
+"""Stripe's events (the stripe-events queue's consumer): what Stripe says happened moves our
+records forward, never backwards. Stripe's record wins: money it took for a payment we gave up
+goes back; a second PaymentIntent for one payment is refunded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.payments import rules
+from chalicelib.payments.book import PaymentBook
+from chalicelib.payments.compensation import Compensation
+from chalicelib.payments.gateway import Transient
+from chalicelib.payments.ports import Stripe, Workflows
+
+
+@dataclass
+class StripeEvents:
+    book: PaymentBook
+    stripe: Stripe
+    workflows: Workflows
+    compensation: Compensation
+
+    def apply(self, event: dict[str, Any]) -> str:
+        """Apply one verified Stripe event; the answer says what it did (logged by the consumer)."""
+        alert = self.book.bus.alert
+        problem = rules.event_problem(event)  # the route checked it; a message queued before may not be
+        if problem:
+            event_id = str(event.get("id"))[:255] if isinstance(event, dict) else "-"
+            alert("StripeEventMalformed", {"eventId": event_id, "problem": problem})
+            return "malformed"
+        kind = event["type"]
+        obj = (event.get("data") or {}).get("object") or {}
+        if kind == "charge.dispute.created":
+            alert("ChargeDisputed", {"eventId": event["id"], "charge": obj.get("charge"), "amount": obj.get("amount")})
+            return "alerted"
+        intent_id = obj.get("payment_intent") if kind.startswith("charge.") else obj.get("id")
+        ref = self.book.payments.intent(str(intent_id)) if intent_id else None
+        meta = obj.get("metadata") or {}
+        order_id = (ref or {}).get("orderId") or meta.get("orderId")
+        payment_id = (ref or {}).get("paymentId") or meta.get("paymentId")
+        if not order_id or not payment_id:
+            alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "intent": intent_id})
+            return "unknown order"
+        state = self.book.payments.partition(str(order_id))
+        p = next((x for x in state["payments"] if x["paymentId"] == payment_id), None)
+        if p is None:
+            alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "orderId": order_id})
+            return "unknown payment"
+        if kind == "charge.refunded":
+            if int(obj.get("amount_refunded", 0)) != int(p.get("refunded", 0)):
+                alert(
+                    "RefundDrift",
+                    {"orderId": order_id, "stripe": obj.get("amount_refunded"), "ours": p.get("refunded")},
+                )
+                return "drift"
+            return "in step"
+        problems = rules.mismatch(p, obj.get("amount"), obj.get("currency"), meta.get("orderId"))
+        if not problems and p.get("intentId") and intent_id != p["intentId"]:
+            # Another PaymentIntent for the same payment: a second charge. Give it back.
+            if kind == "payment_intent.succeeded":
+                self.stripe.refund(
+                    str(intent_id),
+                    int(obj["amount"]),
+                    f"orphan-{intent_id}",
+                    "duplicate charge",
+                    {"orderId": str(order_id), "refundId": f"orphan-{intent_id}"},
+                    int(obj.get("created") or 0) or None,
+                )
+            alert(
+                "OrphanPaymentIntent",
+                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
+            )
+            return "orphan intent" + (" refunded" if kind == "payment_intent.succeeded" else "")
+        if problems:
+            alert("StripeEventMismatch", {"eventId": event["id"], "orderId": order_id, "problems": problems})
+            return "mismatch"
+        if kind == "payment_intent.succeeded" and p["status"] == rules.FAILED:
+            # Stripe took money for a payment we had given up (its answer came too late, or after
+            # the reservation ran out): Stripe's record wins, and the money goes back.
+            self.compensation.compensate(
+                str(order_id), str(payment_id), "charged at Stripe after the payment was given up", str(intent_id)
+            )
+            return "late charge refunded"
+        target = rules.event_moves(kind, p["status"])
+        if target is None:
+            return "no move"
+        token = p.get("waitToken")
+        if p["status"] == rules.REQUIRES_ACTION:
+            if not token:
+                raise Transient("the checkout is not waiting yet")  # the message comes back shortly
+            if target == rules.SUCCEEDED:
+                self.workflows.succeed(token, {"phase": "charged"})
+            elif target == rules.FAILED:
+                self.workflows.fail(token, "Declined", "authentication failed")
+            return "resumed"
+        return "left to the running checkout"

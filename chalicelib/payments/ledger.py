@@ -1,0 +1,163 @@
+"""The ledger: immutable money movements, one row per movement, written in the same transaction
+as the payment change that causes it (so money moved is never left unrecorded, nor the reverse).
+
+transactions table (no TTL, point-in-time recovery): ``ORDER#<orderId>`` / ``<KIND>#<id>``
+entries, written once (``attribute_not_exists``), GSIs ``byMerchant`` (a vendor's entries) and
+``byDay``. Kinds: CHARGE, REFUND, FEE (the platform's), SETTLEMENT (a vendor's share) and their
+_REVERSALs; how they must add up is ``rules.balanced``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.core.dynamo import from_item, put_new, strip, values
+from chalicelib.core.tx import Tagged
+from chalicelib.payments import rules
+
+if TYPE_CHECKING:
+    from chalicelib.payments.book import Built, PaymentBook
+
+
+def _pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+class LedgerRepo:
+    @property
+    def table(self) -> str:
+        return get_settings().transactions_table
+
+    def entry_request(
+        self,
+        order_id: str,
+        kind: str,
+        entry_id: str,
+        amount: int,
+        currency: str,
+        details: dict[str, Any],
+        merchant_id: str | None = None,
+    ) -> Tagged:
+        """One immutable ledger entry; written once (a replay of the same step cannot add another)."""
+        now = datetime.now(UTC)
+        item = {
+            "pk": _pk(order_id),
+            "sk": f"{kind}#{entry_id}",
+            "orderId": order_id,
+            "kind": kind,
+            "entryId": entry_id,
+            "amount": amount,
+            "currency": currency,
+            "merchantId": merchant_id,
+            "day": now.date().isoformat(),
+            "createdKey": f"{now.isoformat()}#{order_id}#{kind}#{entry_id}",
+            "createdAt": now.isoformat(),
+            **details,
+        }
+        return Tagged(f"ledger:{kind}#{entry_id}", put_new(self.table, item))
+
+    def entries(self, order_id: str) -> list[dict[str, Any]]:
+        """An order's entries, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": values(p=_pk(order_id)),
+                "ConsistentRead": True,
+            }
+        )
+
+    def day_entries(self, day: str) -> list[dict[str, Any]]:
+        """Every entry written on one UTC day (``YYYY-MM-DD``): the byDay index, every page."""
+        return self._all(
+            {
+                "TableName": self.table,
+                "IndexName": "byDay",
+                "KeyConditionExpression": "#d = :d",
+                "ExpressionAttributeNames": {"#d": "day"},
+                "ExpressionAttributeValues": values(d=day),
+            }
+        )
+
+    def _all(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = aws.client("dynamodb").query(**args)
+            out += [e for e in (strip(from_item(x)) for x in resp.get("Items", [])) if e]
+            if "LastEvaluatedKey" not in resp:
+                return out
+            args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
+
+
+@dataclass
+class Ledger:
+    """Which entries a capture, a refund or a reversal writes (the rules in ``rules.py``)."""
+
+    repo: LedgerRepo
+
+    def settlement_items(self, p: dict[str, Any], captured: int) -> tuple[int, dict[str, int], list[Tagged]]:
+        """The platform fee and each vendor's share of ``captured``, as entries written once."""
+        fee, shares = rules.settlement(captured, p["lines"], get_settings().platform_fee_bps)
+        order_id, payment_id, currency = p["orderId"], p["paymentId"], p["currency"]
+        items = [self.repo.entry_request(order_id, "FEE", payment_id, fee, currency, {"paymentId": payment_id})]
+        for vendor, amount in sorted(shares.items()):
+            items.append(
+                self.repo.entry_request(
+                    order_id,
+                    "SETTLEMENT",
+                    f"{payment_id}#{vendor}",
+                    amount,
+                    currency,
+                    {"paymentId": payment_id},
+                    merchant_id=vendor,
+                )
+            )
+        return fee, shares, items
+
+    def reversal(self, p: dict[str, Any], ref: str, amount: int) -> tuple[dict[str, int], list[Tagged]]:
+        """Take ``amount`` back from what was settled (each vendor and the fee in proportion to
+        what they still hold), so the order's ledger stays balanced. Returns the payment's new
+        ``reversed`` tallies and the entries (none when nothing was settled)."""
+        settled = {k: int(v) for k, v in (p.get("settled") or {}).items()}
+        done = {k: int(v) for k, v in (p.get("reversed") or {}).items()}
+        if not settled or amount <= 0:
+            return done, []
+        held = {k: v - done.get(k, 0) for k, v in settled.items()}
+        fee = int(p.get("fee", 0)) - done.get("PLATFORM", 0)
+        items = []
+        for who, share in sorted(rules.refund_reversal(amount, held, fee).items()):
+            if share == 0:
+                continue
+            kind = "FEE_REVERSAL" if who == "PLATFORM" else "SETTLEMENT_REVERSAL"
+            items.append(
+                self.repo.entry_request(
+                    p["orderId"],
+                    kind,
+                    f"{ref}#{who}",
+                    share,
+                    p["currency"],
+                    {"paymentId": p["paymentId"], "refundId": ref},
+                    merchant_id=None if who == "PLATFORM" else who,
+                )
+            )
+            done[who] = done.get(who, 0) + share
+        return done, items
+
+    def settle_unsplit(self, book: PaymentBook, order_id: str, payment_id: str) -> None:
+        """A SUCCEEDED payment with no fee or vendor shares (captured before captures carried
+        their settlement): split it now, once."""
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = next((p for p in st["payments"] if p["paymentId"] == payment_id), None)
+            if cur is None or cur["status"] != rules.SUCCEEDED or cur.get("settled"):
+                return None
+            fee, shares, items = self.settlement_items(cur, int(cur["captured"]))
+            sets = {"settled": shares, "fee": fee}
+            items.insert(0, book.payments.payment_request(order_id, payment_id, rules.SUCCEEDED, sets))
+            return items, {"paymentId": payment_id, "fee": fee, "vendors": shares}, None
+
+        book.change(order_id, "settlement", build)

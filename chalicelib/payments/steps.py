@@ -1,0 +1,345 @@
+"""The checkout's steps, one per Lambda task of ``stepfunctions/checkout.asl.json`` and
+``checkout_await.asl.json``, plus the failed-transactions retry of a deferred charge.
+
+Steps are idempotent: a step that finds its work done answers as if it had done it, so an
+at-least-once workflow re-run has no second effect on money. A step that must stop the
+checkout for a business reason raises ``Refused`` (caught by the workflow, never retried).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.audit.repo import Actor
+from chalicelib.core import events, logs, metrics
+from chalicelib.core.errors import Conflict
+from chalicelib.payments import rules
+from chalicelib.payments.book import PENDING_PAYMENT, SYSTEM, Built, PaymentBook, Refused, epoch, error_text, find
+from chalicelib.payments.checkout import payable
+from chalicelib.payments.compensation import Compensation
+from chalicelib.payments.fraud import FraudScreen
+from chalicelib.payments.gateway import Transient
+from chalicelib.payments.ledger import Ledger
+from chalicelib.payments.ports import Orders, RetryQueue, Stripe, Users, Workflows
+from chalicelib.users.rules import missing_profile_fields
+
+log = logs.get_logger("freshcart.payments")
+
+
+def _screened(screen: dict[str, Any] | None, email: str | None) -> dict[str, Any]:
+    """The payment's fields from the checkout's validation and screening (absent ones unset)."""
+    fraud = (screen or {}).get("fraud")
+    return {k: v for k, v in {"fraud": fraud, "email": email}.items() if v}
+
+
+@dataclass
+class CheckoutSteps:
+    book: PaymentBook
+    ledger: Ledger
+    stripe: Stripe
+    orders: Orders
+    users: Users
+    workflows: Workflows
+    fraud: FraudScreen
+    compensation: Compensation
+    retries: RetryQueue
+
+    def validate(self, order_id: str, payment_id: str) -> dict[str, Any]:
+        order = self.orders.get(order_id)
+        p = find(self.book.payments.partition(order_id), payment_id)
+        if p["status"] != rules.PROCESSING:
+            raise Refused(f"payment is {p['status']}, not PROCESSING")
+        problems = []
+        try:
+            payable(order)
+        except Conflict as exc:
+            problems.append(exc.message)
+        user = self.users.get(order["userId"], consistent=True) or {}
+        if user.get("status", "active") != "active":
+            problems.append("account is not active")
+        missing = missing_profile_fields(user)
+        if missing:
+            problems.append(f"profile is missing: {', '.join(missing)}")
+        if int(order["total"]) != int(p["amount"]) or order["currency"] != p["currency"]:
+            problems.append("the order's total changed")
+        if problems:  # recorded by the Refused step, with the payment's failure
+            raise Refused("; ".join(problems))
+        # Nothing is written here: the charge records what the screening found, in its own change.
+        return {"orderId": order_id, "paymentId": payment_id, "email": user.get("email")}
+
+    def check_method(self, order_id: str, payment_id: str) -> dict[str, Any]:
+        p = find(self.book.payments.partition(order_id), payment_id)
+        ok, why = self.stripe.check_method(p["method"])
+        return {"valid": ok, "problem": why}
+
+    def score_fraud(self, order_id: str, payment_id: str) -> dict[str, Any]:
+        order = self.orders.get(order_id)
+        p = find(self.book.payments.partition(order_id), payment_id)
+        user = self.users.get(order["userId"]) or {}
+        return self.fraud.score(order, user, p.get("client") or {}).as_dict()  # recorded by the charge or the hold
+
+    def charge(
+        self, order_id: str, payment_id: str, screen: dict[str, Any] | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """Charge the card, and record with it what validation and screening found (one change,
+        one chain row: ``screen`` is the parallel step's result, ``email`` the validated profile's)."""
+        state = self.book.payments.partition(order_id)
+        p = find(state, payment_id)
+        if p["status"] != rules.PROCESSING:
+            if p["status"] in (rules.SUCCEEDED, rules.REQUIRES_ACTION):
+                return {"outcome": "succeeded" if p["status"] == rules.SUCCEEDED else "requires_action"}
+            raise Refused(f"payment is {p['status']}")
+        metadata = {"orderId": p["orderId"], "paymentId": p["paymentId"], "userId": p["userId"]}
+        charge = self.stripe.charge(
+            int(p["amount"]), p["currency"], p["method"], metadata, f"pi-{payment_id}", None, epoch(p)
+        )
+        if charge.outcome == "processing":  # neither taken nor declined yet: ask again later
+            raise Transient(f"PaymentIntent {charge.intent_id} is still processing at Stripe")
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            sets: dict[str, Any] = {
+                "intentId": charge.intent_id,
+                "clientSecret": charge.client_secret,
+                **_screened(screen, email),
+            }
+            items = []
+            if charge.outcome == "declined":
+                sets["failure"] = charge.decline or "declined"
+            if charge.intent_id:
+                items.append(self.book.payments.intent_request(charge.intent_id, order_id, payment_id))
+            items.append(
+                self.book.payments.payment_request(
+                    order_id, payment_id, cur["status"], {k: v for k, v in sets.items() if v}
+                )
+            )
+            details = {"paymentId": payment_id, "outcome": charge.outcome, "intentId": charge.intent_id}
+            return items, {**details, **({"screen": screen} if screen else {})}, None
+
+        self.book.change(order_id, f"charge_{charge.outcome}", build, state=state)
+        return {"outcome": charge.outcome}
+
+    def park(
+        self, order_id: str, payment_id: str, kind: str, screen: dict[str, Any] | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """Wait for 3-D Secure (``action``) or a manager (``review``) in the Standard workflow; a
+        hold records the screening that caused it."""
+        order = self.orders.get(order_id)
+        target = rules.REQUIRES_ACTION if kind == "action" else rules.HELD
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] == target:
+                return None
+            if not rules.can_move(cur["status"], target):
+                raise Refused(f"payment is {cur['status']}")
+            details = {"paymentId": payment_id, "waitingFor": kind, **({"screen": screen} if screen else {})}
+            return [self.book.move(cur, target, _screened(screen, email))], details, None
+
+        self.book.change(order_id, "awaiting_" + kind, build)
+        self.workflows.start_wait(order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(time.time()))
+        return {"waiting": kind}
+
+    def wait(self, order_id: str, payment_id: str, kind: str, token: str) -> dict[str, Any]:
+        """Keep the task token where the webhook consumer or the manager's decision finds it."""
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            item = self.book.payments.payment_request(order_id, payment_id, cur["status"], {"waitToken": token})
+            return [item], {"paymentId": payment_id, "waitingFor": kind}, cur
+
+        cur = self.book.change(order_id, "wait_started", build)
+        # The customer may have finished 3-D Secure before the token was stored: look once.
+        if (
+            kind == "action"
+            and cur
+            and cur.get("intentId")
+            and self.stripe.retrieve(cur["intentId"]).outcome == "succeeded"
+        ):
+            self.workflows.succeed(token, {"phase": "charged"})
+        return {"stored": True}
+
+    def resume(self, order_id: str, payment_id: str, decision: dict[str, Any]) -> dict[str, Any]:
+        phase = str(decision.get("phase") or "charged")
+        if phase == "approved":
+
+            def build(st: dict[str, Any]) -> Built:
+                cur = find(st, payment_id)
+                if cur["status"] != rules.HELD:
+                    return None
+                return (
+                    [self.book.move(cur, rules.PROCESSING, reason="approved by a manager")],
+                    {"paymentId": payment_id},
+                    None,
+                )
+
+            self.book.change(order_id, "review_approved", build)
+        self.workflows.start_checkout(order_id, payment_id, phase)
+        return {"resumed": phase}
+
+    def abandon(self, order_id: str, payment_id: str, kind: str, error: Any) -> dict[str, Any]:
+        """The wait ended without success: 3-D Secure not finished in time or failed, or the
+        review rejected or timed out. An unfinished intent is cancelled and the payment fails; one
+        the customer finished at the last moment (the cancel comes too late) is refunded."""
+        why = error_text(error)
+        p = find(self.book.payments.partition(order_id), payment_id)
+        if p.get("intentId") and kind == "action":
+            self.stripe.cancel(p["intentId"], f"cancel-{payment_id}")
+        self.compensation.compensate(order_id, payment_id, why)  # fails it, or refunds a charge that got through
+        return {"abandoned": why}
+
+    def mark_paid(self, order_id: str, payment_id: str) -> dict[str, Any]:
+        """Stock committed, order PAID, ledger CHARGE, the platform fee and each vendor's share,
+        payment SUCCEEDED: one transaction, so money taken is never left unsplit."""
+        order = self.orders.get(order_id)
+        state = self.book.payments.partition(order_id)
+        p = find(state, payment_id)
+        if p["status"] == rules.SUCCEEDED:
+            if not p.get("settled"):  # paid before captures carried their settlement
+                self.ledger.settle_unsplit(self.book, order_id, payment_id)
+            return self._paid_result(order, p)
+        if p["status"] not in (rules.PROCESSING, rules.REQUIRES_ACTION):
+            raise Refused(f"payment is {p['status']}")
+        if self.stripe.retrieve(p["intentId"]).outcome != "succeeded":  # paid only on a server-seen success
+            raise Refused(f"PaymentIntent {p['intentId']} is not succeeded")
+        if order["status"] != PENDING_PAYMENT:
+            raise Refused(f"order is {order['status']}: the reservation is gone")
+        summary = {"paymentId": payment_id, "intentId": p["intentId"], "amount": int(p["amount"])}
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] == rules.SUCCEEDED:
+                return None
+            amount = int(cur["amount"])
+            fee, shares, settlement = self.ledger.settlement_items(cur, amount)
+            sets = {"captured": amount, "refundable": amount, "settled": shares, "fee": fee}
+            charge = self.ledger.repo.entry_request(
+                order_id,
+                "CHARGE",
+                payment_id,
+                amount,
+                cur["currency"],
+                {"paymentId": payment_id, "intentId": cur["intentId"]},
+            )
+            paid = {"paymentId": payment_id, "amount": amount, "status": rules.SUCCEEDED}
+            items = [
+                self.book.move(cur, rules.SUCCEEDED, sets),
+                charge,
+                *settlement,
+                # the order keeps what its views and the report read; the intent is the payment's
+                *self.orders.paid_items(order, paid, SYSTEM, int(time.time())),
+            ]
+            return items, {**summary, "fee": fee, "vendors": shares}, None
+
+        try:
+            self.book.change(order_id, "payment_captured", build, state=state)
+        except Conflict:
+            raise Refused("the order's reservation expired before it was paid") from None
+        metrics.count("PaymentsSucceeded", Service="payments")
+        amount = int(p["amount"])
+        return self._paid_result(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
+
+    @staticmethod
+    def _paid_result(order: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        data = {
+            "orderId": order["orderId"],
+            "paymentId": p["paymentId"],
+            "userId": p["userId"],
+            "email": p.get("email"),
+            "amount": int(p["amount"]),
+            "currency": p["currency"],
+            "vendorIds": sorted({x["vendorId"] for x in p.get("lines", [])}),
+        }
+        record = {**data, "intentId": p.get("intentId"), "status": rules.SUCCEEDED, "capturedAt": now.isoformat()}
+        created = datetime.fromisoformat(p["createdAt"])
+        analytics = {**data, "seconds": round((now - created).total_seconds(), 3), "fraud": p.get("fraud")}
+        return {
+            # the same event id however often the checkout runs: the customer is emailed once
+            "event": json.dumps({**events.envelope("PaymentSucceeded", data), "eventId": f"paid-{p['paymentId']}"}),
+            # one JSON line: Firehose batches the lines into objects under transactions/YYYY/MM/DD/HH/
+            "record": json.dumps(record) + "\n",
+            "analytics": json.dumps(events.envelope("CheckoutCompleted", analytics)),
+        }
+
+    def finish(
+        self,
+        order_id: str,
+        payment_id: str,
+        outcome: str,
+        error: Any,
+        screen: dict[str, Any] | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Where the checkout ends when it does not end paid (a deferred charge keeps what the
+        screening found, for the retry's charge)."""
+        why = error_text(error)
+        if outcome == "failed":
+            self.compensation.fail(order_id, payment_id, why)
+        elif outcome == "deferred":
+            self._defer(order_id, payment_id, why, screen, email)
+        elif outcome in ("compensate", "broken"):
+            self.compensation.compensate(order_id, payment_id, why)
+        elif outcome == "charge_broken":  # the charge task died: its answer may be lost
+            self.compensation.compensate(order_id, payment_id, why, charge_lost=True)
+        elif outcome == "fanout_failed":
+            self.book.bus.alert("CheckoutFanOutFailed", {"orderId": order_id, "paymentId": payment_id, "error": why})
+        return {"outcome": outcome, "why": why}
+
+    def _defer(
+        self, order_id: str, payment_id: str, why: str, screen: dict[str, Any] | None, email: str | None
+    ) -> None:
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] != rules.PROCESSING:
+                return None
+            sets = {"deferred": why, **_screened(screen, email)}
+            item = self.book.payments.payment_request(order_id, payment_id, rules.PROCESSING, sets)
+            return [item], {"paymentId": payment_id, "why": why, **({"screen": screen} if screen else {})}, None
+
+        self.book.change(order_id, "payment_deferred", build)
+        self.retries.send({"kind": "charge", "orderId": order_id, "paymentId": payment_id})
+
+    def retry_deferred(self, order_id: str, payment_id: str) -> str:
+        """The failed-transactions consumer's charge: charge again with the same idempotency key; a
+        transient failure raises (the message comes back; after 3 receives, the DLQ)."""
+        p = find(self.book.payments.partition(order_id), payment_id)
+        if p["status"] != rules.PROCESSING:
+            return f"payment is {p['status']}"
+        try:
+            validated = self.validate(order_id, payment_id)
+        except Refused as exc:  # e.g. the reservation expired meanwhile: the lost charge is refunded
+            self.compensation.compensate(order_id, payment_id, str(exc), charge_lost=True)
+            return "failed"
+        outcome = self.charge(order_id, payment_id, None, validated.get("email"))["outcome"]  # Transient propagates
+        if outcome == "succeeded":
+            self.workflows.start_checkout(order_id, payment_id, "charged")
+        elif outcome == "requires_action":
+            self.park(order_id, payment_id, "action")
+        else:
+            self.compensation.fail(order_id, payment_id, "the card was declined")
+        return str(outcome)
+
+    def resolve(self, order_id: str, approve: bool, actor: Actor, reason: str | None) -> None:
+        """A manager's decision on a payment held for review ends its wait."""
+        held = [p for p in self.book.payments.partition(order_id)["payments"] if p["status"] == rules.HELD]
+        if not held:
+            if approve:
+                raise Conflict(
+                    "this order is not held for review", code="invalid_transition", fields={"status": "PENDING_PAYMENT"}
+                )
+            return
+        p = held[-1]
+        if not p.get("waitToken"):
+            raise Conflict("the review is not ready yet; retry in a moment", code="contention")
+        if approve:
+            self.workflows.succeed(p["waitToken"], {"phase": "approved", "by": actor.user_id})
+            return
+        try:
+            self.workflows.fail(p["waitToken"], "Rejected", reason or "rejected by a manager")
+        except Conflict:  # a retried reject: the wait already ended (the payment fails meanwhile)
+            log.info("review already ended", extra={"orderId": order_id, "paymentId": p["paymentId"]})
