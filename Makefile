@@ -10,7 +10,7 @@ AWS_PORT ?= 4566
 STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset fault redrive verify-chain backfill test test-fast lint fmt typecheck bench package deploy infra chalice-deploy mailbox job jobs clean
+.PHONY: run aws seed events reset fault redrive verify-chain migrate-orders backfill test test-fast lint fmt typecheck bench package deploy infra chalice-deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -40,6 +40,9 @@ redrive: venv  ## move a DLQ's messages back to its queue: Q=failed-transactions
 
 verify-chain: venv  ## check an order's payment audit chain: ORDER=<orderId>
 	$(LOCAL) ops verify-chain $(ORDER)
+
+migrate-orders: venv  ## move refunds out of stored orders' status onto their refund axis (idempotent)
+	$(LOCAL) ops migrate-orders
 
 reset: venv  ## forget the kept data (the stack must be stopped)
 	$(LOCAL) reset

@@ -4,6 +4,7 @@ run them against the running local stack.
 
     python -m chalicelib.ops redrive freshcart-prod-failed-transactions-dlq [--limit N]
     python -m chalicelib.ops verify-chain ORDER_ID [ORDER_ID ...]
+    python -m chalicelib.ops migrate-orders
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--limit", type=int, default=None, help="at most this many messages")
     v = sub.add_parser("verify-chain", help="check orders' payment audit chains; exit 1 on a broken one")
     v.add_argument("orders", nargs="+", metavar="ORDER_ID")
+    sub.add_parser("migrate-orders", help="move refunds out of orders' status onto their refund axis (idempotent)")
     args = parser.parse_args(argv)
 
     if args.command == "redrive":
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from chalicelib import bootstrap
 
+    if args.command == "migrate-orders":
+        print(bootstrap.order_lifecycle().migrate_refund_axis())
+        return 0
     broken = 0
     payments = bootstrap.payments()
     for order_id in args.orders:

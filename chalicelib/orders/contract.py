@@ -24,8 +24,6 @@ Status = Literal[
     "CANCELLED",
     "REJECTED",
     "EXPIRED",
-    "REFUNDED",
-    "PARTIALLY_REFUNDED",
 ]
 assert set(Status.__args__) == set(rules.TRANSITIONS)  # type: ignore[attr-defined]
 
@@ -75,8 +73,13 @@ class HistoryEntry(View):
 
 
 class Refund(View):
-    status: str
-    amount: int
+    """The refund axis, beside the fulfilment ``status``."""
+
+    status: Literal["PARTIAL", "DONE", "REQUIRED"] = Field(
+        description="PARTIAL: some refunded; DONE: all; REQUIRED: cancelled or rejected after payment, the rest owed"
+    )
+    amount: int = Field(description="refunded so far, minor units")
+    owed: int = Field(0, description="still to refund (REQUIRED), minor units")
     currency: str
 
 

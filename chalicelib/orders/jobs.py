@@ -21,8 +21,6 @@ EVENT_FOR_STATUS = {
     rules.EXPIRED: "OrderExpired",
     rules.DISPATCHED: "OrderDispatched",
     rules.DELIVERED: "OrderDelivered",
-    rules.REFUNDED: "OrderRefunded",
-    rules.PARTIALLY_REFUNDED: "OrderPartiallyRefunded",
 }
 
 
@@ -53,10 +51,15 @@ def order_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | No
                 },
             )
         ]
+    out = []
     if old is not None and old.get("status") != new.get("status") and new["status"] in EVENT_FOR_STATUS:
-        extra = {"refundRequired": True} if (new.get("refund") or {}).get("status") == "REQUIRED" else {}
-        return [(EVENT_FOR_STATUS[new["status"]], {**data, "from": old.get("status"), **extra})]
-    return []
+        extra = {"refundRequired": True} if (new.get("refund") or {}).get("status") == rules.REFUND_REQUIRED else {}
+        out.append((EVENT_FOR_STATUS[new["status"]], {**data, "from": old.get("status"), **extra}))
+    refund, before = new.get("refund") or {}, (old or {}).get("refund") or {}
+    if refund.get("amount", 0) != before.get("amount", 0):  # the refund axis moved: money went back
+        now = int(refund["amount"]) - int(before.get("amount", 0))
+        out.append(("OrderRefunded", {**data, "refund": refund, "refundedNow": now}))
+    return out
 
 
 @bp.lambda_function(name="order_stream")

@@ -21,6 +21,8 @@ from chalicelib.orders import rules
 from chalicelib.orders.repo import OrdersRepo
 from chalicelib.orders.views import load, view, visible
 
+log = logs.get_logger("freshcart.orders")
+
 
 class Reviews(Protocol):
     """The payments domain's side of a fraud hold: a manager's decision resumes or ends it."""
@@ -74,13 +76,14 @@ class OrderLifecycle:
         return self.transition(order, rules.PAID, actor, None, {"payment": payment}, live_at=now)[0]
 
     def refunded_items(self, order: dict[str, Any], refunded: int, actor: Actor, reason: str | None) -> list[Tagged]:
-        """A paid order's refunds so far: REFUNDED once all of it is back, else PARTIALLY_REFUNDED."""
-        target = rules.REFUNDED if refunded >= int(order["total"]) else rules.PARTIALLY_REFUNDED
-        refund = {"status": "DONE" if target == rules.REFUNDED else "PARTIAL", "amount": refunded}
-        refund["currency"] = order["currency"]
-        if target == order["status"]:  # another partial refund: record it, no new status
-            return [self.orders.refund_progress_request(order["orderId"], order["status"], refund)]
-        return self.transition(order, target, actor, reason, {"refund": refund})[0]
+        """The order's refund state once ``refunded`` (in all) is back, with its audit row; its
+        fulfilment status is not touched (a partly refunded order still ships or cancels)."""
+        refund = rules.refund_after(order, refunded)
+        details = {"refund": refund, **({"reason": reason} if reason else {})}
+        return [
+            self.orders.refund_request(order["orderId"], order.get("refund"), refund),
+            audit.put_request(f"ORDER#{order['orderId']}", "order_refunded", actor, details),
+        ]
 
     def expire(self, order: dict[str, Any], actor: Actor) -> dict[str, Any] | None:
         """Release an unpaid order's stock once its hold has passed. Exactly once: the transition
@@ -96,6 +99,23 @@ class OrderLifecycle:
         released = sum(1 for order in due if self.expire(order, actor) is not None)
         return {"due": len(due), "released": released}
 
+    def migrate_refund_axis(self) -> dict[str, int]:
+        """Orders stored when refunds were in the status (REFUNDED, PARTIALLY_REFUNDED) get their
+        fulfilment status back and the refund on its own axis; old-shape ``refund`` maps too.
+        Each order moves only if unchanged since it was read; a re-run finds nothing to do."""
+        seen = moved = 0
+        for order in self.orders.legacy_refund_orders():
+            seen += 1
+            split = rules.legacy_split(order)
+            if split is None:
+                continue
+            try:
+                self.orders.ddb.update_item(**self.orders.migrate_request(order, split))
+                moved += 1
+            except self.orders.ddb.exceptions.ConditionalCheckFailedException:
+                log.warning("order changed during the migration; run it again", extra={"orderId": order["orderId"]})
+        return {"read": seen, "migrated": moved}
+
     def _stock_moves(self, order: dict[str, Any], target: str, sets: dict[str, Any]) -> list[Tagged]:
         """What a transition does to stock and promo use (and the order fields that record it)."""
         current, lines = order["status"], order["lines"]
@@ -110,7 +130,7 @@ class OrderLifecycle:
                 moves += self.catalog.promo_release_requests(order["promoCode"], order["userId"])
             return moves
         if current in rules.COMMITTED_STOCK and target in (rules.CANCELLED, rules.REJECTED):
-            sets["refund"] = {"status": "REQUIRED", "amount": order["total"], "currency": order["currency"]}
+            sets.setdefault("refund", rules.refund_on_cancel(order))  # what is not back yet is owed
             return [self.inventory.restock_request(*k) for k in keys]
         return []
 
@@ -167,6 +187,7 @@ class OrderLifecycle:
             release_hold=current in rules.HOLDS_STOCK,
             expired_before=expired_before,
             live_at=live_at,
+            refund_was=order.get("refund"),
         )
         details = {"from": current, **({"reason": reason} if reason else {})}
         row = audit.put_request(f"ORDER#{order['orderId']}", f"order_{target.lower()}", actor, details)

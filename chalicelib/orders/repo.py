@@ -24,6 +24,15 @@ def order_key(order_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": META}}
 
 
+def refund_guard(was: dict[str, Any] | None, names: dict[str, str], vals: dict[str, Any]) -> str:
+    """A condition: the order's refund state is still ``was`` (compared by its refunded amount)."""
+    if not was:
+        return "attribute_not_exists(refund)"
+    names["#ra"] = "amount"
+    vals.update(values(ra=int(was.get("amount", 0))))
+    return "refund.#ra = :ra"
+
+
 def hold_until(epoch: int) -> str:
     return f"{epoch:012d}"
 
@@ -93,8 +102,10 @@ class OrdersRepo:
         release_hold: bool,
         expired_before: int | None = None,
         live_at: int | None = None,
+        refund_was: dict[str, Any] | None = None,
     ) -> Tagged:
-        """Move an order from ``current`` to ``target`` only if it is still ``current``."""
+        """Move an order from ``current`` to ``target`` only if it is still ``current`` (and,
+        when it sets ``refund``, its refund is still ``refund_was``)."""
         names = {"#s": "status"}
         vals = values(cur=current, to=target, h=[history_entry], now=history_entry["at"])
         assigns = ["#s = :to", "history = list_append(history, :h)", "updatedAt = :now"]
@@ -106,6 +117,8 @@ class OrdersRepo:
         if release_hold:
             expression += " REMOVE holdPk, holdUntil"
         condition = "#s = :cur"
+        if "refund" in sets:  # a cancel's refund state: only over the one it was computed from
+            condition += " AND " + refund_guard(refund_was, names, vals)
         if expired_before is not None:
             condition += " AND holdUntil < :exp"
             vals.update(values(exp=hold_until(expired_before)))
@@ -126,7 +139,11 @@ class OrdersRepo:
             },
         )
 
-    def refund_progress_request(self, order_id: str, status: str, refund: dict[str, Any]) -> Tagged:
+    def refund_request(self, order_id: str, was: dict[str, Any] | None, refund: dict[str, Any]) -> Tagged:
+        """Set the order's refund state, only if it is still ``was`` (its refunded amount): two
+        refunds, or a refund and a cancel, never overwrite each other's sums."""
+        names: dict[str, str] = {}
+        vals: dict[str, Any] = values(r=refund)
         return Tagged(
             "order",
             {
@@ -134,12 +151,43 @@ class OrdersRepo:
                     "TableName": self.table,
                     "Key": order_key(order_id),
                     "UpdateExpression": "SET refund = :r",
-                    "ConditionExpression": "#s = :s",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": values(r=refund, s=status),
+                    "ConditionExpression": "attribute_exists(pk) AND " + refund_guard(was, names, vals),
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                    "ExpressionAttributeValues": vals,
                 }
             },
         )
+
+    def legacy_refund_orders(self) -> Iterator[dict[str, Any]]:
+        """Orders in the statuses that once held refunds, and cancelled or rejected ones (their
+        ``refund`` may be of the old shape): byStatus, every page (``ops migrate-orders``)."""
+        for status in ("REFUNDED", "PARTIALLY_REFUNDED", "CANCELLED", "REJECTED"):
+            args: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "byStatus",
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": values(s=status),
+            }
+            while True:
+                resp = self.ddb.query(**args)
+                yield from (o for o in (strip(from_item(i)) for i in resp.get("Items", [])) if o)
+                if "LastEvaluatedKey" not in resp:
+                    break
+                args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def migrate_request(self, order: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+        """An UpdateItem moving a stored order to ``sets`` only if it is still as read."""
+        return {
+            "TableName": self.table,
+            "Key": order_key(order["orderId"]),
+            "UpdateExpression": "SET #s = :to, refund = :r",
+            "ConditionExpression": "#s = :was AND updatedAt = :at",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": values(
+                to=sets["status"], r=sets["refund"], was=order["status"], at=order["updatedAt"]
+            ),
+        }
 
     def query(
         self,

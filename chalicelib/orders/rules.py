@@ -17,30 +17,66 @@ PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
     "DELIVERED",
 )
 CANCELLED, REJECTED, EXPIRED = "CANCELLED", "REJECTED", "EXPIRED"
-REFUNDED, PARTIALLY_REFUNDED = "REFUNDED", "PARTIALLY_REFUNDED"
-_REFUNDS = frozenset({REFUNDED, PARTIALLY_REFUNDED})
 
-# The order status machine: every transition is checked against this table.
+# The order's status is its fulfilment only; what was refunded of it is its own axis, the
+# ``refund`` field (``refund_after``), as Shopify keeps financial_status beside fulfillment_status.
 TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING_PAYMENT: frozenset({PAID, CANCELLED, REJECTED, EXPIRED}),
-    PAID: frozenset({APPROVED, CANCELLED, REJECTED}) | _REFUNDS,
-    APPROVED: frozenset({DISPATCHED, CANCELLED}) | _REFUNDS,
-    DISPATCHED: frozenset({DELIVERED}) | _REFUNDS,
-    DELIVERED: _REFUNDS,
-    # A paid order cancelled or rejected is refunded in full by the payments domain.
-    CANCELLED: _REFUNDS,
-    REJECTED: _REFUNDS,
+    PAID: frozenset({APPROVED, CANCELLED, REJECTED}),
+    APPROVED: frozenset({DISPATCHED, CANCELLED}),
+    DISPATCHED: frozenset({DELIVERED}),
+    DELIVERED: frozenset(),
+    CANCELLED: frozenset(),  # a paid one is refunded in full by the payments domain (``refund.owed``)
+    REJECTED: frozenset(),
     EXPIRED: frozenset(),
-    PARTIALLY_REFUNDED: _REFUNDS,
-    REFUNDED: frozenset(),
 }
 # Stock is held (reserved) while unpaid, committed once paid.
 HOLDS_STOCK = frozenset({PENDING_PAYMENT})
 COMMITTED_STOCK = frozenset({PAID, APPROVED})
-# Where an order's units can be, for stock reconciliation: held while unpaid; sold once paid unless
-# it was then cancelled or rejected (restocked). EXPIRED, and CANCELLED/REJECTED (released or
-# restocked), hold nothing; a REFUNDED order may have been either, so its history decides.
-STOCK_USE_STATUSES = (PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED, PARTIALLY_REFUNDED, REFUNDED)
+# Where an order's units can be, for stock reconciliation: held while unpaid, sold once paid.
+# EXPIRED, CANCELLED and REJECTED orders hold nothing (released, or restocked once paid).
+STOCK_USE_STATUSES = (PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED)
+
+# -- the refund axis -------------------------------------------------------------------------
+# ``refund``: {status, amount (refunded so far), owed (still to refund), currency}.
+#   PARTIAL: some of it refunded; DONE: all of it; REQUIRED: a paid order cancelled or rejected
+#   whose money is not all back yet (``owed``; the payments domain refunds it by itself).
+REFUND_PARTIAL, REFUND_DONE, REFUND_REQUIRED = "PARTIAL", "DONE", "REQUIRED"
+# Statuses of the time refunds were mixed into the fulfilment status (``legacy_split``).
+LEGACY_REFUNDED, LEGACY_PARTIALLY_REFUNDED = "REFUNDED", "PARTIALLY_REFUNDED"
+
+
+def refund_after(order: dict[str, Any], refunded: int) -> dict[str, Any]:
+    """The order's refund state once ``refunded`` (in all) is back: a cancelled or rejected paid
+    order still owes the rest."""
+    total, prev = int(order["total"]), order.get("refund") or {}
+    owing = prev.get("status") == REFUND_REQUIRED or order["status"] in (CANCELLED, REJECTED)
+    status = REFUND_DONE if refunded >= total else REFUND_REQUIRED if owing else REFUND_PARTIAL
+    owed = total - refunded if status == REFUND_REQUIRED else 0
+    return {"status": status, "amount": refunded, "owed": owed, "currency": order["currency"]}
+
+
+def refund_on_cancel(order: dict[str, Any]) -> dict[str, Any]:
+    """A paid order cancelled or rejected: what is not refunded yet is owed."""
+    refunded = int((order.get("refund") or {}).get("amount", 0))
+    return refund_after({**order, "status": CANCELLED}, refunded)
+
+
+def legacy_split(order: dict[str, Any]) -> dict[str, Any] | None:
+    """An order stored when refunds were in its status (REFUNDED, PARTIALLY_REFUNDED) or when
+    ``refund.amount`` of a REQUIRED refund was what was owed, as the fields it has now: the
+    fulfilment status it had before its refunds, and its ``refund``. None when already current."""
+    legacy = (LEGACY_REFUNDED, LEGACY_PARTIALLY_REFUNDED)
+    old = order.get("refund") or {}
+    if order["status"] not in legacy and (not old or "owed" in old):
+        return None
+    before = [h["status"] for h in order.get("history", []) if h.get("status") not in legacy]
+    status = (before[-1] if before else PAID) if order["status"] in legacy else order["status"]
+    if order["status"] == LEGACY_REFUNDED:
+        refunded = int(order["total"])
+    else:
+        refunded = 0 if old.get("status") == REFUND_REQUIRED else int(old.get("amount", 0))
+    return {"status": status, "refund": refund_after({**order, "status": status, "refund": None}, refunded)}
 
 
 def stock_use(order: dict[str, Any]) -> str | None:

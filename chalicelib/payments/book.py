@@ -92,11 +92,13 @@ class PaymentBook:
         actor: Actor = SYSTEM,
         lock: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
+        contended: tuple[str, ...] = (),
     ) -> Any:
         """Read the order's payments (or take ``state``, just read by the caller, for the first
         try), let ``build(state)`` return (items, details, result) or None (nothing to do), commit
         them with the next chain row; retry on a fresh read when another change of the same order
-        got there first. Returns ``result`` (or None)."""
+        got there first, or when an item tagged in ``contended`` (another domain's row that
+        ``build`` reads afresh, as the order) changed meanwhile. Returns ``result`` (or None)."""
         given = [state] if state is not None else []  # the caller's read serves the first attempt only
 
         def attempt() -> Any:
@@ -112,7 +114,7 @@ class PaymentBook:
             try:
                 tx.commit([head_item, row, *items], uow.attempt_token(f"payment:{order_id}:{prev_seq + 1}"))
             except tx.Cancelled as exc:
-                if exc.conflict or exc.hit(head_item):
+                if exc.conflict or exc.hit(head_item) or exc.failed & set(contended):
                     raise uow.Contended from None
                 raise Conflict("the payment changed meanwhile; retry", code="payment_changed") from None
             return result

@@ -1,15 +1,15 @@
 """Leave nothing half-done: a checkout that cannot end paid fails its payment, gives back money
-Stripe took for it, and releases the order's stock. Used by the steps, the sweeper of expired
-orders and Stripe's events."""
+Stripe took for it, and releases the order's stock once its hold is over. Used by the steps, the
+sweeper of expired orders and Stripe's events. It never undoes a sale: a SUCCEEDED payment (its
+order PAID in the same transaction) is refunded only through refunds.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core import tx
 from chalicelib.payments import rules
-from chalicelib.payments.book import PAID, PENDING_PAYMENT, SYSTEM, Built, PaymentBook, epoch, find
+from chalicelib.payments.book import PENDING_PAYMENT, SYSTEM, Built, PaymentBook, epoch, find
 from chalicelib.payments.ledger import Ledger
 from chalicelib.payments.ports import Orders, Stripe
 
@@ -43,6 +43,12 @@ class Compensation:
         sent and its answer never recorded (the task died, or a deferred charge is given up);
         Stripe is asked, by our metadata, whether it took the money."""
         p = find(self.book.payments.partition(order_id), payment_id)
+        if p["status"] in (rules.SUCCEEDED, rules.REFUNDED):
+            # A SUCCEEDED payment is a finished sale (its order PAID in the same transaction):
+            # nothing of a checkout is left to undo, whichever run asks. Its refunds are refunds.py's.
+            if p["status"] == rules.SUCCEEDED:
+                self.book.bus.alert("CompensationRefused", {"orderId": order_id, "paymentId": payment_id, "why": why})
+            return
         intent_id = p.get("intentId") or found_intent
         if not intent_id and charge_lost and p["status"] == rules.PROCESSING:
             intent_id = self.stripe.lost_intent(payment_id, epoch(p))
@@ -50,71 +56,36 @@ class Compensation:
         if not charged:
             self.fail(order_id, payment_id, why)
             return
-        order = self.orders.get(order_id)
-        amount = int(p["amount"]) - int(p.get("refunded", 0))
         ref = f"comp-{payment_id}"
-        stripe_refund = (
-            self.stripe.refund(
-                str(intent_id), amount, ref, "checkout compensation", {"orderId": order_id, "refundId": ref}, epoch(p)
-            )
-            if amount > 0
-            else None
+        amount = int(p["amount"])
+        stripe_refund = self.stripe.refund(
+            str(intent_id), amount, ref, "checkout compensation", {"orderId": order_id, "refundId": ref}, epoch(p)
         )
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] == rules.REFUNDED:
+            if cur["status"] in (rules.SUCCEEDED, rules.REFUNDED):
                 return None
-            captured = int(cur.get("captured", 0)) or int(cur["amount"])  # Stripe took it, either way
-            sets = {
-                "failure": why,
-                "captured": captured,
-                "refundable": 0,
-                "refunded": int(cur.get("refunded", 0)) + amount,
-                "intentId": intent_id,
-            }
-            items = []
-            if cur["status"] == rules.SUCCEEDED:  # it was captured in the ledger: reverse it
-                sets["reversed"], reversal = self.ledger.reversal(cur, ref, amount)
-                items += reversal
-            else:  # charged at Stripe but never recorded: the ledger gets the charge and its refund
-                if not cur.get("intentId"):  # found at Stripe: its events find us too
-                    items.append(self.book.payments.intent_request(str(intent_id), order_id, payment_id))
-                items.append(
-                    self.ledger.repo.entry_request(
-                        order_id,
-                        "CHARGE",
-                        payment_id,
-                        captured,
-                        cur["currency"],
-                        {"paymentId": payment_id, "intentId": intent_id},
-                    )
-                )
-            items.insert(0, self.book.move(cur, rules.REFUNDED, sets, reason=why))
-            items.append(
-                self.ledger.repo.entry_request(
-                    order_id,
-                    "REFUND",
-                    ref,
-                    amount,
-                    cur["currency"],
-                    {"paymentId": payment_id, "stripeRefundId": stripe_refund},
-                )
-            )
+            sets = {"failure": why, "captured": amount, "refundable": 0, "refunded": amount, "intentId": intent_id}
+            entry = self.ledger.repo.entry_request
+            details = {"paymentId": payment_id, "intentId": intent_id}
+            items = [
+                self.book.move(cur, rules.REFUNDED, sets, reason=why),
+                # charged at Stripe but never a sale: the ledger gets the charge and its refund
+                entry(order_id, "CHARGE", payment_id, amount, cur["currency"], details),
+                entry(order_id, "REFUND", ref, amount, cur["currency"], {**details, "stripeRefundId": stripe_refund}),
+            ]
+            if cur.get("intentId") != intent_id:  # found at Stripe: its events find us too
+                items.append(self.book.payments.intent_request(str(intent_id), order_id, payment_id))
             return items, {"paymentId": payment_id, "refunded": amount, "why": why}, None
 
         self.book.change(order_id, "payment_compensated", build, lock={"open": False})
+        order = self.orders.get(order_id)
         if order["status"] == PENDING_PAYMENT:
             # An expired hold is released now (a no-op if the sweeper won); a live one stays, so
-            # the customer can pay again while it lasts.
+            # the customer can pay again while it lasts. An order paid by another payment meanwhile
+            # is that payment's: it is not touched.
             self.orders.expire(order, SYSTEM)
-        elif order["status"] == PAID:  # sold units go back on sale, and the order says it was refunded
-            items, cancelled = self.orders.transition(
-                order, "CANCELLED", SYSTEM, f"checkout failed after payment: {why}"
-            )
-            tx.commit(items, f"order:{order_id}:compensate")
-            done = self.orders.refunded_items(cancelled, int(order["total"]), SYSTEM, "checkout compensation")
-            tx.commit(done, f"order:{order_id}:compensated")
         self.book.bus.alert(
             "PaymentCompensated", {"orderId": order_id, "paymentId": payment_id, "amount": amount, "why": why}
         )

@@ -69,9 +69,6 @@ class Orders(Protocol):
         self, order: dict[str, Any], refunded: int, actor: Actor, reason: str | None
     ) -> list[Tagged]: ...
     def expire(self, order: dict[str, Any], actor: Actor) -> dict[str, Any] | None: ...
-    def transition(
-        self, order: dict[str, Any], target: str, actor: Actor, reason: str | None, sets: dict[str, Any] | None = None
-    ) -> tuple[list[Tagged], dict[str, Any]]: ...
 
 
 class OrderReads(Protocol):

@@ -183,7 +183,7 @@ class Refunds:
                 )
             return items, {"refundId": refund_id, "amount": amount, "stripeRefundId": stripe_id}, (cur, rr)
 
-        done = self.book.change(order_id, "refund_succeeded", build)
+        done = self.book.change(order_id, "refund_succeeded", build, contended=("order",))
         if done is not None:
             cur, rr = done
             metrics.count("Refunds", Service="payments")

@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from typing import Any
 
 SUCCEEDED = "SUCCEEDED"
-REFUND_DONE = frozenset({"DONE", "PARTIAL"})
 STAFF = frozenset({"manager", "admin"})
 TOP = 10
 
@@ -50,13 +49,14 @@ def charged_amount(order: dict[str, Any]) -> int:
 
 
 def refunded_amount(order: dict[str, Any]) -> int:
-    refund = order.get("refund") or {}
-    return int(refund.get("amount", 0)) if refund.get("status") in REFUND_DONE else 0
+    """What has come back of the order so far (its refund axis: ``refund.amount``)."""
+    return int((order.get("refund") or {}).get("amount", 0))
 
 
 def refund_pending(order: dict[str, Any]) -> int:
+    """What a cancelled or rejected paid order still owes (``refund.owed``)."""
     refund = order.get("refund") or {}
-    return int(refund.get("amount", 0)) if refund.get("status") == "REQUIRED" else 0
+    return int(refund.get("owed", 0)) if refund.get("status") == "REQUIRED" else 0
 
 
 def undecided_customers(orders: list[dict[str, Any]]) -> set[str]:

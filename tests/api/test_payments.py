@@ -382,10 +382,17 @@ def test_refunds_never_exceed_what_was_captured(shop: Checkout, api: Api) -> Non
     key = "a" if json_body(results[0]).get("refundId") else "b"
     assert json_body(refund(3600, key))["refundId"] == won["refundId"]  # a replay: same refund
     assert refund(2401, "c").status_code == 409  # 2400 left
-    assert shop.get_order(order["orderId"])["status"] == "PARTIALLY_REFUNDED"
+    got = shop.get_order(order["orderId"])
+    assert got["status"] == "PAID" and got["refund"] == {
+        "status": "PARTIAL",
+        "amount": 3600,
+        "owed": 0,
+        "currency": "INR",
+    }
     rest = refund(None, "d")
     assert rest.status_code == 201 and json_body(rest)["amount"] == 2400
-    assert shop.get_order(order["orderId"])["status"] == "REFUNDED"
+    got = shop.get_order(order["orderId"])
+    assert got["status"] == "PAID" and got["refund"]["status"] == "DONE" and got["refund"]["amount"] == 6000
     # the customer is told each amount, once
     aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
     shop.drain(get_settings().notifications_queue, "handle_notifications")
@@ -1050,7 +1057,7 @@ def test_two_concurrent_refunds_that_both_fit_are_both_recorded(shop: Checkout, 
     payment = shop.payment(order["orderId"])
     assert payment["refunded"] == 4000 and sorted(x["status"] for x in payment["refunds"]) == ["SUCCEEDED"] * 2
     got = shop.get_order(order["orderId"])
-    assert got["status"] == "PARTIALLY_REFUNDED" and got["refund"]["amount"] == 4000, got
+    assert got["status"] == "PAID" and got["refund"]["status"] == "PARTIAL" and got["refund"]["amount"] == 4000, got
     from chalicelib.payments import gateway
 
     at_stripe = gateway.client().refunds.list(params={"payment_intent": payment["paymentIntentId"]}).data
@@ -1083,3 +1090,52 @@ def test_orders_payments_and_refunds_are_counted_once_each_as_emf(
     assert counted == {"OrdersPlaced": 1, "PaymentsSucceeded": 1, "Refunds": 1}
     api_lines = [d for t in lines for d in metrics.parse(t) or [] if d["MetricName"] == "Requests"]
     assert api_lines and all(d["Dimensions"] == [{"Name": "Service", "Value": "api"}] for d in api_lines)
+
+
+def test_a_partly_refunded_order_is_approved_then_cancelled_restocked_and_refunded_the_rest(
+    shop: Checkout, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5: PARTIALLY_REFUNDED was a dead end (no approve, cancel or restock) and a refunded
+    CANCELLED order lost CANCELLED. Refunds are now an axis beside the fulfilment status. The
+    cancel comes while the first refund is at Stripe (it used to 409 the manager with the money
+    gone and the refund stuck PENDING): both land, and the cancel owes exactly the rest."""
+    from chalicelib.payments import gateway
+
+    order = shop.order(2)  # 6000
+    shop.pay(order["orderId"])
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.finished(order["orderId"])
+    real = gateway.StripeGateway.refund
+
+    def cancel_meanwhile(self: Any, *args: Any, **kwargs: Any) -> str:
+        monkeypatch.setattr(gateway.StripeGateway, "refund", real)
+        cancelled = api.call("POST", f"/orders/{order['orderId']}/cancel", {"reason": "moved"}, token=shop.token)
+        assert cancelled.status_code == 200, cancelled.body
+        return real(self, *args, **kwargs)
+
+    approved = api.call("POST", f"/orders/{order['orderId']}/approve", {}, token=shop.manager)
+    assert approved.status_code == 200 and json_body(approved)["status"] == "APPROVED"
+    monkeypatch.setattr(gateway.StripeGateway, "refund", cancel_meanwhile)
+    resp = api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"amount": 1000, "reason": "one pouch leaked"},
+        token=shop.manager,
+        headers={"Idempotency-Key": "leak"},
+    )
+    assert resp.status_code == 201 and json_body(resp)["status"] == "SUCCEEDED", resp.body
+    got = shop.get_order(order["orderId"])
+    assert got["status"] == "CANCELLED", got
+    assert got["refund"] == {"status": "REQUIRED", "amount": 1000, "owed": 5000, "currency": "INR"}, got
+    assert shop.available(shop.milk, shop.vendor_) == (10, 0)  # restocked
+    assert bootstrap.payments().refund_cancelled(order["orderId"], "order cancelled") == "refunded"
+    got = shop.get_order(order["orderId"])
+    assert got["status"] == "CANCELLED" and got["refund"]["status"] == "DONE" and got["refund"]["amount"] == 6000
+    assert [h["status"] for h in got["history"]][-2:] == ["APPROVED", "CANCELLED"]
+    (intent,) = shop.stripe_intents(order["orderId"])
+    at_stripe = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
+    assert sorted(r.amount for r in at_stripe) == [1000, 5000]
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries) == {"captured": 6000, "refunded": 6000, "settled": 0, "fees": 0}
+    assert rules.balanced(entries)
+    shop.chain_ok(order["orderId"])

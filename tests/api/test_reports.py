@@ -138,9 +138,9 @@ def seed_day() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "u-new",
             "INR",
             [("p1", "v1", "vA", 3, 1000)],
-            "PARTIALLY_REFUNDED",
+            "APPROVED",
             True,
-            refund={"status": "PARTIAL", "amount": 1000},
+            refund={"status": "PARTIAL", "amount": 1000, "owed": 0},
             first=True,
         ),
         # the same customer again, USD, refunded in full
@@ -149,9 +149,9 @@ def seed_day() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "u-new",
             "USD",
             [("p1", "v2", "vA", 1, 50)],
-            "REFUNDED",
+            "DELIVERED",
             True,
-            refund={"status": "DONE", "amount": 50},
+            refund={"status": "DONE", "amount": 50, "owed": 0},
         ),
         # partial fulfilment: one line short, one out of stock; USD
         _order(
@@ -191,7 +191,7 @@ def seed_day() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             [("p1", "v1", "vA", 1, 1000)],
             "CANCELLED",
             True,
-            refund={"status": "REQUIRED", "amount": 1000},
+            refund={"status": "REQUIRED", "amount": 0, "owed": 1000},
         ),
         # the last instant of the day
         _order(_at(DAY, "23:59:59.999999"), "u-usd", "USD", [("p1", "v2", "vB", 4, 50)], "PAID", True),

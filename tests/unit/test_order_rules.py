@@ -17,12 +17,54 @@ def test_status_machine() -> None:
     assert not rules.can_move("DISPATCHED", "CANCELLED")
     assert not rules.can_move("CANCELLED", "PENDING_PAYMENT")
     terminal = [s for s, nxt in rules.TRANSITIONS.items() if not nxt]
-    assert sorted(terminal) == ["EXPIRED", "REFUNDED"]
-    for paid in ("PAID", "APPROVED", "DISPATCHED", "DELIVERED", "CANCELLED", "REJECTED"):
-        assert rules.can_move(paid, "REFUNDED") and rules.can_move(paid, "PARTIALLY_REFUNDED")
-    assert not rules.can_move("PENDING_PAYMENT", "REFUNDED") and not rules.can_move("EXPIRED", "REFUNDED")
+    assert sorted(terminal) == ["CANCELLED", "DELIVERED", "EXPIRED", "REJECTED"]
+    assert "REFUNDED" not in rules.TRANSITIONS and "PARTIALLY_REFUNDED" not in rules.TRANSITIONS  # its own axis
     reachable = set().union(*rules.TRANSITIONS.values())
     assert reachable | {"PENDING_PAYMENT"} == set(rules.TRANSITIONS)
+
+
+ORDER = {"orderId": "o", "total": 6000, "currency": "INR", "status": "PAID", "history": []}
+
+
+def test_refunds_are_an_axis_of_their_own() -> None:
+    """A partly refunded order keeps its fulfilment status and may still move; cancelling it
+    owes the rest; a cancelled order refunded stays CANCELLED."""
+    partial = rules.refund_after(ORDER, 1000)
+    assert partial == {"status": "PARTIAL", "amount": 1000, "owed": 0, "currency": "INR"}
+    approved = {**ORDER, "status": "APPROVED", "refund": partial}
+    assert rules.can_move(approved["status"], "DISPATCHED") and rules.can_move(approved["status"], "CANCELLED")
+    owed = rules.refund_on_cancel(approved)
+    assert owed == {"status": "REQUIRED", "amount": 1000, "owed": 5000, "currency": "INR"}
+    cancelled = {**approved, "status": "CANCELLED", "refund": owed}
+    assert rules.refund_after(cancelled, 6000) == {"status": "DONE", "amount": 6000, "owed": 0, "currency": "INR"}
+    assert rules.refund_after({**cancelled, "refund": owed}, 3000)["owed"] == 3000  # still owes the rest
+    assert rules.refund_after(ORDER, 6000)["status"] == "DONE"  # a delivered order refunded in full stays DELIVERED
+
+
+def test_orders_stored_with_refunds_in_their_status_are_split() -> None:
+    def hist(*statuses: str) -> list[dict[str, str]]:
+        return [{"status": s} for s in ("PENDING_PAYMENT", *statuses)]
+
+    refunded = {**ORDER, "status": "REFUNDED", "history": hist("PAID", "CANCELLED", "REFUNDED")}
+    refunded["refund"] = {"status": "DONE", "amount": 6000, "currency": "INR"}
+    assert rules.legacy_split(refunded) == {
+        "status": "CANCELLED",
+        "refund": {"status": "DONE", "amount": 6000, "owed": 0, "currency": "INR"},
+    }
+    partly = {**ORDER, "status": "PARTIALLY_REFUNDED", "history": hist("PAID", "APPROVED", "PARTIALLY_REFUNDED")}
+    partly["refund"] = {"status": "PARTIAL", "amount": 1000, "currency": "INR"}
+    assert rules.legacy_split(partly) == {
+        "status": "APPROVED",
+        "refund": {"status": "PARTIAL", "amount": 1000, "owed": 0, "currency": "INR"},
+    }
+    owed = {**ORDER, "status": "CANCELLED", "history": hist("PAID", "CANCELLED")}
+    owed["refund"] = {"status": "REQUIRED", "amount": 6000, "currency": "INR"}  # then: the amount owed
+    assert rules.legacy_split(owed) == {
+        "status": "CANCELLED",
+        "refund": {"status": "REQUIRED", "amount": 0, "owed": 6000, "currency": "INR"},
+    }
+    assert rules.legacy_split({**ORDER, "refund": rules.refund_after(ORDER, 10)}) is None  # already current
+    assert rules.legacy_split(ORDER) is None
 
 
 def promo(**over: object) -> dict:
