@@ -1139,3 +1139,47 @@ def test_a_partly_refunded_order_is_approved_then_cancelled_restocked_and_refund
     assert rules.balance(entries) == {"captured": 6000, "refunded": 6000, "settled": 0, "fees": 0}
     assert rules.balanced(entries)
     shop.chain_ok(order["orderId"])
+
+
+def test_orders_stored_with_refunds_in_their_status_are_migrated_once(shop: Checkout) -> None:
+    """Items written before the refund axis: PARTIALLY_REFUNDED / REFUNDED statuses, and a
+    cancelled order whose REQUIRED ``refund.amount`` was what it owed. ``make migrate-orders``."""
+    s, ddb = get_settings(), aws.client("dynamodb")
+    old = {
+        "PARTIALLY_REFUNDED": ("APPROVED", {"status": "PARTIAL", "amount": 1000}),
+        "REFUNDED": ("CANCELLED", {"status": "DONE", "amount": 6000}),
+        "CANCELLED": ("CANCELLED", {"status": "REQUIRED", "amount": 6000}),
+    }
+    ids = {}
+    for status, (before, refund) in old.items():
+        order = shop.order(2)
+        history = [{"status": "PAID", "at": "t"}, {"status": before, "at": "t"}]
+        if status != before:
+            history.append({"status": status, "at": "t"})
+        ddb.update_item(
+            TableName=s.orders_table,
+            Key={"pk": {"S": f"ORDER#{order['orderId']}"}, "sk": {"S": "META"}},
+            UpdateExpression="SET #s = :s, refund = :r, history = list_append(history, :h)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":s": {"S": status},
+                ":r": {
+                    "M": {
+                        "status": {"S": refund["status"]},
+                        "amount": {"N": str(refund["amount"])},
+                        "currency": {"S": "INR"},
+                    }
+                },
+                ":h": {"L": [{"M": {"status": {"S": h["status"]}, "at": {"S": h["at"]}}} for h in history]},
+            },
+        )
+        ids[status] = order["orderId"]
+    assert bootstrap.order_lifecycle().migrate_refund_axis()["migrated"] == 3
+    got = {k: shop.get_order(v) for k, v in ids.items()}
+    assert (got["PARTIALLY_REFUNDED"]["status"], got["PARTIALLY_REFUNDED"]["refund"]) == (
+        "APPROVED",
+        {"status": "PARTIAL", "amount": 1000, "owed": 0, "currency": "INR"},
+    )
+    assert got["REFUNDED"]["status"] == "CANCELLED" and got["REFUNDED"]["refund"]["status"] == "DONE"
+    assert got["CANCELLED"]["refund"] == {"status": "REQUIRED", "amount": 0, "owed": 6000, "currency": "INR"}
+    assert bootstrap.order_lifecycle().migrate_refund_axis()["migrated"] == 0  # a re-run changes nothing
