@@ -10,7 +10,7 @@ AWS_PORT ?= 4566
 STRIPE_PORT ?= 8420
 LOCAL := $(BIN)/python -m freshcart_local
 
-.PHONY: run aws seed events reset fault redrive verify-chain migrate-orders backfill test test-fast lint fmt typecheck bench package deploy infra chalice-deploy mailbox job jobs clean
+.PHONY: asl run aws seed events reset fault redrive verify-chain migrate-orders backfill test test-fast lint fmt typecheck bench package deploy infra chalice-deploy mailbox job jobs clean
 
 # The venv is rebuilt whenever a requirements or constraints file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -43,6 +43,9 @@ verify-chain: venv  ## check an order's payment audit chain: ORDER=<orderId>
 
 migrate-orders: venv  ## move refunds out of stored orders' status onto their refund axis (idempotent)
 	$(LOCAL) ops migrate-orders
+
+asl: venv  ## regenerate stepfunctions/*.asl.json from stepfunctions/generate.py (a test checks they match)
+	$(BIN)/python stepfunctions/generate.py
 
 reset: venv  ## forget the kept data (the stack must be stopped)
 	$(LOCAL) reset

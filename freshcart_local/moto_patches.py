@@ -49,6 +49,9 @@ REPLACED_SOURCES = {
     "moto.dynamodb.responses.DynamoHandler.transact_write_items": (
         "61c163fff213f33a39317a17fda194a9c1e800992421575d2080f4500bf45372"
     ),
+    "moto.stepfunctions.models.StateMachine._handle_name_input_idempotency": (
+        "9a117fdd6df2c99b371e4bce8953c599f597309dd9bae0774456298c051dc6f2"
+    ),
     "moto.stepfunctions.parser.models.StepFunctionsParserBackend._validate_definition": (
         "a5921e3d3b46dcd341ec3a64e61af486cd2f843751a1890e07e9ea0f0008569b"
     ),
@@ -279,6 +282,18 @@ def _validated_once(original: Any) -> Any:
     return staticmethod(validate)
 
 
+def _express_runs_again(original: Any) -> Any:
+    """AWS does not dedupe Express executions by name: a second start with a used name starts
+    another run (moto applies the Standard rule to both). Standard machines keep moto's rule."""
+
+    def handle(self: Any, name: str, execution_input: str) -> Any:
+        if getattr(self, "type", "STANDARD") == "EXPRESS":
+            return None
+        return original(self, name, execution_input)
+
+    return handle
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -303,4 +318,10 @@ def apply() -> None:
     original = StepFunctionsParserBackend._validate_definition
     ORIGINALS["StepFunctionsParserBackend._validate_definition"] = original
     StepFunctionsParserBackend._validate_definition = _validated_once(original)  # type: ignore[method-assign,assignment]
+    from moto.stepfunctions.models import StateMachine
+
+    ORIGINALS["StateMachine._handle_name_input_idempotency"] = StateMachine._handle_name_input_idempotency
+    StateMachine._handle_name_input_idempotency = _express_runs_again(  # type: ignore[method-assign]
+        StateMachine._handle_name_input_idempotency
+    )
     _applied = True

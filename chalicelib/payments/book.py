@@ -67,6 +67,21 @@ def present(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if v is not None}
 
 
+OPEN_RUN = "open"  # a payment handed over (after a wait or a retried charge): the next run to write takes it
+
+
+def owns(p: dict[str, Any], run: str | None) -> bool:
+    """May checkout run ``run`` act on payment ``p``? The first run to write claims it (``run``
+    on the payment); another run (AWS may start an Express execution twice under one name) only
+    once it is handed over. ``run=None``: not a checkout run (a queue consumer, the sweeper, a
+    webhook), which acts on the payment's state alone."""
+    return run is None or p.get("run") in (None, OPEN_RUN, run)
+
+
+def claim(run: str | None) -> dict[str, Any]:
+    return {"run": run} if run else {}
+
+
 def find(state: dict[str, Any], payment_id: str) -> dict[str, Any]:
     for p in state["payments"]:
         if p["paymentId"] == payment_id:

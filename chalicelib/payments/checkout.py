@@ -3,7 +3,9 @@ dry run (``POST /payments/validate``). The run itself is ``steps.py``'s."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +16,19 @@ from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.payments import rules
-from chalicelib.payments.book import PENDING_PAYMENT, PaymentBook, body_hash, payment_id_for, present
+from chalicelib.payments.book import (
+    PENDING_PAYMENT,
+    Built,
+    PaymentBook,
+    body_hash,
+    epoch,
+    find,
+    payment_id_for,
+    present,
+)
 from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.gateway import Transient
+from chalicelib.payments.outcomes import Phase
 from chalicelib.payments.ports import OrderReads, Orders, Stripe, Users, Workflows
 from chalicelib.payments.refunds import refund_view
 from chalicelib.payments.repo import now_iso
@@ -24,6 +36,7 @@ from chalicelib.users.rules import missing_profile_fields
 
 log = logs.get_logger("freshcart.payments")
 STAFF = ("manager", "admin")
+RESTART_AFTER_SECONDS = 30  # a run charges within seconds of its start (Stripe's timeout is 20 s)
 
 
 def payable(order: dict[str, Any]) -> None:
@@ -78,8 +91,8 @@ class Checkout:
                         code="idempotency_key_reused",
                         fields={"Idempotency-Key": "reused with another body"},
                     )
-                if existing["status"] == rules.PROCESSING and not existing.get("fraud"):
-                    self._start(order_id, payment_id)  # the first start may have failed
+                if self._never_ran(existing):
+                    self._start(order_id, payment_id)  # the first start failed, or died before it
                 return pay_view(existing)
             payable(order)
             current = state["current"] or {}
@@ -141,12 +154,35 @@ class Checkout:
             "updatedAt": now,
         }
 
+    @staticmethod
+    def _never_ran(p: dict[str, Any]) -> bool:
+        """No checkout run has touched this payment in the time one takes to reach its charge:
+        its start failed (the client was told 503 and retries) or the request died before it.
+        A replay never starts a second run beside a live one (AWS would run it: Express
+        executions are not deduped by name); were it to, the run fence keeps it from acting."""
+        untouched = p["status"] == rules.PROCESSING and not p.get("run") and not p.get("deferred")
+        return untouched and (bool(p.get("startFailed")) or time.time() - epoch(p) > RESTART_AFTER_SECONDS)
+
     def _start(self, order_id: str, payment_id: str) -> None:
         try:
-            self.workflows.start_checkout(order_id, payment_id, "start")
+            self.workflows.start_checkout(order_id, payment_id, Phase.START.value)
         except Exception:
             log.exception("checkout start failed", extra={"paymentId": payment_id})
+            with contextlib.suppress(Exception):  # else the replay waits RESTART_AFTER_SECONDS
+                self.book.change(order_id, "start_failed", self._start_failed(payment_id))
             raise ServiceUnavailable("could not start the payment; retry with the same Idempotency-Key") from None
+
+    def _start_failed(self, payment_id: str) -> Callable[[dict[str, Any]], Built]:
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] != rules.PROCESSING or cur.get("run") or cur.get("startFailed"):
+                return None
+            item = self.book.payments.payment_request(
+                cur["orderId"], payment_id, rules.PROCESSING, {"startFailed": True}
+            )
+            return [item], {"paymentId": payment_id}, None
+
+        return build
 
     def view(self, order_id: str, staff: bool = False) -> dict[str, Any]:
         """The order's payment; the fraud score and its reasons only for ``staff`` (told to a

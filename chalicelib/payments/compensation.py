@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.payments import rules
-from chalicelib.payments.book import PENDING_PAYMENT, SYSTEM, Built, PaymentBook, epoch, find
+from chalicelib.payments.book import PENDING_PAYMENT, SYSTEM, Built, PaymentBook, epoch, find, owns
 from chalicelib.payments.ledger import Ledger
+from chalicelib.payments.outcomes import ChargeOutcome
 from chalicelib.payments.ports import Orders, Stripe
 
 
@@ -21,12 +22,13 @@ class Compensation:
     stripe: Stripe
     orders: Orders
 
-    def fail(self, order_id: str, payment_id: str, why: str) -> None:
-        """An open payment fails (and the order's lock is released); a closed one is left alone."""
+    def fail(self, order_id: str, payment_id: str, why: str, run: str | None = None) -> None:
+        """An open payment fails (and the order's lock is released); a closed one is left alone,
+        as is one another checkout run owns (``run``: the asking run, None for the system)."""
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] not in rules.OPEN:
+            if cur["status"] not in rules.OPEN or not owns(cur, run):
                 return None
             return (
                 [self.book.move(cur, rules.FAILED, {"failure": why}, reason=why)],
@@ -37,12 +39,20 @@ class Compensation:
         self.book.change(order_id, "payment_failed", build, lock={"open": False})
 
     def compensate(
-        self, order_id: str, payment_id: str, why: str, found_intent: str | None = None, charge_lost: bool = False
+        self,
+        order_id: str,
+        payment_id: str,
+        why: str,
+        found_intent: str | None = None,
+        charge_lost: bool = False,
+        run: str | None = None,
     ) -> None:
         """Money taken comes back, stock held or sold is released. ``charge_lost``: a charge was
         sent and its answer never recorded (the task died, or a deferred charge is given up);
         Stripe is asked, by our metadata, whether it took the money."""
         p = find(self.book.payments.partition(order_id), payment_id)
+        if not owns(p, run):
+            return
         if p["status"] in (rules.SUCCEEDED, rules.REFUNDED):
             # A SUCCEEDED payment is a finished sale (its order PAID in the same transaction):
             # nothing of a checkout is left to undo, whichever run asks. Its refunds are refunds.py's.
@@ -52,9 +62,9 @@ class Compensation:
         intent_id = p.get("intentId") or found_intent
         if not intent_id and charge_lost and p["status"] == rules.PROCESSING:
             intent_id = self.stripe.lost_intent(payment_id, epoch(p))
-        charged = bool(intent_id) and self.stripe.retrieve(str(intent_id)).outcome == "succeeded"
+        charged = bool(intent_id) and self.stripe.retrieve(str(intent_id)).outcome == ChargeOutcome.SUCCEEDED
         if not charged:
-            self.fail(order_id, payment_id, why)
+            self.fail(order_id, payment_id, why, run)
             return
         ref = f"comp-{payment_id}"
         amount = int(p["amount"])
@@ -64,7 +74,7 @@ class Compensation:
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] in (rules.SUCCEEDED, rules.REFUNDED):
+            if cur["status"] in (rules.SUCCEEDED, rules.REFUNDED) or not owns(cur, run):
                 return None
             sets = {"failure": why, "captured": amount, "refundable": 0, "refunded": amount, "intentId": intent_id}
             entry = self.ledger.repo.entry_request

@@ -11,6 +11,7 @@ from chalicelib.payments import rules
 from chalicelib.payments.book import PaymentBook
 from chalicelib.payments.compensation import Compensation
 from chalicelib.payments.gateway import Transient
+from chalicelib.payments.outcomes import Phase
 from chalicelib.payments.ports import Stripe, Workflows
 
 
@@ -90,7 +91,7 @@ class StripeEvents:
             if not token:
                 raise Transient("the checkout is not waiting yet")  # the message comes back shortly
             if target == rules.SUCCEEDED:
-                self.workflows.succeed(token, {"phase": "charged"})
+                self.workflows.succeed(token, {"phase": Phase.CHARGED.value})
             elif target == rules.FAILED:
                 self.workflows.fail(token, "Declined", "authentication failed")
             return "resumed"

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.payments import rules
+from chalicelib.payments.outcomes import ChargeOutcome
 
 
 class Transient(Exception):
@@ -36,7 +37,7 @@ KEY_HORIZON_SECONDS = 23 * 3600
 
 @dataclass(frozen=True)
 class Charge:
-    outcome: str  # succeeded | requires_action | processing | declined
+    outcome: ChargeOutcome
     intent_id: str | None
     client_secret: str | None
     amount: int
@@ -209,7 +210,14 @@ class StripeGateway:
         except stripe.CardError as exc:
             body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
             intent = body.get("error", {}).get("payment_intent") or {}
-            return Charge("declined", intent.get("id") or pi.id, None, amount, currency, exc.user_message or "declined")
+            return Charge(
+                ChargeOutcome.DECLINED,
+                intent.get("id") or pi.id,
+                None,
+                amount,
+                currency,
+                exc.user_message or "declined",
+            )
         return self._charge_of(pi, amount, currency)
 
     @staticmethod
@@ -230,10 +238,10 @@ class StripeGateway:
         that did not succeed is cancelled first, so none can take money later."""
         found = self.intents_for(payment_id, since)
         for c in found:
-            if c.outcome != "succeeded" and c.intent_id:
+            if c.outcome != ChargeOutcome.SUCCEEDED and c.intent_id:
                 self.cancel(c.intent_id, f"cancel-{c.intent_id}")
         again = [self.retrieve(str(c.intent_id)) for c in found if c.intent_id]
-        took = [c for c in again if c.outcome == "succeeded"]  # a cancel may come too late
+        took = [c for c in again if c.outcome == ChargeOutcome.SUCCEEDED]  # a cancel may come too late
         return took[0].intent_id if took else None
 
     def intents_for(self, payment_id: str, since: int) -> list[Charge]:
@@ -259,13 +267,13 @@ class StripeGateway:
     def _charge_of(pi: Any, amount: int, currency: str) -> Charge:
         status = str(pi.status)
         if status == "succeeded":
-            outcome = "succeeded"
+            outcome = ChargeOutcome.SUCCEEDED
         elif status in ("requires_action", "requires_source_action"):
-            outcome = "requires_action"
+            outcome = ChargeOutcome.REQUIRES_ACTION
         elif status == "processing":  # not declined: the money may still come
-            outcome = "processing"
+            outcome = ChargeOutcome.PROCESSING
         else:
-            outcome = "declined"
+            outcome = ChargeOutcome.DECLINED
         return Charge(outcome, str(pi.id), getattr(pi, "client_secret", None), int(pi.amount), str(pi.currency), None)
 
     def refund(

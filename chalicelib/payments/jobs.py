@@ -39,23 +39,30 @@ def checkout_score_fraud(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @bp.lambda_function(name="checkout_charge")
 def checkout_charge(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().steps.charge(*_ids(event), event.get("screen"), event.get("email"))
+    return bootstrap.payments().steps.charge(*_ids(event), event.get("screen"), event.get("email"), event.get("run"))
 
 
 @bp.lambda_function(name="checkout_park")
 def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().steps.park(*_ids(event), str(event["kind"]), event.get("screen"), event.get("email"))
+    return bootstrap.payments().steps.park(
+        *_ids(event), str(event["kind"]), event.get("screen"), event.get("email"), event.get("run")
+    )
 
 
 @bp.lambda_function(name="checkout_mark_paid")
 def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return bootstrap.payments().steps.mark_paid(*_ids(event))
+    return bootstrap.payments().steps.mark_paid(*_ids(event), event.get("run"))
 
 
 @bp.lambda_function(name="checkout_finish")
 def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.finish(
-        *_ids(event), str(event["outcome"]), event.get("error"), event.get("screen"), event.get("email")
+        *_ids(event),
+        str(event["outcome"]),
+        event.get("error"),
+        event.get("screen"),
+        event.get("email"),
+        event.get("run"),
     )
 
 

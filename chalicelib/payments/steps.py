@@ -18,12 +18,25 @@ from chalicelib.audit.repo import Actor
 from chalicelib.core import events, logs, metrics
 from chalicelib.core.errors import Conflict
 from chalicelib.payments import rules
-from chalicelib.payments.book import PENDING_PAYMENT, SYSTEM, Built, PaymentBook, Refused, epoch, error_text, find
+from chalicelib.payments.book import (
+    OPEN_RUN,
+    PENDING_PAYMENT,
+    SYSTEM,
+    Built,
+    PaymentBook,
+    Refused,
+    claim,
+    epoch,
+    error_text,
+    find,
+    owns,
+)
 from chalicelib.payments.checkout import payable
 from chalicelib.payments.compensation import Compensation
 from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.gateway import Transient
 from chalicelib.payments.ledger import Ledger
+from chalicelib.payments.outcomes import ChargeOutcome, Finish, Phase, WaitKind
 from chalicelib.payments.ports import Orders, RetryQueue, Stripe, Users, Workflows
 from chalicelib.users.rules import missing_profile_fields
 
@@ -83,32 +96,45 @@ class CheckoutSteps:
         return self.fraud.score(order, user, p.get("client") or {}).as_dict()  # recorded by the charge or the hold
 
     def charge(
-        self, order_id: str, payment_id: str, screen: dict[str, Any] | None = None, email: str | None = None
+        self,
+        order_id: str,
+        payment_id: str,
+        screen: dict[str, Any] | None = None,
+        email: str | None = None,
+        run: str | None = None,
+        hand_over: bool = False,
     ) -> dict[str, Any]:
         """Charge the card, and record with it what validation and screening found (one change,
-        one chain row: ``screen`` is the parallel step's result, ``email`` the validated profile's)."""
+        one chain row: ``screen`` is the parallel step's result, ``email`` the validated profile's).
+        The run that records the charge owns the payment (``hand_over``: the next run takes it)."""
         state = self.book.payments.partition(order_id)
         p = find(state, payment_id)
+        if not owns(p, run):
+            raise Refused("another checkout run owns this payment")
         if p["status"] != rules.PROCESSING:
             if p["status"] in (rules.SUCCEEDED, rules.REQUIRES_ACTION):
-                return {"outcome": "succeeded" if p["status"] == rules.SUCCEEDED else "requires_action"}
+                done = ChargeOutcome.SUCCEEDED if p["status"] == rules.SUCCEEDED else ChargeOutcome.REQUIRES_ACTION
+                return {"outcome": done.value}
             raise Refused(f"payment is {p['status']}")
         metadata = {"orderId": p["orderId"], "paymentId": p["paymentId"], "userId": p["userId"]}
         charge = self.stripe.charge(
             int(p["amount"]), p["currency"], p["method"], metadata, f"pi-{payment_id}", None, epoch(p)
         )
-        if charge.outcome == "processing":  # neither taken nor declined yet: ask again later
+        if charge.outcome == ChargeOutcome.PROCESSING:  # neither taken nor declined yet: ask again later
             raise Transient(f"PaymentIntent {charge.intent_id} is still processing at Stripe")
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
+            if not owns(cur, run):  # another run recorded its charge first (the same intent)
+                raise Refused("another checkout run owns this payment")
             sets: dict[str, Any] = {
                 "intentId": charge.intent_id,
                 "clientSecret": charge.client_secret,
                 **_screened(screen, email),
+                "run": OPEN_RUN if hand_over else run,
             }
             items = []
-            if charge.outcome == "declined":
+            if charge.outcome == ChargeOutcome.DECLINED:
                 sets["failure"] = charge.decline or "declined"
             if charge.intent_id:
                 items.append(self.book.payments.intent_request(charge.intent_id, order_id, payment_id))
@@ -124,21 +150,29 @@ class CheckoutSteps:
         return {"outcome": charge.outcome}
 
     def park(
-        self, order_id: str, payment_id: str, kind: str, screen: dict[str, Any] | None = None, email: str | None = None
+        self,
+        order_id: str,
+        payment_id: str,
+        kind: str,
+        screen: dict[str, Any] | None = None,
+        email: str | None = None,
+        run: str | None = None,
     ) -> dict[str, Any]:
         """Wait for 3-D Secure (``action``) or a manager (``review``) in the Standard workflow; a
         hold records the screening that caused it."""
         order = self.orders.get(order_id)
-        target = rules.REQUIRES_ACTION if kind == "action" else rules.HELD
+        target = rules.REQUIRES_ACTION if kind == WaitKind.ACTION else rules.HELD
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
+            if not owns(cur, run):
+                raise Refused("another checkout run owns this payment")
             if cur["status"] == target:
                 return None
             if not rules.can_move(cur["status"], target):
                 raise Refused(f"payment is {cur['status']}")
             details = {"paymentId": payment_id, "waitingFor": kind, **({"screen": screen} if screen else {})}
-            return [self.book.move(cur, target, _screened(screen, email))], details, None
+            return [self.book.move(cur, target, {**_screened(screen, email), **claim(run)})], details, None
 
         self.book.change(order_id, "awaiting_" + kind, build)
         self.workflows.start_wait(order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(time.time()))
@@ -155,31 +189,32 @@ class CheckoutSteps:
         cur = self.book.change(order_id, "wait_started", build)
         # The customer may have finished 3-D Secure before the token was stored: look once.
         if (
-            kind == "action"
+            kind == WaitKind.ACTION
             and cur
             and cur.get("intentId")
-            and self.stripe.retrieve(cur["intentId"]).outcome == "succeeded"
+            and self.stripe.retrieve(cur["intentId"]).outcome == ChargeOutcome.SUCCEEDED
         ):
-            self.workflows.succeed(token, {"phase": "charged"})
+            self.workflows.succeed(token, {"phase": Phase.CHARGED.value})
         return {"stored": True}
 
     def resume(self, order_id: str, payment_id: str, decision: dict[str, Any]) -> dict[str, Any]:
-        phase = str(decision.get("phase") or "charged")
-        if phase == "approved":
+        """The wait ended well: the payment is handed over to the next checkout run."""
+        phase = Phase(str(decision.get("phase") or Phase.CHARGED))
 
-            def build(st: dict[str, Any]) -> Built:
-                cur = find(st, payment_id)
-                if cur["status"] != rules.HELD:
-                    return None
-                return (
-                    [self.book.move(cur, rules.PROCESSING, reason="approved by a manager")],
-                    {"paymentId": payment_id},
-                    None,
-                )
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            details = {"paymentId": payment_id, "phase": phase.value}
+            if phase == Phase.APPROVED and cur["status"] == rules.HELD:
+                move = self.book.move(cur, rules.PROCESSING, {"run": OPEN_RUN}, reason="approved by a manager")
+                return [move], details, None
+            if cur.get("run") == OPEN_RUN or cur["status"] not in rules.OPEN:
+                return None
+            item = self.book.payments.payment_request(order_id, payment_id, cur["status"], {"run": OPEN_RUN})
+            return [item], details, None
 
-            self.book.change(order_id, "review_approved", build)
-        self.workflows.start_checkout(order_id, payment_id, phase)
-        return {"resumed": phase}
+        self.book.change(order_id, "review_approved" if phase == Phase.APPROVED else "handed_over", build)
+        self.workflows.start_checkout(order_id, payment_id, phase.value)
+        return {"resumed": phase.value}
 
     def abandon(self, order_id: str, payment_id: str, kind: str, error: Any) -> dict[str, Any]:
         """The wait ended without success: 3-D Secure not finished in time or failed, or the
@@ -187,24 +222,27 @@ class CheckoutSteps:
         the customer finished at the last moment (the cancel comes too late) is refunded."""
         why = error_text(error)
         p = find(self.book.payments.partition(order_id), payment_id)
-        if p.get("intentId") and kind == "action":
+        if p.get("intentId") and kind == WaitKind.ACTION:
             self.stripe.cancel(p["intentId"], f"cancel-{payment_id}")
         self.compensation.compensate(order_id, payment_id, why)  # fails it, or refunds a charge that got through
         return {"abandoned": why}
 
-    def mark_paid(self, order_id: str, payment_id: str) -> dict[str, Any]:
+    def mark_paid(self, order_id: str, payment_id: str, run: str | None = None) -> dict[str, Any]:
         """Stock committed, order PAID, ledger CHARGE, the platform fee and each vendor's share,
-        payment SUCCEEDED: one transaction, so money taken is never left unsplit."""
+        payment SUCCEEDED: one transaction, so money taken is never left unsplit. Only the run
+        that owns the payment fans out (a duplicate run's notification would be a second one)."""
         order = self.orders.get(order_id)
         state = self.book.payments.partition(order_id)
         p = find(state, payment_id)
+        if not owns(p, run):
+            raise Refused("another checkout run owns this payment")
         if p["status"] == rules.SUCCEEDED:
             if not p.get("settled"):  # paid before captures carried their settlement
                 self.ledger.settle_unsplit(self.book, order_id, payment_id)
             return self._paid_result(order, p)
         if p["status"] not in (rules.PROCESSING, rules.REQUIRES_ACTION):
             raise Refused(f"payment is {p['status']}")
-        if self.stripe.retrieve(p["intentId"]).outcome != "succeeded":  # paid only on a server-seen success
+        if self.stripe.retrieve(p["intentId"]).outcome != ChargeOutcome.SUCCEEDED:  # paid only on a server-seen success
             raise Refused(f"PaymentIntent {p['intentId']} is not succeeded")
         if order["status"] != PENDING_PAYMENT:
             raise Refused(f"order is {order['status']}: the reservation is gone")
@@ -212,11 +250,13 @@ class CheckoutSteps:
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
+            if not owns(cur, run):
+                raise Refused("another checkout run owns this payment")
             if cur["status"] == rules.SUCCEEDED:
                 return None
             amount = int(cur["amount"])
             fee, shares, settlement = self.ledger.settlement_items(cur, amount)
-            sets = {"captured": amount, "refundable": amount, "settled": shares, "fee": fee}
+            sets = {"captured": amount, "refundable": amount, "settled": shares, "fee": fee, **claim(run)}
             charge = self.ledger.repo.entry_request(
                 order_id,
                 "CHARGE",
@@ -274,30 +314,41 @@ class CheckoutSteps:
         error: Any,
         screen: dict[str, Any] | None = None,
         email: str | None = None,
+        run: str | None = None,
     ) -> dict[str, Any]:
         """Where the checkout ends when it does not end paid (a deferred charge keeps what the
-        screening found, for the retry's charge)."""
-        why = error_text(error)
-        if outcome == "failed":
-            self.compensation.fail(order_id, payment_id, why)
-        elif outcome == "deferred":
-            self._defer(order_id, payment_id, why, screen, email)
-        elif outcome in ("compensate", "broken"):
-            self.compensation.compensate(order_id, payment_id, why)
-        elif outcome == "charge_broken":  # the charge task died: its answer may be lost
-            self.compensation.compensate(order_id, payment_id, why, charge_lost=True)
-        elif outcome == "fanout_failed":
+        screening found, for the retry's charge). A run that does not own the payment (a
+        duplicate, or one that lost the race to charge) ends here having changed nothing."""
+        why, end = error_text(error), Finish(outcome)
+        if not owns(find(self.book.payments.partition(order_id), payment_id), run):
+            log.info("a checkout run that does not own the payment ended", extra={"paymentId": payment_id})
+            return {"outcome": end.value, "why": why, "fenced": True}
+        if end == Finish.FAILED:
+            self.compensation.fail(order_id, payment_id, why, run)
+        elif end == Finish.DEFERRED:
+            self._defer(order_id, payment_id, why, screen, email, run)
+        elif end in (Finish.COMPENSATE, Finish.BROKEN):
+            self.compensation.compensate(order_id, payment_id, why, run=run)
+        elif end == Finish.CHARGE_BROKEN:  # the charge task died: its answer may be lost
+            self.compensation.compensate(order_id, payment_id, why, charge_lost=True, run=run)
+        elif end == Finish.FANOUT_FAILED:
             self.book.bus.alert("CheckoutFanOutFailed", {"orderId": order_id, "paymentId": payment_id, "error": why})
-        return {"outcome": outcome, "why": why}
+        return {"outcome": end.value, "why": why}
 
     def _defer(
-        self, order_id: str, payment_id: str, why: str, screen: dict[str, Any] | None, email: str | None
+        self,
+        order_id: str,
+        payment_id: str,
+        why: str,
+        screen: dict[str, Any] | None,
+        email: str | None,
+        run: str | None = None,
     ) -> None:
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] != rules.PROCESSING:
+            if cur["status"] != rules.PROCESSING or not owns(cur, run):
                 return None
-            sets = {"deferred": why, **_screened(screen, email)}
+            sets = {"deferred": why, **_screened(screen, email), **claim(run)}
             item = self.book.payments.payment_request(order_id, payment_id, rules.PROCESSING, sets)
             return [item], {"paymentId": payment_id, "why": why, **({"screen": screen} if screen else {})}, None
 
@@ -315,11 +366,12 @@ class CheckoutSteps:
         except Refused as exc:  # e.g. the reservation expired meanwhile: the lost charge is refunded
             self.compensation.compensate(order_id, payment_id, str(exc), charge_lost=True)
             return "failed"
-        outcome = self.charge(order_id, payment_id, None, validated.get("email"))["outcome"]  # Transient propagates
-        if outcome == "succeeded":
-            self.workflows.start_checkout(order_id, payment_id, "charged")
-        elif outcome == "requires_action":
-            self.park(order_id, payment_id, "action")
+        # Transient propagates; a charge taken is handed over to the run started next
+        outcome = self.charge(order_id, payment_id, None, validated.get("email"), hand_over=True)["outcome"]
+        if outcome == ChargeOutcome.SUCCEEDED:
+            self.workflows.start_checkout(order_id, payment_id, Phase.CHARGED.value)
+        elif outcome == ChargeOutcome.REQUIRES_ACTION:
+            self.park(order_id, payment_id, WaitKind.ACTION.value)
         else:
             self.compensation.fail(order_id, payment_id, "the card was declined")
         return str(outcome)

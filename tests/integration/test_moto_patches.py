@@ -233,3 +233,29 @@ def test_a_definition_is_validated_once_and_a_bad_one_is_still_refused(aws: dict
         assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, exc.value.response
     names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
     assert {"canary-1", "canary-2"} <= names and not names & {"canary-3", "canary-4"}
+
+
+def test_an_express_start_with_a_used_name_starts_another_run(aws: dict[str, str]) -> None:
+    """As on AWS: Express executions are not deduped by name (each run takes its own
+    ``States.UUID()``); a Standard start with a used name and other input is refused."""
+    from freshcart_local.provision import PLACEHOLDER_ROLE
+
+    sfn = clients.client("stepfunctions")
+    definition = json.dumps(
+        {
+            "StartAt": "Name",
+            "States": {
+                "Name": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "ResultPath": "$.run", "End": True}
+            },
+        }
+    )
+    express = sfn.create_state_machine(name="x", definition=definition, roleArn=PLACEHOLDER_ROLE, type="EXPRESS")
+    standard = sfn.create_state_machine(name="s", definition=definition, roleArn=PLACEHOLDER_ROLE)
+    for _ in range(2):
+        sfn.start_execution(stateMachineArn=express["stateMachineArn"], name="pay-1-start", input="{}")
+    runs = sfn.list_executions(stateMachineArn=express["stateMachineArn"])["executions"]
+    assert [r["name"] for r in runs] == ["pay-1-start", "pay-1-start"]
+    sfn.start_execution(stateMachineArn=standard["stateMachineArn"], name="pay-1-start", input="{}")
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=standard["stateMachineArn"], name="pay-1-start", input='{"a": 1}')
+    assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
