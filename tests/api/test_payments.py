@@ -1183,3 +1183,72 @@ def test_orders_stored_with_refunds_in_their_status_are_migrated_once(shop: Chec
     assert got["REFUNDED"]["status"] == "CANCELLED" and got["REFUNDED"]["refund"]["status"] == "DONE"
     assert got["CANCELLED"]["refund"] == {"status": "REQUIRED", "amount": 0, "owed": 6000, "currency": "INR"}
     assert bootstrap.order_lifecycle().migrate_refund_axis()["migrated"] == 0  # a re-run changes nothing
+
+
+def _another_run(order_id: str, payment_id: str, phase: str = "start") -> None:
+    """What AWS may do and moto (patched as AWS) now does: an Express start with a used name
+    (a retried StartExecution, a replayed pay) runs again, beside or after the first."""
+    sfn = aws.client("stepfunctions")
+    body = json.dumps({"orderId": order_id, "paymentId": payment_id, "phase": phase})
+    sfn.start_execution(
+        stateMachineArn=get_settings().checkout_state_machine_arn, name=f"{payment_id}-{phase}", input=body
+    )
+
+
+def test_two_runs_of_one_payment_charge_once_and_a_late_one_changes_nothing(shop: Checkout) -> None:
+    """Finding 2: two runs of one checkout (concurrent, and one after the payment was paid).
+    Before the run fence, the losing run failed a HELD payment or refunded a SUCCEEDED one."""
+    order = shop.order(2)
+    paid = json_body(shop.pay(order["orderId"]))
+    _another_run(order["orderId"], paid["paymentId"])  # at once, beside the first
+    shop.payment(order["orderId"], DONE)
+    shop.finished(order["orderId"])
+    rows = len(bootstrap.payments().chain.rows(order["orderId"]))
+    _another_run(order["orderId"], paid["paymentId"])  # long after
+    time.sleep(1)
+    shop.finished(order["orderId"])
+    payment = shop.payment(order["orderId"])
+    assert payment["status"] == "SUCCEEDED" and payment["refunded"] == 0, payment
+    assert shop.get_order(order["orderId"])["status"] == "PAID"
+    (intent,) = shop.stripe_intents(order["orderId"])
+    from chalicelib.payments import gateway
+
+    assert gateway.client().refunds.list(params={"payment_intent": intent.id}).data == []
+    assert len(bootstrap.payments().chain.rows(order["orderId"])) == rows  # the late run wrote nothing
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+    assert rules.balance(entries)["captured"] == order["total"] and rules.balanced(entries)
+    assert shop.available(shop.milk, shop.vendor_) == (8, 0)
+    shop.chain_ok(order["orderId"])
+
+
+def test_a_second_run_of_a_held_payment_leaves_it_held_for_the_manager(shop: Checkout) -> None:
+    """Finding 2: a duplicate run finds the payment HELD (not PROCESSING), is refused, and used
+    to fail the payment under the manager's review. It now ends having changed nothing."""
+    cheese = shop.product("Cheese", prices={"INR": 1_100_000, "USD": 20_000})
+    dairy = shop.vendor([cheese["productId"]], name="Cheese Co")
+    shop.stock(cheese, dairy, 5)
+    order = shop.order(2, product=cheese)
+    paid = json_body(shop.pay(order["orderId"]))
+    shop.payment(order["orderId"], {"HELD"})
+    time.sleep(0.5)  # the hold's wait stores its token
+    rows = len(bootstrap.payments().chain.rows(order["orderId"]))
+    _another_run(order["orderId"], paid["paymentId"])
+    sfn, arn = aws.client("stepfunctions"), get_settings().checkout_state_machine_arn
+    deadline = time.monotonic() + 20
+    while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:  # the Express runs
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert shop.payment(order["orderId"])["status"] == "HELD"
+    assert len(bootstrap.payments().chain.rows(order["orderId"])) == rows  # the second run wrote nothing
+    deadline = time.monotonic() + 10
+    while (resp := shop.api.call("POST", f"/orders/{order['orderId']}/approve", token=shop.manager)).status_code != 200:
+        assert time.monotonic() < deadline, resp.body
+        time.sleep(0.3)
+    assert shop.payment(order["orderId"], DONE)["status"] == "SUCCEEDED"
+    _another_run(order["orderId"], paid["paymentId"], "approved")  # the approved run, twice
+    time.sleep(1)
+    shop.finished(order["orderId"])
+    assert len(shop.stripe_intents(order["orderId"])) == 1
+    assert shop.payment(order["orderId"])["refunded"] == 0
+    assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
+    shop.chain_ok(order["orderId"])
