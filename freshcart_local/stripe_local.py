@@ -42,6 +42,10 @@ WANTED_EVENTS = (
     "payment_intent.requires_action",
     "charge.refunded",
     "charge.dispute.created",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "charge.dispute.closed",
+    "refund.failed",
 )
 TEST_CARDS = (
     "pm_card_visa (succeeds)",

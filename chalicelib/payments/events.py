@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.payments import rules
-from chalicelib.payments.book import PaymentBook
+from chalicelib.payments.book import PaymentBook, find
 from chalicelib.payments.compensation import Compensation
+from chalicelib.payments.disputes import AfterSale
 from chalicelib.payments.gateway import Transient
 from chalicelib.payments.outcomes import Phase
 from chalicelib.payments.ports import Stripe, Workflows
@@ -21,6 +22,7 @@ class StripeEvents:
     stripe: Stripe
     workflows: Workflows
     compensation: Compensation
+    after_sale: AfterSale
 
     def apply(self, event: dict[str, Any]) -> str:
         """Apply one verified Stripe event; the answer says what it did (logged by the consumer)."""
@@ -34,13 +36,14 @@ class StripeEvents:
         obj = (event.get("data") or {}).get("object") or {}
         if kind == "charge.dispute.created":
             alert("ChargeDisputed", {"eventId": event["id"], "charge": obj.get("charge"), "amount": obj.get("amount")})
-            return "alerted"
-        intent_id = obj.get("payment_intent") if kind.startswith("charge.") else obj.get("id")
+        intent_id = obj.get("payment_intent") if kind.startswith(("charge.", "refund.")) else obj.get("id")
         ref = self.book.payments.intent(str(intent_id)) if intent_id else None
         meta = obj.get("metadata") or {}
         order_id = (ref or {}).get("orderId") or meta.get("orderId")
         payment_id = (ref or {}).get("paymentId") or meta.get("paymentId")
         if not order_id or not payment_id:
+            if kind == "charge.dispute.created":
+                return "alerted"  # a dispute of a charge that is not ours to record
             alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "intent": intent_id})
             return "unknown order"
         state = self.book.payments.partition(str(order_id))
@@ -48,12 +51,17 @@ class StripeEvents:
         if p is None:
             alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "orderId": order_id})
             return "unknown payment"
+        if kind.startswith("charge.dispute."):
+            return self.after_sale.dispute(kind, obj, p)
+        if kind == "refund.failed" or (kind == "charge.refund.updated" and obj.get("status") == "failed"):
+            return self.after_sale.refund_failed(obj, p)
         if kind == "charge.refunded":
+            if int(obj.get("amount_refunded", 0)) > int(p.get("refunded", 0)):  # refunded outside the API
+                self.after_sale.dashboard_refunds(str(intent_id), p)
+                p = find(self.book.payments.partition(str(order_id)), str(payment_id))
             if int(obj.get("amount_refunded", 0)) != int(p.get("refunded", 0)):
-                alert(
-                    "RefundDrift",
-                    {"orderId": order_id, "stripe": obj.get("amount_refunded"), "ours": p.get("refunded")},
-                )
+                drift = {"orderId": order_id, "stripe": obj.get("amount_refunded"), "ours": p.get("refunded")}
+                alert("RefundDrift", drift)
                 return "drift"
             return "in step"
         problems = rules.mismatch(p, obj.get("amount"), obj.get("currency"), meta.get("orderId"))

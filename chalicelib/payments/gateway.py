@@ -298,6 +298,19 @@ class StripeGateway:
         refund = _call(client().refunds.create, params, key)
         return str(refund.id)
 
+    def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
+        """Every refund Stripe holds for ``intent_id`` (``id``, ``amount``, ``status``, our
+        ``refundId`` when we made it)."""
+        out = []
+        with _stripe_errors():
+            for r in client().refunds.list(params={"payment_intent": intent_id, "limit": 100}).auto_paging_iter():
+                raw = r.to_dict()
+                refund_id = (raw.get("metadata") or {}).get("refundId")
+                out.append(
+                    {"id": raw["id"], "amount": int(raw["amount"]), "status": raw.get("status"), "refundId": refund_id}
+                )
+        return out
+
     def refund_of(self, intent_id: str, refund_id: str) -> str | None:
         """Stripe's refund of ``intent_id`` that carries our ``refundId``, if any (not failed)."""
         with _stripe_errors():

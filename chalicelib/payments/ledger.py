@@ -147,6 +147,32 @@ class Ledger:
             done[who] = done.get(who, 0) + share
         return done, items
 
+    def resettle(self, p: dict[str, Any], ref: str, amount: int) -> tuple[dict[str, int], list[Tagged]]:
+        """Money that came back (a refund that failed, a dispute won): settled again to whom it
+        was taken from, in proportion to what was reversed. Returns the new ``reversed`` tallies
+        and the SETTLEMENT / FEE entries."""
+        done = {k: int(v) for k, v in (p.get("reversed") or {}).items()}
+        held = {k: v for k, v in done.items() if v > 0}
+        if not held or amount <= 0:
+            return done, []
+        items = []
+        for who, share in sorted(rules.split(min(amount, sum(held.values())), held).items()):
+            if share == 0:
+                continue
+            items.append(
+                self.repo.entry_request(
+                    p["orderId"],
+                    "FEE" if who == "PLATFORM" else "SETTLEMENT",
+                    f"{ref}#{who}",
+                    share,
+                    p["currency"],
+                    {"paymentId": p["paymentId"], "refundId": ref},
+                    merchant_id=None if who == "PLATFORM" else who,
+                )
+            )
+            done[who] -= share
+        return done, items
+
     def settle_unsplit(self, book: PaymentBook, order_id: str, payment_id: str) -> None:
         """A SUCCEEDED payment with no fee or vendor shares (captured before captures carried
         their settlement): split it now, once."""

@@ -161,27 +161,36 @@ def refund_reversal(amount: int, settled: dict[str, int], fee: int) -> dict[str,
 
 
 def balance(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """The ledger of one order summed: captured, refunded, settled (vendors), fees."""
-    out = {"captured": 0, "refunded": 0, "settled": 0, "fees": 0}
+    """The ledger of one order summed: captured, refunded (less refunds that failed after they
+    were made), disputed (charged back, less what was reinstated), settled (vendors), fees (the
+    platform's), and Stripe's own fees (a cost, outside the balance)."""
+    sign = {
+        "CHARGE": ("captured", 1),
+        "REFUND": ("refunded", 1),
+        "REFUND_FAILED": ("refunded", -1),
+        "DISPUTE": ("disputed", 1),
+        "DISPUTE_REVERSAL": ("disputed", -1),
+        "SETTLEMENT": ("settled", 1),
+        "SETTLEMENT_REVERSAL": ("settled", -1),
+        "FEE": ("fees", 1),
+        "FEE_REVERSAL": ("fees", -1),
+        "DISPUTE_FEE": ("stripeFees", 1),
+        "STRIPE_FEE": ("stripeFees", 1),
+    }
+    out = {"captured": 0, "refunded": 0, "disputed": 0, "settled": 0, "fees": 0, "stripeFees": 0}
     for e in entries:
-        amount = int(e["amount"])
-        kind = e["kind"]
-        if kind == "CHARGE":
-            out["captured"] += amount
-        elif kind == "REFUND":
-            out["refunded"] += amount
-        elif kind in ("SETTLEMENT", "SETTLEMENT_REVERSAL"):
-            out["settled"] += amount if kind == "SETTLEMENT" else -amount
-        elif kind in ("FEE", "FEE_REVERSAL"):
-            out["fees"] += amount if kind == "FEE" else -amount
+        if e["kind"] in sign:
+            field, k = sign[e["kind"]]
+            out[field] += k * int(e["amount"])
     return out
 
 
 def balanced(entries: list[dict[str, Any]]) -> bool:
-    """Settled to vendors + fees = captured - refunded, or nothing settled yet."""
+    """Settled to vendors + the platform's fees = captured - refunded - disputed, or nothing
+    settled yet (Stripe's own fees are the platform's cost, beside this)."""
     b = balance(entries)
     settled_any = any(e["kind"] in ("SETTLEMENT", "FEE") for e in entries)
-    net = b["captured"] - b["refunded"]
+    net = b["captured"] - b["refunded"] - b["disputed"]
     return b["settled"] + b["fees"] == net if settled_any else True
 
 
@@ -239,6 +248,16 @@ def event_problem(event: Any) -> str | None:
         value = obj.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             return f"data.object.{name} must be an integer (minor units)"
+    txns = obj.get("balance_transactions")
+    if txns is not None and (
+        not isinstance(txns, list)
+        or not all(
+            isinstance(t, dict)
+            and all(isinstance(t.get(k, 0), int) and not isinstance(t.get(k), bool) for k in ("amount", "fee"))
+            for t in txns
+        )
+    ):
+        return "data.object.balance_transactions must be a list of objects with integer amount and fee"
     for name, value in [("id", obj.get("id")), ("payment_intent", obj.get("payment_intent"))] + [
         (f"metadata.{k}", v) for k, v in (metadata or {}).items() if k in ("orderId", "paymentId")
     ]:

@@ -5,7 +5,7 @@ domains: the capabilities wired together. Each capability lives in its own modul
 - ``steps.py``: the checkout workflow's steps and the retry of a deferred charge;
 - ``compensation.py``: what a checkout that cannot end paid gives back;
 - ``refunds.py``: a manager's refunds and the automatic refund of a cancelled order;
-- ``events.py``: Stripe's events;
+- ``events.py``: Stripe's events; ``disputes.py``: disputes, failed and dashboard refunds;
 - ``ledger.py``: the entries money movements write; ``book.py``: the chained change;
 - ``gateway.py`` (Stripe), ``adapters.py`` (Step Functions, SNS, SQS), behind ``ports.py``.
 """
@@ -20,6 +20,7 @@ from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.payments.book import PaymentBook
 from chalicelib.payments.checkout import Checkout
 from chalicelib.payments.compensation import Compensation
+from chalicelib.payments.disputes import AfterSale
 from chalicelib.payments.events import StripeEvents
 from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.ledger import Ledger, LedgerRepo
@@ -53,7 +54,8 @@ class PaymentService:
             self.book, money, stripe, orders, users, workflows, fraud, self.compensation, retries
         )
         self.refunds = Refunds(self.book, money, stripe, orders, retries)
-        self.events = StripeEvents(self.book, stripe, workflows, self.compensation)
+        self.after_sale = AfterSale(self.book, money, stripe, orders)
+        self.events = StripeEvents(self.book, stripe, workflows, self.compensation, self.after_sale)
 
     # -- the API
     def pay(self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo) -> dict[str, Any]:

@@ -186,7 +186,14 @@ def test_pay_takes_an_order_to_paid_settled_archived_and_chained(shop: Checkout)
     assert shop.get_order(order["orderId"])["status"] == "PAID"
     assert shop.available(shop.milk, shop.vendor_) == (8, 0)  # reservation became a sale
     entries = shop.settled(order["orderId"])
-    assert rules.balance(entries) == {"captured": 6000, "refunded": 0, "settled": 5700, "fees": 300}
+    assert rules.balance(entries) == {
+        "captured": 6000,
+        "refunded": 0,
+        "disputed": 0,
+        "settled": 5700,
+        "fees": 300,
+        "stripeFees": 0,
+    }
     assert rules.balanced(entries)
     (intent,) = shop.stripe_intents(order["orderId"])  # Stripe's own record
     assert intent.status == "succeeded" and intent.amount == 6000 and intent.currency == "inr"
@@ -353,7 +360,14 @@ def test_a_payment_captured_unsplit_before_settlement_moved_into_mark_paid_is_sp
     )
     assert resp.status_code == 201, resp.body
     entries = bootstrap.payments().ledger.entries(order["orderId"])
-    assert rules.balance(entries) == {"captured": 6000, "refunded": 1000, "settled": 4750, "fees": 250}
+    assert rules.balance(entries) == {
+        "captured": 6000,
+        "refunded": 1000,
+        "disputed": 0,
+        "settled": 4750,
+        "fees": 250,
+        "stripeFees": 0,
+    }
     assert rules.balanced(entries)
     shop.chain_ok(order["orderId"])
 
@@ -1136,7 +1150,14 @@ def test_a_partly_refunded_order_is_approved_then_cancelled_restocked_and_refund
     at_stripe = gateway.client().refunds.list(params={"payment_intent": intent.id}).data
     assert sorted(r.amount for r in at_stripe) == [1000, 5000]
     entries = bootstrap.payments().ledger.entries(order["orderId"])
-    assert rules.balance(entries) == {"captured": 6000, "refunded": 6000, "settled": 0, "fees": 0}
+    assert rules.balance(entries) == {
+        "captured": 6000,
+        "refunded": 6000,
+        "disputed": 0,
+        "settled": 0,
+        "fees": 0,
+        "stripeFees": 0,
+    }
     assert rules.balanced(entries)
     shop.chain_ok(order["orderId"])
 

@@ -121,3 +121,18 @@ def test_stripe_events_move_a_payment_forward_only() -> None:
     assert rules.event_moves("payment_intent.payment_failed", rules.SUCCEEDED) is None  # never backwards
     assert rules.event_moves("payment_intent.succeeded", rules.SUCCEEDED) is None  # already there
     assert rules.event_moves("charge.dispute.created", rules.SUCCEEDED) is None
+
+
+def test_the_ledger_balances_with_disputes_failed_refunds_and_stripes_fees() -> None:
+    def e(kind: str, amount: int) -> dict[str, object]:
+        return {"kind": kind, "amount": amount}
+
+    sale = [e("CHARGE", 6000), e("FEE", 300), e("SETTLEMENT", 5700)]
+    lost = [*sale, e("DISPUTE", 6000), e("FEE_REVERSAL", 300), e("SETTLEMENT_REVERSAL", 5700), e("DISPUTE_FEE", 1500)]
+    assert rules.balanced(lost) and rules.balance(lost)["stripeFees"] == 1500
+    assert not rules.balanced([*sale, e("DISPUTE", 6000)])  # charged back, still settled: caught
+    won = [*lost, e("DISPUTE_REVERSAL", 6000), e("FEE", 300), e("SETTLEMENT", 5700)]
+    assert rules.balanced(won) and rules.balance(won)["disputed"] == 0
+    failed = [*sale, e("REFUND", 2000), e("FEE_REVERSAL", 100), e("SETTLEMENT_REVERSAL", 1900)]
+    failed += [e("REFUND_FAILED", 2000), e("FEE", 100), e("SETTLEMENT", 1900)]
+    assert rules.balanced(failed) and rules.balance(failed)["refunded"] == 0
