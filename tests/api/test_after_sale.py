@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.core.config import get_settings
 from chalicelib.payments import gateway, rules
-from tests.api.test_payments import Checkout, shop  # noqa: F401 - the fixture
+from tests.api.test_payments import Checkout
 from tests.conftest import json_body
 
 
@@ -49,51 +49,51 @@ def _dispute(payment: dict[str, Any], amount: int, status: str, fee: int = 0) ->
     }
 
 
-def test_a_lost_dispute_takes_back_the_vendors_settlement_and_balances(shop: Checkout) -> None:
-    order, payment = _paid(shop)  # 6000: vendor 5700, platform fee 300
-    _event(shop, "charge.dispute.created", _dispute(payment, 6000, "needs_response"))
+def test_a_lost_dispute_takes_back_the_vendors_settlement_and_balances(checkout: Checkout) -> None:
+    order, payment = _paid(checkout)  # 6000: vendor 5700, platform fee 300
+    _event(checkout, "charge.dispute.created", _dispute(payment, 6000, "needs_response"))
     assert rules.balance(_entries(order["orderId"]))["disputed"] == 0  # nothing moved yet
-    _event(shop, "charge.dispute.funds_withdrawn", _dispute(payment, 6000, "under_review", fee=1500))
-    _event(shop, "charge.dispute.funds_withdrawn", _dispute(payment, 6000, "under_review", fee=1500))  # again
-    _event(shop, "charge.dispute.closed", _dispute(payment, 6000, "lost"))
+    _event(checkout, "charge.dispute.funds_withdrawn", _dispute(payment, 6000, "under_review", fee=1500))
+    _event(checkout, "charge.dispute.funds_withdrawn", _dispute(payment, 6000, "under_review", fee=1500))  # again
+    _event(checkout, "charge.dispute.closed", _dispute(payment, 6000, "lost"))
     entries = _entries(order["orderId"])
     b = rules.balance(entries)
     assert (b["captured"], b["disputed"], b["settled"], b["fees"], b["stripeFees"]) == (6000, 6000, 0, 0, 1500)
     assert rules.balanced(entries)
-    vendor = [e for e in entries if e.get("merchantId") == shop.vendor_["vendorId"]]
+    vendor = [e for e in entries if e.get("merchantId") == checkout.vendor_["vendorId"]]
     assert sum(e["amount"] * (1 if e["kind"] == "SETTLEMENT" else -1) for e in vendor) == 0  # the vendor's share back
-    after = shop.payment(order["orderId"])
+    after = checkout.payment(order["orderId"])
     assert after["status"] == "SUCCEEDED" and after["captured"] == 6000
-    refund = shop.api.call(
+    refund = checkout.api.call(
         "POST",
         f"/orders/{order['orderId']}/refunds",
         {"reason": "goodwill"},
-        token=shop.manager,
+        token=checkout.manager,
         headers={"Idempotency-Key": "after-chargeback"},
     )
     assert refund.status_code == 409, refund.body  # charged back: nothing left to refund
-    shop.chain_ok(order["orderId"])
+    checkout.chain_ok(order["orderId"])
 
 
-def test_a_won_dispute_gives_the_money_and_the_settlement_back(shop: Checkout) -> None:
-    order, payment = _paid(shop)
-    _event(shop, "charge.dispute.funds_withdrawn", _dispute(payment, 3000, "under_review"))
+def test_a_won_dispute_gives_the_money_and_the_settlement_back(checkout: Checkout) -> None:
+    order, payment = _paid(checkout)
+    _event(checkout, "charge.dispute.funds_withdrawn", _dispute(payment, 3000, "under_review"))
     assert _vendor_net(_entries(order["orderId"])) == 5700 - 2850
-    _event(shop, "charge.dispute.funds_reinstated", _dispute(payment, 3000, "won"))
-    _event(shop, "charge.dispute.closed", _dispute(payment, 3000, "won"))  # reinstated once
+    _event(checkout, "charge.dispute.funds_reinstated", _dispute(payment, 3000, "won"))
+    _event(checkout, "charge.dispute.closed", _dispute(payment, 3000, "won"))  # reinstated once
     entries = _entries(order["orderId"])
     b = rules.balance(entries)
     assert (b["disputed"], b["settled"], b["fees"]) == (0, 5700, 300) and rules.balanced(entries)
-    shop.chain_ok(order["orderId"])
+    checkout.chain_ok(order["orderId"])
 
 
-def test_a_refund_that_fails_after_it_succeeded_is_refundable_again_and_balances(shop: Checkout) -> None:
-    order, payment = _paid(shop)
-    made = shop.api.call(
+def test_a_refund_that_fails_after_it_succeeded_is_refundable_again_and_balances(checkout: Checkout) -> None:
+    order, payment = _paid(checkout)
+    made = checkout.api.call(
         "POST",
         f"/orders/{order['orderId']}/refunds",
         {"amount": 2000, "reason": "leak"},
-        token=shop.manager,
+        token=checkout.manager,
         headers={"Idempotency-Key": "r1"},
     )
     assert made.status_code == 201
@@ -109,41 +109,41 @@ def test_a_refund_that_fails_after_it_succeeded_is_refundable_again_and_balances
         "failure_reason": "expired_or_canceled_card",
         "metadata": {"orderId": order["orderId"], "refundId": ours["refundId"]},
     }
-    _event(shop, "refund.failed", failed)
-    _event(shop, "refund.failed", failed)  # a redelivery changes nothing
-    after = shop.payment(order["orderId"])
+    _event(checkout, "refund.failed", failed)
+    _event(checkout, "refund.failed", failed)  # a redelivery changes nothing
+    after = checkout.payment(order["orderId"])
     assert after["refunded"] == 0 and [r["status"] for r in after["refunds"]] == ["FAILED"]
     entries = _entries(order["orderId"])
     b = rules.balance(entries)
     assert (b["refunded"], b["settled"], b["fees"]) == (0, 5700, 300) and rules.balanced(entries)
-    got = shop.get_order(order["orderId"])
+    got = checkout.get_order(order["orderId"])
     assert got["status"] == "PAID" and got["refund"]["amount"] == 0
-    again = shop.api.call(
+    again = checkout.api.call(
         "POST",
         f"/orders/{order['orderId']}/refunds",
         {"reason": "leak, again"},
-        token=shop.manager,
+        token=checkout.manager,
         headers={"Idempotency-Key": "r2"},
     )
     assert again.status_code == 201 and json_body(again)["amount"] == 6000  # all of it is refundable again
-    shop.chain_ok(order["orderId"])
+    checkout.chain_ok(order["orderId"])
 
 
-def test_a_refund_made_in_stripes_dashboard_is_recorded_with_its_reversal(shop: Checkout) -> None:
-    order, payment = _paid(shop)
+def test_a_refund_made_in_stripes_dashboard_is_recorded_with_its_reversal(checkout: Checkout) -> None:
+    order, payment = _paid(checkout)
     made = gateway.client().refunds.create(params={"payment_intent": payment["paymentIntentId"], "amount": 1500})
     refunded = {"id": "ch_x", "object": "charge", "payment_intent": payment["paymentIntentId"], "amount_refunded": 1500}
-    _event(shop, "charge.refunded", refunded)
-    _event(shop, "charge.refunded", refunded)  # again: recorded once
-    after = shop.payment(order["orderId"])
+    _event(checkout, "charge.refunded", refunded)
+    _event(checkout, "charge.refunded", refunded)  # again: recorded once
+    after = checkout.payment(order["orderId"])
     assert after["refunded"] == 1500
     assert [(r["refundId"], r["amount"], r["status"]) for r in after["refunds"]] == [(made.id, 1500, "SUCCEEDED")]
     entries = _entries(order["orderId"])
     assert rules.balance(entries)["refunded"] == 1500 and rules.balanced(entries)
-    assert shop.get_order(order["orderId"])["refund"] == {
+    assert checkout.get_order(order["orderId"])["refund"] == {
         "status": "PARTIAL",
         "amount": 1500,
         "owed": 0,
         "currency": "INR",
     }
-    shop.chain_ok(order["orderId"])
+    checkout.chain_ok(order["orderId"])

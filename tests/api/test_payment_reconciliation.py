@@ -17,19 +17,14 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import to_item
 from chalicelib.payments import gateway
 from chalicelib.payments.reconcile import payment_drift
-from freshcart_local import lambdas
 from tests.api.test_payments import Checkout
 from tests.api.test_stock_reconciliation import alerts, watch_alerts
 from tests.conftest import Api
 
 
 @pytest.fixture
-def shop(api: Api, stripe_env: dict[str, Any], client: Any) -> Any:
-    from app import app
-
-    lambdas.install(app)
-    yield Checkout(api, stripe_env)
-    lambdas.uninstall(app)
+def shop(checkout: Any) -> Any:
+    return checkout
 
 
 def today() -> str:

@@ -18,7 +18,7 @@ from chalicelib.core import aws, metrics
 from chalicelib.core.config import get_settings
 from chalicelib.orders.repo import hold_until
 from chalicelib.payments import rules
-from freshcart_local import faults, lambdas
+from freshcart_local import faults
 from tests.conftest import Api, json_body, race
 from tests.factories import ADDRESS, Shop, line
 from tests.stripe_local import sign
@@ -165,12 +165,8 @@ class Checkout(Shop):
 
 
 @pytest.fixture
-def shop(api: Api, stripe_env: dict[str, Any], client: Any) -> Any:
-    from app import app
-
-    lambdas.install(app)
-    yield Checkout(api, stripe_env)
-    lambdas.uninstall(app)
+def shop(checkout: Any) -> Any:
+    return checkout
 
 
 def test_pay_takes_an_order_to_paid_settled_archived_and_chained(shop: Checkout) -> None:

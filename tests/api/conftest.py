@@ -1,0 +1,22 @@
+"""Fixtures shared by the API tests that pay orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+
+@pytest.fixture
+def checkout(api: Api, stripe_env: dict[str, Any], client: Any) -> Iterator[Any]:
+    """A shop whose orders can be paid: the app's Lambda tasks serve the state machines."""
+    from app import app
+    from freshcart_local import lambdas
+    from tests.api.test_payments import Checkout
+
+    lambdas.install(app)
+    yield Checkout(api, stripe_env)
+    lambdas.uninstall(app)
