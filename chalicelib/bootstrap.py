@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.orders.views import OrderViews
     from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.service import PaymentService
+    from chalicelib.payments.statements import Statements
     from chalicelib.payments.webhooks import WebhookInbox
     from chalicelib.reports.service import ReportService
     from chalicelib.users.profile import ProfileService
@@ -125,6 +126,14 @@ def payments() -> PaymentService:
 
 
 @lru_cache(maxsize=1)
+def statements() -> Statements:
+    from chalicelib.payments.ledger import LedgerRepo
+    from chalicelib.payments.statements import Statements
+
+    return Statements(LedgerRepo())
+
+
+@lru_cache(maxsize=1)
 def webhooks() -> WebhookInbox:
     from chalicelib.payments.gateway import StripeGateway
     from chalicelib.payments.webhooks import WebhookInbox
@@ -204,6 +213,7 @@ def reset() -> None:
         order_lifecycle,
         order_views,
         payments,
+        statements,
         webhooks,
         reports,
         stock_reconciler,

@@ -10,7 +10,18 @@ from chalice import Blueprint, Response
 from chalicelib import bootstrap
 from chalicelib.audit.repo import Actor
 from chalicelib.core.errors import ValidationError
-from chalicelib.core.http import caller, client_info, header, idempotency_key, parse, require_role
+from chalicelib.core.http import (
+    caller,
+    client_info,
+    decode_cursor,
+    encode_cursor,
+    header,
+    idempotency_key,
+    page_limit,
+    parse,
+    query_date,
+    require_role,
+)
 from chalicelib.core.lazy import lazy_module
 from chalicelib.users.authorizer import jwt_auth
 
@@ -57,6 +68,25 @@ def refund_order(order_id: str) -> Response:
     actor = Actor.of(who, client_info(_req()))
     refund = bootstrap.payments().refund(actor, order_id, body.amount, body.reason, key)
     return Response(refund, status_code=201)
+
+
+@bp.route("/vendors/{vendor_id}/ledger", methods=["GET"], authorizer=jwt_auth)
+def vendor_ledger(vendor_id: str) -> dict[str, Any]:
+    """A vendor's own money (its staff, admins): settlements and their reversals by refunds and
+    disputes, oldest first, from/to days (default the last 30), with a cursor."""
+    req = _req()
+    page = bootstrap.statements().entries(
+        caller(req), vendor_id, query_date(req, "from"), query_date(req, "to"), page_limit(req, 50), decode_cursor(req)
+    )
+    cursor = encode_cursor(page.pop("next"))
+    return {**page, **({"nextCursor": cursor} if cursor else {})}
+
+
+@bp.route("/vendors/{vendor_id}/payouts", methods=["GET"], authorizer=jwt_auth)
+def vendor_payouts(vendor_id: str) -> dict[str, Any]:
+    """What a vendor is owed per day and currency: settled, reversed and net (its staff, admins)."""
+    req = _req()
+    return bootstrap.statements().payouts(caller(req), vendor_id, query_date(req, "from"), query_date(req, "to"))
 
 
 @bp.route("/payments/validate", methods=["POST"], authorizer=jwt_auth)

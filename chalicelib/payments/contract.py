@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from chalicelib.core.openapi import IDEMPOTENCY_KEY, ROLES, Op, Param
+from chalicelib.core import patterns
+from chalicelib.core.openapi import IDEMPOTENCY_KEY, PAGE, ROLES, Op, Param
 from chalicelib.core.schema import Instant, View
 
 TAG = "payments"
@@ -82,6 +83,51 @@ class Health(View):
     checks: list[HealthCheck] | None = Field(default=None, description="admins only")
 
 
+class LedgerEntry(View):
+    entryId: str
+    orderId: str
+    kind: Literal["SETTLEMENT", "SETTLEMENT_REVERSAL"]
+    amount: int = Field(description="minor units; a reversal is negative")
+    currency: str
+    day: str = Field(description="the UTC day it was written, YYYY-MM-DD")
+    createdAt: Instant
+    cause: str | None = Field(default=None, description="the refund or dispute a reversal comes from")
+
+
+class VendorLedger(View):
+    vendorId: str
+    from_: str = Field(alias="from")
+    to: str
+    items: list[LedgerEntry]
+    nextCursor: str | None = None
+
+
+class PayoutDay(View):
+    day: str
+    currency: str
+    settled: int
+    reversed: int
+    net: int = Field(description="settled - reversed: what the vendor is owed for the day")
+    entries: int
+
+
+class Payouts(View):
+    vendorId: str
+    from_: str = Field(alias="from")
+    to: str
+    days: list[PayoutDay]
+
+
+DAYS = (
+    Param(
+        "from", {"type": "string", "format": "date", "pattern": patterns.DATE}, description="default: 29 days before to"
+    ),
+    Param(
+        "to",
+        {"type": "string", "format": "date", "pattern": patterns.DATE},
+        description="default: today (UTC); at most 92 days after from",
+    ),
+)
 SIGNATURE = Param(
     "Stripe-Signature",
     {"type": "string", "maxLength": 2000},
@@ -97,6 +143,12 @@ ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/orders/{order_id}/payment"): Op(f"{C}:Payment", roles=ROLES),
     ("POST", "/orders/{order_id}/refunds"): Op(
         f"{C}:RefundView", 201, f"{M}:RefundBody", headers=(IDEMPOTENCY_KEY,), roles=STAFF, errors=(409, 422)
+    ),
+    ("GET", "/vendors/{vendor_id}/ledger"): Op(
+        f"{C}:VendorLedger", query=(*DAYS, *PAGE), roles=("vendor", "admin"), errors=(404, 422)
+    ),
+    ("GET", "/vendors/{vendor_id}/payouts"): Op(
+        f"{C}:Payouts", query=DAYS, roles=("vendor", "admin"), errors=(404, 422)
     ),
     ("POST", "/payments/validate"): Op(f"{C}:Validation", body=f"{M}:ValidateBody", roles=ROLES, errors=(404,)),
     ("POST", "/webhooks/stripe"): Op(f"{C}:Received", body=f"{M}:StripeEvent", headers=(SIGNATURE,), errors=(503,)),

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, put_new, strip, values
+from chalicelib.core.dynamo import from_item, put_new, query_page, strip, values
+from chalicelib.core.errors import ValidationError
 from chalicelib.core.tx import Tagged
 from chalicelib.payments import rules
 
@@ -82,6 +83,33 @@ class LedgerRepo:
                 "ExpressionAttributeValues": values(d=day),
             }
         )
+
+    def merchant_page(
+        self, merchant_id: str, first: str, last: str, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a vendor's entries written from day ``first`` to day ``last`` (inclusive),
+        oldest first (the byMerchant index; its sort key starts with the ISO time)."""
+        if cursor and cursor.get("merchantId") != {"S": merchant_id}:
+            raise ValidationError("cursor is invalid", fields={"cursor": "not a cursor of this listing"})
+        between = ("createdKey", first, f"{last}~")  # '~' sorts after every time of that day
+        return query_page(
+            aws.client("dynamodb"),
+            self.table,
+            ("merchantId", merchant_id),
+            limit,
+            cursor,
+            index="byMerchant",
+            sort_between=between,
+        )
+
+    def merchant_entries(self, merchant_id: str, first: str, last: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            items, cursor = self.merchant_page(merchant_id, first, last, 500, cursor)
+            out += items
+            if not cursor:
+                return out
 
     def _all(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
