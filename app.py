@@ -12,6 +12,7 @@ from chalicelib.core.http import error_middleware
 from chalicelib.inventory import api as inventory_api
 from chalicelib.inventory import jobs as inventory_jobs
 from chalicelib.notifications import jobs as notification_jobs
+from chalicelib.ops import api as ops_api
 from chalicelib.ops import jobs as ops_jobs
 from chalicelib.orders import api as orders_api
 from chalicelib.orders import jobs as orders_jobs
@@ -37,6 +38,7 @@ app.register_blueprint(authorizer.bp)
 app.register_blueprint(users_api.bp)
 app.register_blueprint(users_jobs.bp)
 app.register_blueprint(notification_jobs.bp)
+app.register_blueprint(ops_api.bp)
 app.register_blueprint(ops_jobs.bp)
 app.register_blueprint(catalog_api.bp)
 app.register_blueprint(vendors_api.bp)

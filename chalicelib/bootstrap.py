@@ -5,7 +5,7 @@ domain package imports another's service."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit.repo import Actor
 from chalicelib.users.auth import AuthService
@@ -186,6 +186,26 @@ def payment_reconciler() -> PaymentReconciler:
     from chalicelib.payments.repo import PaymentsRepo
 
     return PaymentReconciler(LedgerRepo(), PaymentsRepo(), StripeGateway())
+
+
+def repositories() -> dict[str, Any]:
+    """Each domain's repository of its own table (the health check pings them)."""
+    from chalicelib.catalog.repo import CatalogRepo
+    from chalicelib.inventory.repo import InventoryRepo
+    from chalicelib.orders.repo import OrdersRepo
+    from chalicelib.payments.ledger import LedgerRepo
+    from chalicelib.payments.repo import PaymentsRepo
+    from chalicelib.vendors.repo import VendorsRepo
+
+    return {
+        "users": UsersRepo(),
+        "catalog": CatalogRepo(),
+        "vendors": VendorsRepo(),
+        "inventory": InventoryRepo(),
+        "orders": OrdersRepo(),
+        "payments": PaymentsRepo(),
+        "ledger": LedgerRepo(),
+    }
 
 
 def is_admin(authorization: str | None) -> bool:

@@ -19,6 +19,7 @@ from chalicelib.core.dynamo import (
     Read,
     from_item,
     is_conditional_failure,
+    ping_read,
     put_new,
     query_page,
     strip,
@@ -55,6 +56,9 @@ class CatalogRepo:
     @property
     def table(self) -> str:
         return get_settings().catalog_table
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

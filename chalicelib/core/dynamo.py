@@ -129,6 +129,12 @@ def read_all(*reads: Read[Any]) -> list[Any]:
     return out
 
 
+def ping_read(table: str) -> Read[None]:
+    """A read of one key no item has: a repository's ``ping()`` (the health check batches every
+    domain's into one BatchGetItem, so a missing table or a refused permission shows)."""
+    return Read(table, [to_item({"pk": "PING", "sk": "-"})], lambda rows: None)
+
+
 def _key_of(item: dict[str, Any], names: set[str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((n, json.dumps(item.get(n), sort_keys=True)) for n in names))
 

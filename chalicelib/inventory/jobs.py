@@ -9,12 +9,13 @@ from chalice import Blueprint, Cron
 
 from chalicelib.core.config import get_settings
 from chalicelib.core.streams import publish_changes
+from chalicelib.inventory.repo import InventoryRepo
 
 bp = Blueprint(__name__)
 
 
 def stock_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
-    if new is None or not str(new.get("pk", "")).startswith("STOCK#"):
+    if new is None or not InventoryRepo.is_stock_row(new):
         return []
     threshold = int(new.get("lowStockThreshold", 0))
     now_low = int(new["available"]) < threshold

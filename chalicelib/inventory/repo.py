@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
 
@@ -38,6 +38,14 @@ class InventoryRepo:
     @property
     def table(self) -> str:
         return get_settings().inventory_table
+
+    @staticmethod
+    def is_stock_row(item: dict[str, Any]) -> bool:
+        """Is this stored item (a stream image) a stock row, not a log entry or another kind?"""
+        return str(item.get("pk", "")).startswith("STOCK#")
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

@@ -115,10 +115,13 @@ def _timed(name: str, probe: Any) -> dict[str, Any]:
 
 
 def _dynamodb() -> tuple[str, Any]:
-    aws.client("dynamodb").get_item(
-        TableName=get_settings().orders_table, Key={"pk": {"S": "HEALTH"}, "sk": {"S": "-"}}
-    )
-    return "ok", None
+    """Every domain's table, asked by its own repository (``ping()``), in one BatchGetItem."""
+    from chalicelib import bootstrap
+    from chalicelib.core.dynamo import read_all
+
+    repos = bootstrap.repositories()
+    read_all(*(repo.ping() for repo in repos.values()))
+    return "ok", {"tables": sorted(repos)}
 
 
 def _queues() -> tuple[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, values
+from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, query_page, strip, values
 from chalicelib.core.tx import Tagged
 
 META = "META"
@@ -41,6 +41,9 @@ class OrdersRepo:
     @property
     def table(self) -> str:
         return get_settings().orders_table
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

@@ -1,5 +1,5 @@
 """Payment routes: pay an order, read its payment, refund it, validate as a dry run, Stripe's
-webhook, and the health check."""
+webhook, and a vendor's ledger and payouts."""
 
 from __future__ import annotations
 
@@ -112,11 +112,3 @@ def stripe_webhook() -> dict[str, Any]:
         raise ValidationError(f"invalid Stripe signature: {exc}", fields={"Stripe-Signature": str(exc)}) from None
     bootstrap.webhooks().enqueue(event)
     return {"received": True}
-
-
-@bp.route("/health", methods=["GET"])
-def health() -> dict[str, Any]:
-    """Public: {status}. With an admin's bearer token, each dependency's check too."""
-    from chalicelib.ops import health as checks
-
-    return checks.report(admin=bootstrap.is_admin(header(_req(), "authorization")))

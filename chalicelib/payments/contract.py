@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -69,18 +69,6 @@ class Validation(View):
 
 class Received(View):
     received: bool
-
-
-class HealthCheck(View):
-    name: str
-    status: Literal["ok", "degraded", "down"]
-    latencyMs: int
-    detail: dict[str, Any] | str | None = None
-
-
-class Health(View):
-    status: Literal["ok", "degraded", "down"]
-    checks: list[HealthCheck] | None = Field(default=None, description="admins only")
 
 
 class LedgerEntry(View):
@@ -152,5 +140,4 @@ ROUTES: dict[tuple[str, str], Op] = {
     ),
     ("POST", "/payments/validate"): Op(f"{C}:Validation", body=f"{M}:ValidateBody", roles=ROLES, errors=(404,)),
     ("POST", "/webhooks/stripe"): Op(f"{C}:Received", body=f"{M}:StripeEvent", headers=(SIGNATURE,), errors=(503,)),
-    ("GET", "/health"): Op(f"{C}:Health"),
 }

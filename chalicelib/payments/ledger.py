@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import from_item, put_new, query_page, strip, values
+from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, query_page, strip, values
 from chalicelib.core.errors import ValidationError
 from chalicelib.core.tx import Tagged
 from chalicelib.payments import rules
@@ -32,6 +32,9 @@ class LedgerRepo:
     @property
     def table(self) -> str:
         return get_settings().transactions_table
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     def entry_request(
         self,

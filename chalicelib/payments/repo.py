@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import Read, from_item, put_new, strip, to_item, values
+from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, strip, to_item, values
 from chalicelib.core.tx import Tagged
 
 CURRENT = "CURRENT"
@@ -37,6 +37,9 @@ class PaymentsRepo:
     @property
     def table(self) -> str:
         return get_settings().payments_table
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

@@ -9,6 +9,7 @@ from chalice import Blueprint
 
 from chalicelib.core.config import get_settings
 from chalicelib.core.streams import publish_changes
+from chalicelib.users.repo import UsersRepo
 
 bp = Blueprint(__name__)
 
@@ -18,7 +19,7 @@ VERIFICATION_REQUESTED = "VerificationRequested"
 
 
 def user_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
-    if new is None or new.get("sk") != "PROFILE":
+    if new is None or not UsersRepo.is_profile_row(new):
         return []
     if name == "INSERT":
         return [(USER_REGISTERED, {"userId": new["userId"], "email": new["email"], "username": new["username"]})]

@@ -22,6 +22,7 @@ from chalicelib.core.dynamo import (
     error_code,
     from_item,
     is_conditional_failure,
+    ping_read,
     put_new,
     query_page,
     strip,
@@ -64,6 +65,14 @@ class UsersRepo:
     @property
     def table(self) -> str:
         return get_settings().users_table
+
+    @staticmethod
+    def is_profile_row(item: dict[str, Any]) -> bool:
+        """Is this stored item (a stream image) a user's profile, not one of its other rows?"""
+        return item.get("sk") == "PROFILE"
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

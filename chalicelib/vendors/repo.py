@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import Read, from_item, put_new, query_page, strip, to_item, values
+from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
 
@@ -38,6 +38,9 @@ class VendorsRepo:
     @property
     def table(self) -> str:
         return get_settings().vendors_table
+
+    def ping(self) -> Read[None]:
+        return ping_read(self.table)
 
     @property
     def ddb(self) -> Any:

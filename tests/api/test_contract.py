@@ -257,6 +257,7 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
         "orders",
         "payments",
         "reports",
+        "ops",
         "meta",
     }
     for (method, path), op in ops.items():

@@ -83,3 +83,58 @@ def test_only_a_domains_repo_names_its_tables_keys() -> None:
         for prefix, owner in owners.items():
             if owner and owner != domain and domain != "core" and f'"{prefix}' in text:
                 raise AssertionError(f"{path.relative_to(LIB)} builds {owner}'s key {prefix}")
+
+
+REPOSITORY_MODULES = {"repo.py", "ledger.py", "chain.py"}  # the modules that touch a table
+TABLES = {
+    "users_table": "users",
+    "audit_table": "audit",
+    "catalog_table": "catalog",
+    "vendors_table": "vendors",
+    "inventory_table": "inventory",
+    "orders_table": "orders",
+    "payments_table": "payments",
+    "transactions_table": "payments",
+    "ratelimit_table": "core",
+    "idempotency_table": "core",
+}
+
+
+def test_a_table_is_named_only_by_its_domains_repository() -> None:
+    """Each domain owns its tables: no other module names one (others ask its repository)."""
+    import re
+
+    for path in LIB.glob("*/*.py"):
+        domain = path.parent.name
+        for setting in set(re.findall(r"\.(\w+_table)\b", path.read_text())):
+            owner = TABLES.get(setting)
+            assert owner is not None, f"{path.relative_to(LIB)}: unknown table setting {setting}"
+            where = domain == "core" or path.name in REPOSITORY_MODULES
+            assert owner == domain and where, f"{path.relative_to(LIB)} names {owner}'s table {setting}"
+
+
+def test_only_repositories_read_storage_keys() -> None:
+    """Services, handlers and jobs never parse ``pk``/``sk`` (a stream image's kind is its
+    repository's question, as ``InventoryRepo.is_stock_row``)."""
+    import re
+
+    for path in LIB.glob("*/*.py"):
+        if path.parent.name == "core" or path.name in REPOSITORY_MODULES:
+            continue
+        found = re.findall(r"""\[["'](?:pk|sk)["']\]|\.get\(["'](?:pk|sk)["']""", path.read_text())
+        assert not found, f"{path.relative_to(LIB)} reads storage keys: {found}"
+
+
+def test_handlers_reach_other_domains_only_through_bootstrap() -> None:
+    """api/jobs modules parse, call a service from the composition root and map the result: they
+    import core, bootstrap, their own domain, the shared authorizer and the audit actor only."""
+    allowed = {"chalicelib.users.authorizer", "chalicelib.audit.repo", "chalicelib.bootstrap"}
+    for domain in DOMAINS:
+        for path in (LIB / domain).glob("*.py"):
+            if path.name not in EDGE:
+                continue
+            for module in imports(path):
+                parts = module.split(".")
+                if parts[0] != "chalicelib" or len(parts) < 2 or parts[1] in ("core", domain) or module in allowed:
+                    continue
+                raise AssertionError(f"{path.relative_to(LIB)} imports {module}")
