@@ -36,7 +36,9 @@ def retry(*extra: str, errors: list[str] | None = None) -> list[dict[str, Any]]:
     return [{"ErrorEquals": [names[0], *extra, *names[1:]], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}]
 
 
-IDS = {"orderId.$": "$.orderId", "paymentId.$": "$.paymentId"}
+# Every Lambda task is told the checkout's ids and the correlation id of the request that started
+# it (POST /orders/{id}/pay), so its logs and the events it publishes carry that id.
+IDS = {"orderId.$": "$.orderId", "paymentId.$": "$.paymentId", "correlationId.$": "$.correlationId"}
 RUN = {**IDS, "run.$": "$.run.id"}
 
 
@@ -107,7 +109,14 @@ def checkout() -> dict[str, Any]:
         "Reviewed": {
             "Type": "Pass",
             "Comment": "A manager approved a held payment: its screening was recorded when it was held.",
-            "Parameters": {**IDS, "run.$": "$.run", "validated": {"email": None}, "screen": {"reviewed": True}},
+            "Parameters": {
+                "orderId.$": "$.orderId",
+                "paymentId.$": "$.paymentId",
+                "correlationId.$": "$.correlationId",
+                "run.$": "$.run",
+                "validated": {"email": None},
+                "screen": {"reviewed": True},
+            },
             "Next": "Charge",
         },
         "Validate": task(

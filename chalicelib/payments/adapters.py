@@ -21,14 +21,20 @@ class StepFunctions:
         self._start(
             get_settings().checkout_state_machine_arn,
             f"{payment_id}-{phase}",
-            {"orderId": order_id, "paymentId": payment_id, "phase": phase},
+            {"orderId": order_id, "paymentId": payment_id, "phase": phase, "correlationId": logs.correlation_id.get()},
         )
 
     def start_wait(self, order_id: str, payment_id: str, kind: str, timeout: int) -> None:
         self._start(
             get_settings().checkout_await_state_machine_arn,
             f"{payment_id}-{kind}",
-            {"orderId": order_id, "paymentId": payment_id, "kind": kind, "timeoutSeconds": max(1, timeout)},
+            {
+                "orderId": order_id,
+                "paymentId": payment_id,
+                "kind": kind,
+                "timeoutSeconds": max(1, timeout),
+                "correlationId": logs.correlation_id.get(),
+            },
         )
 
     @staticmethod
@@ -80,4 +86,5 @@ class SnsBus:
 class SqsRetryQueue:
     def send(self, message: dict[str, Any]) -> None:
         queue = aws.queue_url(get_settings().failed_transactions_queue)
-        aws.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(message))
+        body = {**message, "correlationId": logs.correlation_id.get()}  # the pay request's, carried on
+        aws.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))

@@ -150,6 +150,7 @@ class Checkout:
                 for x in order["lines"]
             ],
             "history": [{"status": rules.PROCESSING, "at": now}],
+            "correlationId": logs.correlation_id.get(),  # carried into the checkout's tasks and events
             "createdAt": now,
             "updatedAt": now,
         }

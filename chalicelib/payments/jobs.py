@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,31 +20,52 @@ bp = Blueprint(__name__)
 log = logs.get_logger("freshcart.payments")
 
 
+def _correlated(
+    step: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A checkout task runs under the correlation id of the request that started the checkout."""
+
+    @functools.wraps(step)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = logs.correlation_id.set(str(event.get("correlationId") or "-"))
+        try:
+            return step(event, context)
+        finally:
+            logs.correlation_id.reset(token)
+
+    return run
+
+
 def _ids(event: dict[str, Any]) -> tuple[str, str]:
     return str(event["orderId"]), str(event["paymentId"])
 
 
 @bp.lambda_function(name="checkout_validate")
+@_correlated
 def checkout_validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.validate(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_check_method")
+@_correlated
 def checkout_check_method(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.check_method(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_score_fraud")
+@_correlated
 def checkout_score_fraud(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.score_fraud(*_ids(event))
 
 
 @bp.lambda_function(name="checkout_charge")
+@_correlated
 def checkout_charge(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.charge(*_ids(event), event.get("screen"), event.get("email"), event.get("run"))
 
 
 @bp.lambda_function(name="checkout_park")
+@_correlated
 def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.park(
         *_ids(event), str(event["kind"]), event.get("screen"), event.get("email"), event.get("run")
@@ -50,11 +73,13 @@ def checkout_park(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @bp.lambda_function(name="checkout_mark_paid")
+@_correlated
 def checkout_mark_paid(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.mark_paid(*_ids(event), event.get("run"))
 
 
 @bp.lambda_function(name="checkout_finish")
+@_correlated
 def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.finish(
         *_ids(event),
@@ -67,16 +92,19 @@ def checkout_finish(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @bp.lambda_function(name="checkout_wait")
+@_correlated
 def checkout_wait(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.wait(*_ids(event), str(event["kind"]), str(event["token"]))
 
 
 @bp.lambda_function(name="checkout_resume")
+@_correlated
 def checkout_resume(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.resume(*_ids(event), dict(event.get("decision") or {}))
 
 
 @bp.lambda_function(name="checkout_abandon")
+@_correlated
 def checkout_abandon(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return bootstrap.payments().steps.abandon(*_ids(event), str(event["kind"]), event.get("error"))
 
@@ -86,12 +114,18 @@ def _each(event: SQSEvent, apply: Any) -> dict[str, Any]:
     then dead-lettered; the rest of the batch is not redone."""
     failures = []
     for record in event:
+        token = logs.correlation_id.set("-")
         try:
-            outcome = apply(json.loads(record.body))
+            body = json.loads(record.body)
+            if isinstance(body, dict) and body.get("correlationId"):  # the request that caused it
+                logs.correlation_id.set(str(body["correlationId"]))
+            outcome = apply(body)
             log.info("payment message", extra={"outcome": outcome, "messageId": record.to_dict()["messageId"]})
         except Exception:
             log.exception("payment message failed", extra={"messageId": record.to_dict()["messageId"]})
             failures.append({"itemIdentifier": record.to_dict()["messageId"]})
+        finally:
+            logs.correlation_id.reset(token)
     return {"batchItemFailures": failures}
 
 

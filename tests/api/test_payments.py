@@ -984,7 +984,8 @@ def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Ch
     s = get_settings()
     faults.inject({"target": "stripe", "mode": "error500", "times": 1000, "path": "/v1/payment_intents"})
     order = shop.order(1)
-    payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
+    paying = shop.pay(order["orderId"], **{"x-correlation-id": "redrive-1"})
+    payment_id = json_body(paying)["paymentId"]
     sqs = aws.client("sqs")
     queue = sqs.get_queue_url(QueueName=s.failed_transactions_queue)["QueueUrl"]
     dlq_name = f"{s.failed_transactions_queue}-dlq"
@@ -1004,7 +1005,8 @@ def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Ch
         assert shop.payment(order["orderId"])["status"] == "PROCESSING"
     assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None
     (dead,) = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0, VisibilityTimeout=0)["Messages"]
-    assert json.loads(dead["Body"]) == {"kind": "charge", "orderId": order["orderId"], "paymentId": payment_id}
+    expected = {"kind": "charge", "orderId": order["orderId"], "paymentId": payment_id, "correlationId": "redrive-1"}
+    assert json.loads(dead["Body"]) == expected  # the pay request's correlation id rides along
     faults.clear()
     assert shop.stripe_intents(order["orderId"]) == []  # nothing was charged meanwhile
     assert main(["redrive", dlq_name]) == 0
@@ -1206,7 +1208,7 @@ def _another_run(order_id: str, payment_id: str, phase: str = "start") -> None:
     """What AWS may do and moto (patched as AWS) now does: an Express start with a used name
     (a retried StartExecution, a replayed pay) runs again, beside or after the first."""
     sfn = aws.client("stepfunctions")
-    body = json.dumps({"orderId": order_id, "paymentId": payment_id, "phase": phase})
+    body = json.dumps({"orderId": order_id, "paymentId": payment_id, "phase": phase, "correlationId": "dup"})
     sfn.start_execution(
         stateMachineArn=get_settings().checkout_state_machine_arn, name=f"{payment_id}-{phase}", input=body
     )
@@ -1269,3 +1271,27 @@ def test_a_second_run_of_a_held_payment_leaves_it_held_for_the_manager(shop: Che
     assert shop.payment(order["orderId"])["refunded"] == 0
     assert rules.balanced(bootstrap.payments().ledger.entries(order["orderId"]))
     shop.chain_ok(order["orderId"])
+
+
+def test_the_pay_requests_correlation_id_travels_into_the_checkout_and_its_events(shop: Checkout) -> None:
+    """§4: ``make events`` showed ``corr=-`` for PaymentSucceeded and OrderPaid; the id of the
+    POST /orders/{id}/pay request now rides the checkout's input, its tasks and its events."""
+    corr = f"pay-{uuid.uuid4().hex[:12]}"
+    order = shop.order(1)
+    assert shop.pay(order["orderId"], **{"x-correlation-id": corr}).status_code == 202
+    shop.payment(order["orderId"], {"SUCCEEDED"})
+    shop.finished(order["orderId"])
+    stored = aws.client("dynamodb").get_item(
+        TableName=get_settings().orders_table, Key={"pk": {"S": f"ORDER#{order['orderId']}"}, "sk": {"S": "META"}}
+    )["Item"]
+    assert stored["correlationId"]["S"] == corr  # OrderPaid is published from this item by the stream
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().notifications_queue)["QueueUrl"]
+    seen = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        for m in got:
+            body = json.loads(m["Body"])
+            body = json.loads(body["Message"]) if "Message" in body else body
+            if body.get("type") == "PaymentSucceeded" and body["data"]["orderId"] == order["orderId"]:
+                seen.append(body["correlationId"])
+    assert seen == [corr]

@@ -49,6 +49,7 @@ def test_choices_and_outcomes_are_the_enums_values() -> None:
     # every step that writes names its run (the fence); the run is named first
     writers = [p for p in payloads if "outcome" in p or "kind" in p or "screen.$" in p]
     assert all(p.get("run.$") == "$.run.id" for p in writers)
+    assert all(p.get("correlationId.$") == "$.correlationId" for p in payloads)  # the pay request's id
     assert machine["StartAt"] == "Claim" and states["Claim"]["Parameters"] == {"id.$": "States.UUID()"}
 
 
