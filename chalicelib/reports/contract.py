@@ -117,7 +117,9 @@ class DailyReport(View):
     currencies: dict[str, CurrencyFigures]
     totalRevenue: Money = Field(description="revenue per currency")
     averageOrderValue: Money
-    revenueByHour: dict[str, list[int]] = Field(description="gross per UTC hour of ordering, 24 per currency")
+    revenueByHour: dict[str, list[int]] = Field(
+        description="revenue (gross - refunded, as the headline) per UTC hour of ordering, 24 per currency"
+    )
     customers: CustomerFigures
     byVendor: list[VendorRow]
     byProduct: list[ProductRow]

@@ -40,7 +40,7 @@ def to_csv(report: dict[str, Any]) -> str:
             row("currency", c, "", c, metric, v)
     for c, hours in report["revenueByHour"].items():
         for h, v in enumerate(hours):
-            row("hour", f"{h:02d}:00", "", c, "gross", v)
+            row("hour", f"{h:02d}:00", "", c, "revenue", v)
     for k, v in report["customers"].items():
         row("customers", k, "", "", "customers", v)
     for v in report["byVendor"]:
@@ -212,7 +212,7 @@ def to_html(report: dict[str, Any]) -> str:
         "</div>",
     ]
     # revenue by hour, one chart per currency
-    html.append("<section><h2>Revenue by hour (gross, by time of order)</h2>")
+    html.append("<section><h2>Revenue by hour (gross - refunds, as the Revenue card; by time of order)</h2>")
     if not report["revenueByHour"]:
         html.append('<p class="empty">No charged orders this day.</p>')
     for i, (c, hours) in enumerate(report["revenueByHour"].items()):

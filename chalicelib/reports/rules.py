@@ -166,7 +166,9 @@ def build(
         if back:
             refunds[c]["orders"] += 1
             refunds[c]["amount"] += back
-        by_hour[c][int(o["createdAt"][11:13])] += amount
+        by_hour[c][int(o["createdAt"][11:13])] += amount - back  # the headline's revenue, by hour
+        if status in ("CANCELLED", "REJECTED"):  # paid, then cancelled: its units went back on sale
+            continue
         seen_vendors: set[str] = set()
         for line in o.get("lines", []):
             qty, sale = (

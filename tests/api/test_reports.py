@@ -225,9 +225,11 @@ def expected(day_orders: list[dict[str, Any]], ledger: list[dict[str, Any]]) -> 
         c = o["currency"]
         gross[c] += o["total"]
         count[c] += 1
-        if o.get("refund", {}).get("status") in ("DONE", "PARTIAL"):
-            refunded[c] += o["refund"]["amount"]
-        hours[c][datetime.fromisoformat(o["createdAt"]).hour] += o["total"]
+        back = o.get("refund", {}).get("amount", 0)
+        refunded[c] += back
+        hours[c][datetime.fromisoformat(o["createdAt"]).hour] += o["total"] - back  # revenue, as the card
+        if o["status"] in ("CANCELLED", "REJECTED"):  # restocked: no units sold
+            continue
         for line in o["lines"]:
             units[(line["productId"], line["variantId"])] += line["quantity"]
             vendor_sales[line["vendorId"]][c] += line["quantity"] * line["unitPrice"]
@@ -282,6 +284,8 @@ def test_the_figures_equal_an_independent_computation(api: Api) -> None:
     assert r["averageOrderValue"] == want["aov"]
     assert r["ordersByStatus"] == want["statuses"]
     assert r["revenueByHour"] == want["hours"]
+    # §4: the chart is the headline's revenue, hour by hour (it plotted gross beside a net card)
+    assert {c: sum(h) for c, h in r["revenueByHour"].items()} == {c: v["revenue"] for c, v in r["currencies"].items()}
     assert {(p["productId"], p["variantId"]): p["units"] for p in r["byProduct"]} == want["units"]
     assert {v["vendorId"]: v["sales"] for v in r["byVendor"]} == want["vendors"]
     assert r["topProducts"][0]["productId"] == "p1" and r["topProducts"][0]["variantId"] == "v1"
