@@ -43,6 +43,7 @@ class Settings:
     inventory_table: str
     orders_table: str
     reservation_ttl_seconds: int
+    review_window_seconds: int
     max_order_lines: int
     low_stock_threshold: int
     default_currency: str
@@ -152,6 +153,7 @@ def get_settings() -> Settings:
         inventory_table=name("INVENTORY_TABLE", "inventory"),
         orders_table=name("ORDERS_TABLE", "orders"),
         reservation_ttl_seconds=int(_env("RESERVATION_TTL_SECONDS", "900")),
+        review_window_seconds=int(_env("REVIEW_WINDOW_SECONDS", "86400")),
         max_order_lines=int(_env("MAX_ORDER_LINES", "25")),
         low_stock_threshold=int(_env("LOW_STOCK_THRESHOLD", "5")),
         default_currency=_env("DEFAULT_CURRENCY", "INR"),

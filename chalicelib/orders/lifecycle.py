@@ -70,6 +70,13 @@ class OrderLifecycle:
     def get(self, order_id: str) -> dict[str, Any]:
         return load(self.orders, order_id)
 
+    def hold_for_review(self, order: dict[str, Any], seconds: int) -> dict[str, Any]:
+        """A payment held for a manager's review keeps its stock for ``seconds`` from now, not
+        the 15-minute reservation (the review would otherwise fail by itself). The order as it
+        is afterwards (unchanged when it already holds longer, or no longer holds stock)."""
+        extended = self.orders.extend_hold(order["orderId"], int(time.time()) + seconds)
+        return extended or load(self.orders, order["orderId"])
+
     def paid_items(self, order: dict[str, Any], payment: dict[str, Any], actor: Actor, now: int) -> list[Tagged]:
         """PENDING_PAYMENT -> PAID while the reservation is still live at ``now``: the
         reservation becomes a sale. Committed by the checkout with its ledger entry."""

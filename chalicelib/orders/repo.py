@@ -142,6 +142,24 @@ class OrdersRepo:
             },
         )
 
+    def extend_hold(self, order_id: str, until: int) -> dict[str, Any] | None:
+        """Keep an unpaid order's reservation until ``until`` (epoch seconds), if it still holds
+        one that ends sooner; the order as it is then, or None when it holds none (paid,
+        expired or cancelled meanwhile)."""
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table,
+                Key=order_key(order_id),
+                UpdateExpression="SET holdUntil = :h, reservation.expiresAt = :u",
+                ConditionExpression="#s = :pending AND attribute_exists(holdUntil) AND holdUntil < :h",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values(h=hold_until(until), u=until, pending="PENDING_PAYMENT"),
+                ReturnValues="ALL_NEW",
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        return strip(from_item(resp["Attributes"]))
+
     def refund_request(self, order_id: str, was: dict[str, Any] | None, refund: dict[str, Any]) -> Tagged:
         """Set the order's refund state, only if it is still ``was`` (its refunded amount): two
         refunds, or a refund and a cancel, never overwrite each other's sums."""

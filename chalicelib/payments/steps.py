@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.audit.repo import Actor
 from chalicelib.core import events, logs, metrics
+from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict
 from chalicelib.payments import rules
 from chalicelib.payments.book import (
@@ -175,6 +176,8 @@ class CheckoutSteps:
             return [self.book.move(cur, target, {**_screened(screen, email), **claim(run)})], details, None
 
         self.book.change(order_id, "awaiting_" + kind, build)
+        if kind == WaitKind.REVIEW:  # a manager has the review window, not what is left of the 15 minutes
+            order = self.orders.hold_for_review(order, get_settings().review_window_seconds)
         self.workflows.start_wait(order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(time.time()))
         return {"waiting": kind}
 

@@ -596,6 +596,11 @@ def test_a_big_first_order_is_held_then_approved_by_a_manager(shop: Checkout) ->
     shop.pay(order["orderId"])
     held = shop.payment(order["orderId"], {"HELD"})
     assert held["fraud"]["decision"] == "hold" and len(held["fraud"]["reasons"]) == 2
+    # finding 7: the hold keeps its stock for the review window (24 h), not the 15-minute reservation
+    deadline = time.monotonic() + 10
+    while shop.get_order(order["orderId"])["reservation"]["expiresAt"] < time.time() + 23 * 3600:
+        assert time.monotonic() < deadline, "the review window was not given"
+        time.sleep(0.2)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         resp = shop.api.call("POST", f"/orders/{order['orderId']}/approve", token=shop.manager)
