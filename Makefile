@@ -53,8 +53,8 @@ reset: venv  ## forget the kept data (the stack must be stopped)
 test: venv  ## every test: unit, integration (moto), api, e2e (local stack over HTTP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-fast: venv  ## the pure rules and fakes only (tests/unit): no moto, no network, seconds
-	$(BIN)/python -m pytest -q -p no:randomly tests/unit
+test-fast: venv  ## the pure rules, the ASL and the services' ports over their fakes: no moto, no network, seconds
+	$(BIN)/python -m pytest -q -p no:randomly tests/unit tests/integration/test_payment_ports.py -k "not localstripe"
 
 lint: venv
 	$(BIN)/ruff check .

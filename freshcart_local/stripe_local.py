@@ -53,6 +53,18 @@ TEST_CARDS = (
     "card 4000002760003184 (requires_action; finish with POST /v1/payment_intents/{id}/_authenticate)",
 )
 STATE_VERSION = 1
+# localstripe says every card is from FR. Here: Stripe's country test cards are from their country
+# and every other test card from the shop's own country, so the card-country fraud rule has
+# something true to judge locally (on Stripe, 4242 4242 4242 4242 is a US card).
+HOME_COUNTRY = "IN"
+CARD_COUNTRIES = {
+    "4000003560000008": "IN",
+    "4000008260000000": "GB",
+    "4000000760000002": "BR",
+    "4000001240000000": "CA",
+    "4000000400000008": "AT",
+    "4000000000000077": "US",
+}
 SAVE_SECONDS = 1.0
 START_TIMEOUT = 10.0
 # Cards whose charge localstripe declines, besides its own list (see patch()).
@@ -151,6 +163,15 @@ def patch() -> None:
         return bool(declined(self))
 
     resources.PaymentMethod._charging_is_declined = charging_is_declined  # type: ignore[method-assign]
+    made = resources.PaymentMethod.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        if getattr(self, "type", None) == "card" and isinstance(getattr(self, "card", None), dict):
+            number = getattr(self, "_card_number", "")
+            self.card["country"] = CARD_COUNTRIES.get(number, HOME_COUNTRY)
+
+    resources.PaymentMethod.__init__ = init  # type: ignore[method-assign]
     _patched = True
 
 

@@ -248,6 +248,7 @@ class Checkout:
             order,
             user,
             {"ip": client.ip, "userAgent": client.user_agent, "country": client.country, "session": who.session_id},
+            self.stripe.card_country(method) if method else None,
         )
         if fraud.decision == "block":
             problems.append("blocked by fraud rules")

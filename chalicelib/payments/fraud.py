@@ -15,7 +15,9 @@ from chalicelib.payments.ports import OrderReads
 class FraudScreen:
     order_reads: OrderReads
 
-    def score(self, order: dict[str, Any], user: dict[str, Any], client: dict[str, Any]) -> rules.FraudScore:
+    def score(
+        self, order: dict[str, Any], user: dict[str, Any], client: dict[str, Any], card_country: str | None = None
+    ) -> rules.FraudScore:
         """The fraud rules over the account's history: its devices and IPs as they were before
         the login this payment comes from (the session's device is the one the client named at
         login, ``deviceId``), its paid orders, and the other orders of the last hour."""
@@ -41,5 +43,6 @@ class FraudScreen:
                 address_country=(order.get("address") or {}).get("country"),
                 request_country=client.get("country"),
                 spent_last_hour=sum(int(o["total"]) for o in recent if o.get("currency") == order["currency"]),
+                card_country=card_country,
             )
         )

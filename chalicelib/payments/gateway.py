@@ -170,6 +170,16 @@ class StripeGateway:
             return False, f"payment method type {pm.type} is not accepted"
         return True, None
 
+    def card_country(self, method: str) -> str | None:
+        """Where the card behind a PaymentMethod was issued (``card.country``), or None when
+        Stripe cannot say (not a card, not found, no answer): the fraud rule then stays silent."""
+        try:
+            pm = _call(lambda params, options: client().payment_methods.retrieve(method, options=options), {})
+        except Exception:
+            return None
+        card = (pm.to_dict() if hasattr(pm, "to_dict") else {}).get("card") or {}
+        return str(card["country"]) if card.get("country") else None
+
     def charge(
         self,
         amount: int,

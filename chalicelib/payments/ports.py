@@ -14,6 +14,7 @@ from chalicelib.payments.gateway import Charge
 
 class Stripe(Protocol):
     def check_method(self, method: str) -> tuple[bool, str | None]: ...
+    def card_country(self, method: str) -> str | None: ...
     def charge(
         self,
         amount: int,

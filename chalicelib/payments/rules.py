@@ -75,6 +75,7 @@ class FraudInput:
     address_country: str | None
     request_country: str | None
     spent_last_hour: int = 0  # the other orders of the last hour, in this currency
+    card_country: str | None = None  # where the card was issued (the PaymentMethod's card.country)
 
 
 @dataclass
@@ -117,6 +118,9 @@ def score_fraud(f: FraudInput) -> FraudScore:
     if f.address_country and f.request_country and f.address_country.upper() != f.request_country.upper():
         score += 25
         reasons.append(f"request from {f.request_country.upper()}, delivery to {f.address_country.upper()}")
+    if f.address_country and f.card_country and f.address_country.upper() != f.card_country.upper():
+        score += 25
+        reasons.append(f"card issued in {f.card_country.upper()}, delivery to {f.address_country.upper()}")
     decision = "block" if score >= BLOCK_AT else "hold" if score >= HOLD_AT else "pass"
     return FraudScore(min(score, 100), decision, reasons)
 

@@ -38,6 +38,7 @@ def test_a_clean_payment_passes_with_no_reason() -> None:
         ({"known_ip": False}, 10, "IP address"),
         ({"request_country": "US"}, 25, "request from US"),
         ({"currency": "XOF"}, 40, "no fraud limits are set for XOF"),
+        ({"card_country": "GB"}, 25, "card issued in GB, delivery to IN"),
     ],
 )
 def test_each_fraud_rule_fires_with_its_weight_and_reason(change: dict[str, object], weight: int, words: str) -> None:
@@ -54,6 +55,8 @@ def test_each_fraud_rule_fires_with_its_weight_and_reason(change: dict[str, obje
         {"orders_last_hour": 5},
         {"spent_last_hour": 1_990_000},  # with this one: exactly the limit
         {"request_country": None},  # no CDN header: nothing to compare
+        {"card_country": "in"},  # a card from the delivery country (any case)
+        {"card_country": None},  # Stripe could not say
         {"currency": "JPY", "amount": 75_000},  # JPY has its own (zero-decimal) figures
     ],
 )
@@ -136,3 +139,23 @@ def test_the_ledger_balances_with_disputes_failed_refunds_and_stripes_fees() -> 
     failed = [*sale, e("REFUND", 2000), e("FEE_REVERSAL", 100), e("SETTLEMENT_REVERSAL", 1900)]
     failed += [e("REFUND_FAILED", 2000), e("FEE", 100), e("SETTLEMENT", 1900)]
     assert rules.balanced(failed) and rules.balance(failed)["refunded"] == 0
+
+
+def test_the_fraud_screen_judges_the_accounts_history_and_the_card_over_fakes() -> None:
+    """The service half of the screen (chalicelib/payments/fraud.py) over an in-memory orders
+    history and the fake Stripe: no moto, no network."""
+    from chalicelib.payments.fraud import FraudScreen
+    from tests.fakes import FakeOrderReads, FakeStripe
+
+    order = {"orderId": "o1", "userId": "u1", "total": 600_000, "currency": "INR", "address": {"country": "IN"}}
+    user = {"devices": [{"key": "k1", "ip": "10.0.0.1", "firstSeen": "2026-01-01T00:00:00+00:00"}]}
+    user["sessions"] = {"s1": {"createdAt": "2026-06-01T00:00:00+00:00", "device": "k1"}}
+    client = {"ip": "10.0.0.1", "session": "s1"}
+    stripe = FakeStripe()
+    first = FraudScreen(FakeOrderReads()).score(order, user, client, stripe.card_country("pm_card_visa"))
+    assert (first.score, first.decision) == (30, "pass")  # a first paid order over INR 5,000.00
+    again = FraudScreen(FakeOrderReads(paid_before=True)).score(order, user, client, stripe.card_country("pm_card_gb"))
+    assert (again.score, again.reasons) == (25, ["card issued in GB, delivery to IN"])
+    recent = [{"orderId": f"r{i}", "total": 400_000, "currency": "INR", "status": "PAID"} for i in range(4)]
+    split = FraudScreen(FakeOrderReads(recent, paid_before=True)).score(order, user, client, "IN")
+    assert split.decision == "hold" and "in the last hour is over the limit" in split.reasons[0]

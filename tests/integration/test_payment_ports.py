@@ -1,0 +1,78 @@
+"""One contract for the Stripe port (chalicelib/payments/ports.py: ``Stripe``), run against the
+in-memory fake (tests/fakes.py: ``FakeStripe``, in ``make test-fast``) and the real adapter over
+the local Stripe (``StripeGateway`` and localstripe, in ``make test``): the fake cannot drift from
+what the services meet for real. Plus the local Stripe's own patches (freshcart_local)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib.payments.outcomes import ChargeOutcome
+from tests.fakes import FakeStripe
+
+
+@pytest.fixture(params=["fake", "localstripe"])
+def port(request: pytest.FixtureRequest) -> tuple[Any, dict[str, str]]:
+    """The adapter and its test cards: ``ok`` succeeds, ``declined`` is declined, ``gb`` is a
+    card issued in GB, ``missing`` is not a PaymentMethod."""
+    cards = {"ok": "pm_card_visa", "declined": "pm_card_visa_chargeDeclined", "missing": "pm_nothing_here"}
+    if request.param == "fake":
+        return FakeStripe(), {**cards, "gb": "pm_card_gb"}
+    request.getfixturevalue("stripe_env")
+    from chalicelib.payments import gateway
+
+    gb = gateway.client().payment_methods.create(
+        params={"type": "card", "card": {"number": "4000008260000000", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    return gateway.StripeGateway(), {**cards, "gb": gb.id}
+
+
+def _meta(payment_id: str) -> dict[str, str]:
+    return {"orderId": "o-1", "paymentId": payment_id, "userId": "u-1"}
+
+
+def test_methods_and_their_card_country(port: tuple[Any, dict[str, str]]) -> None:
+    stripe, cards = port
+    assert stripe.check_method(cards["ok"]) == (True, None)
+    ok, why = stripe.check_method(cards["missing"])
+    assert not ok and why
+    assert stripe.card_country(cards["ok"]) == "IN"  # the shop's own country, locally
+    assert stripe.card_country(cards["gb"]) == "GB"
+    assert stripe.card_country(cards["missing"]) is None
+
+
+def test_a_charge_is_idempotent_on_its_key_and_found_by_its_metadata(port: tuple[Any, dict[str, str]]) -> None:
+    stripe, cards = port
+    payment_id = uuid.uuid4().hex
+    key = f"pi-{payment_id}"
+    first = stripe.charge(6000, "INR", cards["ok"], _meta(payment_id), key, None)
+    again = stripe.charge(6000, "INR", cards["ok"], _meta(payment_id), key, None)
+    assert first.outcome == ChargeOutcome.SUCCEEDED and again.intent_id == first.intent_id
+    assert (first.amount, first.currency.upper()) == (6000, "INR")
+    assert stripe.retrieve(str(first.intent_id)).outcome == ChargeOutcome.SUCCEEDED
+    assert stripe.lost_intent(payment_id, int(time.time()) - 60) == first.intent_id
+    assert stripe.lost_intent(uuid.uuid4().hex, int(time.time()) - 60) is None
+
+
+def test_a_declined_card_is_declined_not_an_error(port: tuple[Any, dict[str, str]]) -> None:
+    stripe, cards = port
+    payment_id = uuid.uuid4().hex
+    charge = stripe.charge(6000, "INR", cards["declined"], _meta(payment_id), f"pi-{payment_id}", None)
+    assert charge.outcome == ChargeOutcome.DECLINED and charge.intent_id and charge.decline
+    assert stripe.lost_intent(payment_id, int(time.time()) - 60) is None  # and it can take nothing later
+
+
+def test_refunds_are_idempotent_on_their_key_and_carry_our_refund_id(port: tuple[Any, dict[str, str]]) -> None:
+    stripe, cards = port
+    payment_id = uuid.uuid4().hex
+    charge = stripe.charge(6000, "INR", cards["ok"], _meta(payment_id), f"pi-{payment_id}", None)
+    intent = str(charge.intent_id)
+    first = stripe.refund(intent, 1000, "re-r1", "leak", {"orderId": "o-1", "refundId": "r1"})
+    assert stripe.refund(intent, 1000, "re-r1", "leak", {"orderId": "o-1", "refundId": "r1"}) == first
+    second = stripe.refund(intent, 500, "re-r2", "leak", {"orderId": "o-1", "refundId": "r2"})
+    listed = sorted((r["amount"], r["refundId"], r["status"]) for r in stripe.refunds_of(intent))
+    assert listed == [(500, "r2", "succeeded"), (1000, "r1", "succeeded")] and second != first
