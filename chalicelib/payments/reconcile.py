@@ -4,6 +4,7 @@ and Refunds). Differences are reported and alerted; nothing is changed here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.core import events, logs
@@ -15,6 +16,7 @@ from chalicelib.payments.repo import PaymentsRepo
 
 log = logs.get_logger("freshcart.payments")
 ALERT = "PaymentDrift"
+EVENT_WINDOW_DAYS = 3  # Stripe retries a webhook for up to 3 days
 ALERT_ROWS = 100  # an SNS message holds 256 KB; the count says how many more there are
 
 
@@ -81,8 +83,19 @@ class PaymentReconciler:
         return {"day": day, "ledger": rules.ledger_totals(entries, day), "drift": [], "reconciled": False}
 
     def run(self, day: str) -> dict[str, Any]:
-        """The nightly job: the day's close stored (a re-run replaces it); differences alerted to
-        the admins (alerts topic), never fixed."""
+        """The nightly job: the day's close stored (a re-run replaces it), and the days before it
+        within Stripe's event window closed again (a webhook Stripe retried for up to 3 days, a
+        dispute or failed refund, may have moved their money since); differences alerted to the
+        admins (alerts topic), never fixed."""
+        first = date.fromisoformat(day)
+        again = [(first - timedelta(days=n)).isoformat() for n in range(1, EVENT_WINDOW_DAYS + 1)]
+        for earlier in again:
+            if self.payments.close(earlier) is not None:  # only days closed before are closed again
+                self._close_and_alert(earlier)
+        close = self._close_and_alert(day)
+        return {"day": day, "drift": close["drift"], "ledger": close["ledger"], "reclosed": again}
+
+    def _close_and_alert(self, day: str) -> dict[str, Any]:
         close = self.close(day)
         self.payments.put_close(day, close)
         drift = close["drift"]
@@ -91,7 +104,7 @@ class PaymentReconciler:
             topic = get_settings().alerts_topic_arn
             if topic:
                 events.publish(topic, ALERT, {"day": day, "count": len(drift), "rows": drift[:ALERT_ROWS]})
-        return {"day": day, "drift": drift, "ledger": close["ledger"]}
+        return close
 
 
 def payment_drift(day: str) -> list[dict[str, Any]]:

@@ -154,3 +154,19 @@ def test_a_report_of_a_day_not_yet_reconciled_says_so(shop: Checkout) -> None:
     report = bootstrap.reports().build(today())
     assert report["paymentsReconciled"] is False and report["paymentDrift"] == []
     assert report["ledger"]["INR"]["charged"] == order["total"]  # from the day's ledger itself
+
+
+def test_the_nightly_run_closes_again_the_days_within_stripes_event_window(shop: Checkout, api: Api) -> None:
+    """Money can move days later (a dispute, a refund made in Stripe's dashboard, a webhook Stripe
+    retried for 3 days): the next nights close a closed day again, and its drift shows."""
+    from datetime import date, timedelta
+
+    first = paid(shop)
+    day = today()
+    assert run_job(api, day)["drift"] == []
+    gateway.client().refunds.create(params={"payment_intent": first["intentId"], "amount": 100})
+    tomorrow = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    result = run_job(api, tomorrow)
+    assert day in result["reclosed"]
+    stored = bootstrap.payment_reconciler().payments.close(day)
+    assert stored is not None and [r["difference"] for r in stored["drift"]] == ["missing_in_ledger"]
