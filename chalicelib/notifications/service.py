@@ -93,8 +93,21 @@ def _vendor_contact(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _customer_contact(data: dict[str, Any]) -> dict[str, Any]:
+    """A payment event that carries no address (a charge whose answer was lost never recorded
+    the profile's): the customer's email as it is now."""
+    if data.get("email") or not data.get("userId"):
+        return {}
+    from chalicelib.users.repo import UsersRepo
+
+    return {"email": (UsersRepo().get(str(data["userId"])) or {}).get("email")}
+
+
 # Events that name their recipient rather than carry the address: how to find it.
-RECIPIENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"StockLow": _vendor_contact}
+RECIPIENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "StockLow": _vendor_contact,
+    "RefundSucceeded": _customer_contact,
+}
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "UserRegistered": _verification,

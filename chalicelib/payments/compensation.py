@@ -87,9 +87,9 @@ class Compensation:
             ]
             if cur.get("intentId") != intent_id:  # found at Stripe: its events find us too
                 items.append(self.book.payments.intent_request(str(intent_id), order_id, payment_id))
-            return items, {"paymentId": payment_id, "refunded": amount, "why": why}, None
+            return items, {"paymentId": payment_id, "refunded": amount, "why": why}, cur
 
-        self.book.change(order_id, "payment_compensated", build, lock={"open": False})
+        done = self.book.change(order_id, "payment_compensated", build, lock={"open": False})
         order = self.orders.get(order_id)
         if order["status"] == PENDING_PAYMENT:
             # An expired hold is released now (a no-op if the sweeper won); a live one stays, so
@@ -99,6 +99,9 @@ class Compensation:
         self.book.bus.alert(
             "PaymentCompensated", {"orderId": order_id, "paymentId": payment_id, "amount": amount, "why": why}
         )
+        if done is not None:  # the customer is told their money is coming back, once
+            told = {"orderId": order_id, "refundId": ref, "amount": amount, "currency": done["currency"]}
+            self.book.bus.publish("RefundSucceeded", {**told, "email": done.get("email"), "userId": done["userId"]})
 
     def settle_expired(self, order_id: str) -> str:
         """The order's reservation ran out: no open payment may outlive it. A checkout that

@@ -838,6 +838,12 @@ def test_a_lost_charge_is_refunded_when_the_sweeper_expires_the_order_first(shop
     _refunded_once(shop, order, str(lost.intent_id))
     assert shop.drain(s.failed_transactions_queue, "payments_retry_failed") == 1  # the late retry: nothing more
     _refunded_once(shop, order, str(lost.intent_id))
+    # the customer is told the money is coming back (once; the payment never recorded an address)
+    aws.client("ses").verify_email_identity(EmailAddress=s.mail_from)
+    shop.drain(s.notifications_queue, "handle_notifications")
+    sent = [m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages if "ann" in str(m.destinations)]
+    told = [m for m in sent if m.subject.startswith("Refund issued") and order["orderId"] in m.body]
+    assert len(told) == 1 and "We refunded INR" in told[0].body, [m.subject for m in sent]
 
 
 def test_a_succeeded_event_for_a_payment_already_failed_is_refunded(shop: Checkout) -> None:
