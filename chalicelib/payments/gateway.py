@@ -348,6 +348,23 @@ class StripeGateway:
         """Every Refund created in [start, end) (epoch seconds), every page."""
         return self._created(client().refunds, start, end)
 
+    def balance_transactions(self, start: int, end: int) -> Iterator[dict[str, Any]]:
+        """Stripe's balance transactions of charges created in [start, end): the money as it
+        moved, with Stripe's fee (``source``: the charge; its PaymentIntent: ``intent_of_charge``)."""
+        params: dict[str, Any] = {"limit": 100}
+        if not get_settings().stripe_api_base:
+            params["created"] = {"gte": start, "lt": end}
+        with _stripe_errors():
+            for txn in client().balance_transactions.list(params=params).auto_paging_iter():
+                raw = txn.to_dict()
+                if start <= int(raw["created"]) < end and raw.get("type") in ("charge", "payment"):
+                    yield {k: raw.get(k) for k in ("id", "amount", "fee", "currency", "source", "created")}
+
+    def intent_of_charge(self, charge_id: str) -> str | None:
+        with _stripe_errors():
+            charge = client().charges.retrieve(charge_id).to_dict()
+        return str(charge["payment_intent"]) if charge.get("payment_intent") else None
+
     def intent_record(self, intent_id: str) -> dict[str, Any] | None:
         """One PaymentIntent as a record, or None if Stripe has no such object."""
         return self._record(lambda: client().payment_intents.retrieve(intent_id))

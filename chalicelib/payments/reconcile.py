@@ -3,11 +3,12 @@ and Refunds). Differences are reported and alerted; nothing is changed here."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from chalicelib.core import events, logs
+from chalicelib.core import events, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.payments import rules
 from chalicelib.payments.gateway import StripeGateway
@@ -95,8 +96,42 @@ class PaymentReconciler:
         close = self._close_and_alert(day)
         return {"day": day, "drift": close["drift"], "ledger": close["ledger"], "reclosed": again}
 
+    def balance(self, day: str) -> list[dict[str, Any]]:
+        """Stripe's balance transactions of ``day``'s charges against our CHARGE entries (what
+        landed in the balance is what we recorded), and Stripe's fee on each recorded in the
+        ledger as ``STRIPE_FEE`` (written once, keyed by the transaction: the platform's cost)."""
+        start, end = rules.day_window(day)
+        rows = []
+        for txn in self.stripe.balance_transactions(start, end):
+            intent = self.stripe.intent_of_charge(str(txn["source"])) if txn.get("source") else None
+            mapped = self.payments.intent(intent) if intent else None
+            if not mapped:
+                rows.append(rules.balance_row(rules.MISSING_LEDGER, None, txn))
+                continue
+            order_id = str(mapped["orderId"])
+            charges = [
+                e for e in self.ledger.entries(order_id) if e["kind"] == "CHARGE" and e.get("intentId") == intent
+            ]
+            if not charges:
+                rows.append(rules.balance_row(rules.MISSING_LEDGER, None, txn))
+            elif int(charges[0]["amount"]) != int(txn["amount"]):
+                rows.append(rules.balance_row(rules.AMOUNT, charges[0], txn))
+            if int(txn.get("fee") or 0) > 0:
+                fee = self.ledger.entry_request(
+                    order_id,
+                    "STRIPE_FEE",
+                    str(txn["id"]),
+                    int(txn["fee"]),
+                    str(txn["currency"]).upper(),
+                    {"paymentId": mapped.get("paymentId"), "intentId": intent},
+                )
+                with contextlib.suppress(tx.Cancelled):  # recorded by an earlier run
+                    tx.commit([fee], f"stripe-fee:{txn['id']}")
+        return rows
+
     def _close_and_alert(self, day: str) -> dict[str, Any]:
         close = self.close(day)
+        close["drift"] += self.balance(day)
         self.payments.put_close(day, close)
         drift = close["drift"]
         if drift:

@@ -314,6 +314,13 @@ def _row(
     }
 
 
+def balance_row(difference: str, entry: dict[str, Any] | None, txn: dict[str, Any]) -> dict[str, Any]:
+    """A difference between a charge's balance transaction at Stripe and our CHARGE entry."""
+    record = {"amount": txn["amount"], "currency": txn["currency"], "status": "available", "orderId": None}
+    row = _row(difference, entry, record, "balance_transaction", str(txn["id"]))
+    return {**row, "orderId": row["orderId"] or None}
+
+
 def payment_differences(
     entries: list[dict[str, Any]],
     stripe: dict[str, dict[str, Any]],

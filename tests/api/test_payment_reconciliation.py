@@ -63,6 +63,14 @@ def stripe_state() -> tuple[list[Any], list[Any]]:
     return sorted(intents), sorted(refunds)
 
 
+def balance_of(intent_id: str) -> str:
+    """The balance transaction of the charge of ``intent_id`` (at the local Stripe)."""
+    c = gateway.client()
+    charge = c.payment_intents.retrieve(intent_id).to_dict()["latest_charge"]
+    charge_id = charge if isinstance(charge, str) else charge["id"]
+    return str(c.charges.retrieve(charge_id).to_dict()["balance_transaction"])
+
+
 def run_job(api: Api, day: str) -> dict[str, Any]:
     client = api.client
     event = client.events.generate_cw_event(
@@ -132,21 +140,31 @@ def test_every_injected_difference_is_reported_and_nothing_is_changed(shop: Chec
         ("missing_in_ledger", "payment_intent", stray.id),
         ("amount_mismatch", "payment_intent", edited["intentId"]),
         ("missing_in_ledger", "refund", lost.id),
+        # Stripe's balance says the same twice: a charge it holds we never recorded, one we misrecorded
+        ("missing_in_ledger", "balance_transaction", balance_of(stray.id)),
+        ("amount_mismatch", "balance_transaction", balance_of(edited["intentId"])),
     }, result["drift"]
-    mismatch = next(r for r in result["drift"] if r["difference"] == "amount_mismatch")
+    mismatch = next(
+        r for r in result["drift"] if r["difference"] == "amount_mismatch" and r["object"] == "payment_intent"
+    )
     assert (mismatch["ledgerAmount"], mismatch["stripeAmount"], mismatch["orderId"]) == (2999, 3000, edited["orderId"])
     lost_row = next(r for r in result["drift"] if r["stripeId"] == lost.id)
     assert lost_row["orderId"] == order["orderId"] and lost_row["stripeAmount"] == 500
-    # reported, never "fixed": the ledger and Stripe are as they were
-    assert ledger() == before_ledger and stripe_state() == before_stripe
-    (alert,) = [a for a in alerts(watched) if a["type"] == "PaymentDrift"]
-    assert alert["data"]["day"] == today() and alert["data"]["count"] == 4
+    # reported, never "fixed": the ledger and Stripe are as they were, but for Stripe's fees on
+    # the charges we know (2 % locally), now recorded as the platform's cost
+    fees = [e for e in ledger() if e["kind"] == "STRIPE_FEE"]
+    assert [e for e in ledger() if e["kind"] != "STRIPE_FEE"] == before_ledger and stripe_state() == before_stripe
+    assert sorted(e["amount"] for e in fees) == [60, 120]  # 2 % of 3000 and of 6000
+    again = run_job(api, today())  # the fees are recorded once; the close now counts them
+    assert again["drift"] == result["drift"] and len(ledger()) == len(before_ledger) + 2
+    (alert, _) = [a for a in alerts(watched) if a["type"] == "PaymentDrift"]
+    assert alert["data"]["day"] == today() and alert["data"]["count"] == 6
     assert json.dumps(alert["data"]["rows"], sort_keys=True) == json.dumps(result["drift"], sort_keys=True)
     # the daily report reads the stored close (one item), not the ledger again
     report = bootstrap.reports().build(today())
     assert report["paymentsReconciled"] is True
     assert json.dumps(report["paymentDrift"], sort_keys=True) == json.dumps(result["drift"], sort_keys=True)
-    assert report["ledger"] == result["ledger"] and report["ledger"]["INR"]["charged"] == 4200 + 6000 + 2999
+    assert report["ledger"] == again["ledger"] and report["ledger"]["INR"]["charged"] == 4200 + 6000 + 2999
 
 
 def test_a_report_of_a_day_not_yet_reconciled_says_so(shop: Checkout) -> None:

@@ -76,3 +76,17 @@ def test_refunds_are_idempotent_on_their_key_and_carry_our_refund_id(port: tuple
     second = stripe.refund(intent, 500, "re-r2", "leak", {"orderId": "o-1", "refundId": "r2"})
     listed = sorted((r["amount"], r["refundId"], r["status"]) for r in stripe.refunds_of(intent))
     assert listed == [(500, "r2", "succeeded"), (1000, "r1", "succeeded")] and second != first
+
+
+def test_the_local_stripe_takes_a_fee_and_lists_balance_transactions(stripe_env: dict[str, Any]) -> None:
+    """freshcart_local's patches of localstripe (pinned): it charged no fee, and its balance
+    transaction listing failed (no url passed); reconciliation reads both."""
+    from chalicelib.payments import gateway
+
+    stripe = gateway.StripeGateway()
+    payment_id = uuid.uuid4().hex
+    charge = stripe.charge(6000, "INR", "pm_card_visa", _meta(payment_id), f"pi-{payment_id}", None)
+    now = int(time.time())
+    (txn,) = [t for t in stripe.balance_transactions(now - 60, now + 60)]
+    assert (txn["amount"], txn["fee"], txn["currency"]) == (6000, 120, "inr")
+    assert stripe.intent_of_charge(str(txn["source"])) == charge.intent_id
