@@ -185,7 +185,12 @@ def payment_reconciler() -> PaymentReconciler:
     from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.repo import PaymentsRepo
 
-    return PaymentReconciler(LedgerRepo(), PaymentsRepo(), StripeGateway())
+    return PaymentReconciler(
+        LedgerRepo(),
+        PaymentsRepo(),
+        StripeGateway(),
+        complete_refund=lambda order_id, refund_id: payments().refunds.complete(order_id, refund_id, queued=True),
+    )
 
 
 def repositories() -> dict[str, Any]:

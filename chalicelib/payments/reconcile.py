@@ -4,8 +4,9 @@ and Refunds). Differences are reported and alerted; nothing is changed here."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import events, logs, tx
@@ -17,6 +18,7 @@ from chalicelib.payments.repo import PaymentsRepo
 
 log = logs.get_logger("freshcart.payments")
 ALERT = "PaymentDrift"
+PENDING_REFUND_SECONDS = 3600  # a refund still PENDING an hour on has lost its answer and its retry
 EVENT_WINDOW_DAYS = 3  # Stripe retries a webhook for up to 3 days
 ALERT_ROWS = 100  # an SNS message holds 256 KB; the count says how many more there are
 
@@ -26,6 +28,7 @@ class PaymentReconciler:
     ledger: LedgerRepo
     payments: PaymentsRepo
     stripe: StripeGateway
+    complete_refund: Callable[[str, str], str] | None = None  # refunds.py's, for refunds left PENDING
 
     def drift(self, day: str, entries: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Difference rows for ``day`` (``YYYY-MM-DD``, UTC); empty when the books agree."""
@@ -94,7 +97,28 @@ class PaymentReconciler:
             if self.payments.close(earlier) is not None:  # only days closed before are closed again
                 self._close_and_alert(earlier)
         close = self._close_and_alert(day)
-        return {"day": day, "drift": close["drift"], "ledger": close["ledger"], "reclosed": again}
+        refunds = self.recheck_refunds()
+        return {"day": day, "drift": close["drift"], "ledger": close["ledger"], "reclosed": again, "refunds": refunds}
+
+    def recheck_refunds(self, older_than: int = PENDING_REFUND_SECONDS) -> list[dict[str, Any]]:
+        """Refunds still PENDING an hour after they were asked for (Stripe's answer lost and the
+        retry dead-lettered): each is completed again (Stripe is asked by our key, or by our
+        refundId once the key may be gone: never a second refund); one still stuck is alerted."""
+        if self.complete_refund is None:
+            return []
+        before = (datetime.now(UTC) - timedelta(seconds=older_than)).isoformat()
+        out = []
+        for order_id, refund_id in self.payments.pending_refunds(before):
+            try:
+                outcome = self.complete_refund(order_id, refund_id)
+            except Exception as exc:  # Stripe still not answering: tomorrow night again, and a person told
+                outcome = f"still pending: {type(exc).__name__}"
+            out.append({"orderId": order_id, "refundId": refund_id, "outcome": outcome})
+        stuck = [r for r in out if r["outcome"].startswith("still pending")]
+        topic = get_settings().alerts_topic_arn
+        if stuck and topic:
+            events.publish(topic, "RefundStuck", {"count": len(stuck), "rows": stuck[:ALERT_ROWS]})
+        return out
 
     def balance(self, day: str) -> list[dict[str, Any]]:
         """Stripe's balance transactions of ``day``'s charges against our CHARGE entries (what

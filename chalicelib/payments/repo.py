@@ -23,6 +23,7 @@ from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, strip, t
 from chalicelib.core.tx import Tagged
 
 CURRENT = "CURRENT"
+PENDING = "PENDING"
 
 
 def _pk(order_id: str) -> str:
@@ -98,6 +99,25 @@ class PaymentsRepo:
             return {"current": by_sk.get(CURRENT), "payment": by_sk.get(f"PAY#{payment_id}")}
 
         return Read(self.table, keys, parse, consistent=True)
+
+    def pending_refunds(self, before: str) -> list[tuple[str, str]]:
+        """(orderId, refundId) of every refund still PENDING that was asked for before
+        ``before`` (ISO time): the sparse byPending index, every page."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "byPending",
+            "KeyConditionExpression": "pendingPk = :p AND pendingSince < :b",
+            "ExpressionAttributeValues": values(p=PENDING, b=before),
+        }
+        out = []
+        while True:
+            resp = self.ddb.query(**args)
+            for item in resp.get("Items", []):
+                keys = from_item(item) or {}
+                out.append((str(keys["pk"]).removeprefix("ORDER#"), str(keys["sk"]).removeprefix("REFUND#")))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def intent(self, intent_id: str) -> dict[str, Any] | None:
         resp = self.ddb.get_item(
@@ -184,6 +204,8 @@ class PaymentsRepo:
 
     def new_refund_request(self, refund: dict[str, Any]) -> Tagged:
         item = {"pk": _pk(refund["orderId"]), "sk": f"REFUND#{refund['refundId']}", **refund}
+        if refund["status"] == "PENDING":  # listed by byPending until Stripe's answer is recorded
+            item |= {"pendingPk": PENDING, "pendingSince": refund["createdAt"]}
         return Tagged("refund", put_new(self.table, item))
 
     def refund_request(self, order_id: str, refund_id: str, expected: str, sets: dict[str, Any]) -> Tagged:
@@ -194,13 +216,16 @@ class PaymentsRepo:
             names[f"#x{i}"] = k
             vals.update(values(**{f"x{i}": v}))
             assigns.append(f"#x{i} = :x{i}")
+        expression = "SET " + ", ".join(assigns)
+        if sets.get("status", "PENDING") != "PENDING":
+            expression += " REMOVE pendingPk, pendingSince"
         return Tagged(
             "refund",
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": to_item({"pk": _pk(order_id), "sk": f"REFUND#{refund_id}"}),
-                    "UpdateExpression": "SET " + ", ".join(assigns),
+                    "UpdateExpression": expression,
                     "ConditionExpression": "#s = :expected",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": vals,

@@ -5,8 +5,9 @@ shows none; nothing is changed by the reconciliation."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from chalicelib import bootstrap
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import to_item
-from chalicelib.payments import gateway
+from chalicelib.payments import gateway, rules
 from chalicelib.payments.reconcile import payment_drift
-from tests.api.test_payments import Checkout
+from freshcart_local import faults
+from tests.api.test_payments import Checkout, config_reset
 from tests.api.test_stock_reconciliation import alerts, watch_alerts
 from tests.conftest import Api
 
@@ -177,7 +179,6 @@ def test_a_report_of_a_day_not_yet_reconciled_says_so(shop: Checkout) -> None:
 def test_the_nightly_run_closes_again_the_days_within_stripes_event_window(shop: Checkout, api: Api) -> None:
     """Money can move days later (a dispute, a refund made in Stripe's dashboard, a webhook Stripe
     retried for 3 days): the next nights close a closed day again, and its drift shows."""
-    from datetime import date, timedelta
 
     first = paid(shop)
     day = today()
@@ -188,3 +189,44 @@ def test_the_nightly_run_closes_again_the_days_within_stripes_event_window(shop:
     assert day in result["reclosed"]
     stored = bootstrap.payment_reconciler().payments.close(day)
     assert stored is not None and [r["difference"] for r in stored["drift"]] == ["missing_in_ledger"]
+
+
+def test_a_refund_left_pending_is_completed_by_the_nightly_run_once(
+    shop: Checkout, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stripe made the refund but its answer was lost, and the retry message died too (its DLQ
+    purged, say): the refund sat PENDING for ever. The nightly run re-checks refunds PENDING for
+    an hour (the sparse byPending index) and completes each: Stripe is asked by our key, never a
+    second refund."""
+
+    order = paid(shop)
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "1")
+    config_reset()
+    faults.inject({"target": "stripe", "mode": "timeout", "times": 1, "path": "/v1/refunds", "delaySeconds": 2})
+    resp = shop.api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "leaked", "amount": 700},
+        token=shop.manager,
+        headers={"Idempotency-Key": "lost"},
+    )
+    assert resp.status_code == 201 and json.loads(resp.body)["status"] == "PENDING"
+    sqs = aws.client("sqs")
+    sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=get_settings().failed_transactions_queue)["QueueUrl"])
+
+    deadline = time.monotonic() + 10
+    while not gateway.client().refunds.list(params={"payment_intent": order["intentId"]}).data:  # Stripe acted
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    reconciler = bootstrap.payment_reconciler()
+    assert reconciler.recheck_refunds() == []  # not an hour old yet: its own retry may still come
+    (done,) = reconciler.recheck_refunds(older_than=0)
+    assert done["outcome"] == "succeeded"
+    assert reconciler.payments.pending_refunds("9999") == []
+    (at_stripe,) = gateway.client().refunds.list(params={"payment_intent": order["intentId"]}).data
+    (ours,) = bootstrap.payments().view(order["orderId"])["refunds"]
+    assert (ours["status"], at_stripe.amount) == ("SUCCEEDED", 700)
+    entries = bootstrap.payments().ledger.entries(order["orderId"])
+
+    assert rules.balance(entries)["refunded"] == 700 and rules.balanced(entries)
+    faults.clear()
