@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from chalicelib.audit.repo import Actor
 from chalicelib.core import tx, uow
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
-from chalicelib.payments.ports import Bus
+from chalicelib.payments.ports import Bus, Clock
 from chalicelib.payments.repo import PaymentsRepo, now_iso
 
 SYSTEM = Actor("system", "system", "-", "checkout")
@@ -98,6 +99,7 @@ class PaymentBook:
     payments: PaymentsRepo
     chain: audit_chain.Chain
     bus: Bus
+    clock: Clock = time.time  # now, in epoch seconds: the one clock of the payment services
 
     def change(
         self,

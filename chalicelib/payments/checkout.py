@@ -4,7 +4,6 @@ dry run (``POST /payments/validate``). The run itself is ``steps.py``'s."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +38,13 @@ STAFF = ("manager", "admin")
 RESTART_AFTER_SECONDS = 30  # a run charges within seconds of its start (Stripe's timeout is 20 s)
 
 
-def payable(order: dict[str, Any]) -> None:
-    """Raise a Conflict naming why ``order`` cannot be paid now."""
+def payable(order: dict[str, Any], now: float) -> None:
+    """Raise a Conflict naming why ``order`` cannot be paid at ``now``."""
     if order["status"] != PENDING_PAYMENT:
         raise Conflict(
             f"an order in {order['status']} cannot be paid", code="not_payable", fields={"status": order["status"]}
         )
-    if int(order["reservation"]["expiresAt"]) <= int(time.time()):
+    if int(order["reservation"]["expiresAt"]) <= int(now):
         raise Conflict(
             "the order's reservation has expired; place it again",
             code="reservation_expired",
@@ -94,7 +93,7 @@ class Checkout:
                 if self._never_ran(existing):
                     self._start(order_id, payment_id)  # the first start failed, or died before it
                 return pay_view(existing)
-            payable(order)
+            payable(order, self.book.clock())
             current = state["current"] or {}
             if current.get("open"):
                 raise Conflict(
@@ -155,14 +154,13 @@ class Checkout:
             "updatedAt": now,
         }
 
-    @staticmethod
-    def _never_ran(p: dict[str, Any]) -> bool:
+    def _never_ran(self, p: dict[str, Any]) -> bool:
         """No checkout run has touched this payment in the time one takes to reach its charge:
         its start failed (the client was told 503 and retries) or the request died before it.
         A replay never starts a second run beside a live one (AWS would run it: Express
         executions are not deduped by name); were it to, the run fence keeps it from acting."""
         untouched = p["status"] == rules.PROCESSING and not p.get("run") and not p.get("deferred")
-        return untouched and (bool(p.get("startFailed")) or time.time() - epoch(p) > RESTART_AFTER_SECONDS)
+        return untouched and (bool(p.get("startFailed")) or self.book.clock() - epoch(p) > RESTART_AFTER_SECONDS)
 
     def _start(self, order_id: str, payment_id: str) -> None:
         try:
@@ -228,7 +226,7 @@ class Checkout:
             raise NotFound("order not found")
         problems = []
         try:
-            payable(order)
+            payable(order, self.book.clock())
         except Conflict as exc:
             problems.append(exc.message)
         user = self.users.get(order["userId"]) or {}

@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +158,11 @@ def _record_of(obj: Any) -> dict[str, Any]:
 
 
 class StripeGateway:
+    """``clock``: now in epoch seconds, against which a key's age is judged (``KEY_HORIZON_SECONDS``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+
     def check_method(self, method: str) -> tuple[bool, str | None]:
         """Can this PaymentMethod be charged? (it exists and is a card)."""
         import stripe
@@ -198,14 +203,14 @@ class StripeGateway:
 
         confirm_key = f"confirm-{key}"
         pi = None
-        if since is not None and time.time() - since > KEY_HORIZON_SECONDS:
+        if since is not None and self.clock() - since > KEY_HORIZON_SECONDS:
             found = self.intents_for(metadata["paymentId"], since)
             done = [c for c in found if c.outcome != "declined"]
             if done:
                 return done[0]  # it took money, is taking it, or waits for 3-D Secure: no second charge
             if found:
                 pi = _call(lambda params, options: client().payment_intents.retrieve(found[0].intent_id), {})
-                confirm_key = f"confirm-{key}-{int(time.time())}"  # the first confirm's key may be gone
+                confirm_key = f"confirm-{key}-{int(self.clock())}"  # the first confirm's key may be gone
         if pi is None:
             pi = self._create(amount, currency, method, metadata, key)
         params: dict[str, Any] = {"return_url": return_url} if return_url else {}
@@ -300,7 +305,7 @@ class StripeGateway:
         ``KEY_HORIZON_SECONDS`` after ``since`` the intent's refunds are listed first and one with
         our ``refundId`` is the answer, never a second refund."""
         meta = {"reason": reason or "", **(metadata or {})}
-        if since is not None and time.time() - since > KEY_HORIZON_SECONDS and meta.get("refundId"):
+        if since is not None and self.clock() - since > KEY_HORIZON_SECONDS and meta.get("refundId"):
             found = self.refund_of(intent_id, meta["refundId"])
             if found:
                 return found

@@ -12,6 +12,12 @@ from chalicelib.core.tx import Tagged
 from chalicelib.payments.gateway import Charge
 
 
+class Clock(Protocol):
+    """Now, in epoch seconds (``time.time``; a test's clock may be a day ahead)."""
+
+    def __call__(self) -> float: ...
+
+
 class Stripe(Protocol):
     def check_method(self, method: str) -> tuple[bool, str | None]: ...
     def card_country(self, method: str) -> str | None: ...

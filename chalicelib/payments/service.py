@@ -12,6 +12,7 @@ domains: the capabilities wired together. Each capability lives in its own modul
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalicelib.audit.chain import Chain
@@ -24,7 +25,7 @@ from chalicelib.payments.disputes import AfterSale
 from chalicelib.payments.events import StripeEvents
 from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.ledger import Ledger, LedgerRepo
-from chalicelib.payments.ports import Bus, OrderReads, Orders, RetryQueue, Stripe, Users, Workflows
+from chalicelib.payments.ports import Bus, Clock, OrderReads, Orders, RetryQueue, Stripe, Users, Workflows
 from chalicelib.payments.refunds import Refunds
 from chalicelib.payments.repo import PaymentsRepo
 from chalicelib.payments.steps import CheckoutSteps
@@ -43,9 +44,10 @@ class PaymentService:
         workflows: Workflows,
         bus: Bus,
         retries: RetryQueue,
+        clock: Clock = time.time,
     ) -> None:
         self.payments, self.ledger, self.chain = payments, ledger, chain
-        self.book = PaymentBook(payments, chain, bus)
+        self.book = PaymentBook(payments, chain, bus, clock)
         money = Ledger(ledger)
         fraud = FraudScreen(order_reads)
         self.compensation = Compensation(self.book, money, stripe, orders)

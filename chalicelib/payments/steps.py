@@ -9,7 +9,6 @@ checkout for a business reason raises ``Refused`` (caught by the workflow, never
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +68,7 @@ class CheckoutSteps:
             raise Refused(f"payment is {p['status']}, not PROCESSING")
         problems = []
         try:
-            payable(order)
+            payable(order, self.book.clock())
         except Conflict as exc:
             problems.append(exc.message)
         user = self.users.get(order["userId"], consistent=True) or {}
@@ -179,7 +178,9 @@ class CheckoutSteps:
         self.book.change(order_id, "awaiting_" + kind, build)
         if kind == WaitKind.REVIEW:  # a manager has the review window, not what is left of the 15 minutes
             order = self.orders.hold_for_review(order, get_settings().review_window_seconds)
-        self.workflows.start_wait(order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(time.time()))
+        self.workflows.start_wait(
+            order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(self.book.clock())
+        )
         return {"waiting": kind}
 
     def wait(self, order_id: str, payment_id: str, kind: str, token: str) -> dict[str, Any]:
@@ -275,7 +276,7 @@ class CheckoutSteps:
                 charge,
                 *settlement,
                 # the order keeps what its views and the report read; the intent is the payment's
-                *self.orders.paid_items(order, paid, SYSTEM, int(time.time())),
+                *self.orders.paid_items(order, paid, SYSTEM, int(self.book.clock())),
             ]
             return items, {**summary, "fee": fee, "vendors": shares}, None
 

@@ -877,15 +877,13 @@ def test_a_succeeded_event_for_a_payment_already_failed_is_refunded(shop: Checko
 
 
 def _a_day_later(monkeypatch: pytest.MonkeyPatch) -> None:
-    """25 hours on: Stripe has forgotten every idempotency key, and our clock says so."""
-    from types import SimpleNamespace
-
-    from chalicelib.payments import gateway
+    """25 hours on: Stripe has forgotten every idempotency key, and the Stripe port's clock (an
+    injected ``Clock``) says so."""
     from freshcart_local import stripe_local
 
     stripe_local._replays.clear()
     real = time.time
-    monkeypatch.setattr(gateway, "time", SimpleNamespace(time=lambda: real() + 25 * 3600))
+    monkeypatch.setattr(bootstrap.payments().steps.stripe, "clock", lambda: real() + 25 * 3600)
 
 
 def test_a_lost_charge_redriven_after_25_hours_is_found_by_its_metadata_and_refunded(
