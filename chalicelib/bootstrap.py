@@ -180,15 +180,15 @@ def stock_reconciler() -> StockReconciler:
 
 @lru_cache(maxsize=1)
 def payment_reconciler() -> PaymentReconciler:
-    from chalicelib.payments.gateway import StripeGateway
     from chalicelib.payments.ledger import LedgerRepo
     from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.repo import PaymentsRepo
+    from chalicelib.payments.stripe_records import StripeRecords
 
     return PaymentReconciler(
         LedgerRepo(),
         PaymentsRepo(),
-        StripeGateway(),
+        StripeRecords(),
         complete_refund=lambda order_id, refund_id: payments().refunds.complete(order_id, refund_id, queued=True),
     )
 

@@ -12,9 +12,9 @@ from typing import Any
 from chalicelib.core import events, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.payments import rules
-from chalicelib.payments.gateway import StripeGateway
 from chalicelib.payments.ledger import LedgerRepo
 from chalicelib.payments.repo import PaymentsRepo
+from chalicelib.payments.stripe_records import StripeRecords
 
 log = logs.get_logger("freshcart.payments")
 ALERT = "PaymentDrift"
@@ -27,7 +27,7 @@ ALERT_ROWS = 100  # an SNS message holds 256 KB; the count says how many more th
 class PaymentReconciler:
     ledger: LedgerRepo
     payments: PaymentsRepo
-    stripe: StripeGateway
+    stripe: StripeRecords
     complete_refund: Callable[[str, str], str] | None = None  # refunds.py's, for refunds left PENDING
 
     def drift(self, day: str, entries: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:

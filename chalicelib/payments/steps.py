@@ -8,13 +8,11 @@ checkout for a business reason raises ``Refused`` (caught by the workflow, never
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.audit.repo import Actor
-from chalicelib.core import events, logs, metrics
+from chalicelib.core import logs, metrics
 from chalicelib.core.config import get_settings
 from chalicelib.core.errors import Conflict
 from chalicelib.payments import rules
@@ -33,6 +31,7 @@ from chalicelib.payments.book import (
 )
 from chalicelib.payments.checkout import payable
 from chalicelib.payments.compensation import Compensation
+from chalicelib.payments.fanout import paid_messages
 from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.gateway import Transient
 from chalicelib.payments.ledger import Ledger
@@ -244,7 +243,7 @@ class CheckoutSteps:
         if p["status"] == rules.SUCCEEDED:
             if not p.get("settled"):  # paid before captures carried their settlement
                 self.ledger.settle_unsplit(self.book, order_id, payment_id)
-            return self._paid_result(order, p)
+            return paid_messages(order, p)
         if p["status"] not in (rules.PROCESSING, rules.REQUIRES_ACTION):
             raise Refused(f"payment is {p['status']}")
         if self.stripe.retrieve(p["intentId"]).outcome != ChargeOutcome.SUCCEEDED:  # paid only on a server-seen success
@@ -286,30 +285,7 @@ class CheckoutSteps:
             raise Refused("the order's reservation expired before it was paid") from None
         metrics.count("PaymentsSucceeded", Service="payments")
         amount = int(p["amount"])
-        return self._paid_result(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
-
-    @staticmethod
-    def _paid_result(order: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        data = {
-            "orderId": order["orderId"],
-            "paymentId": p["paymentId"],
-            "userId": p["userId"],
-            "email": p.get("email"),
-            "amount": int(p["amount"]),
-            "currency": p["currency"],
-            "vendorIds": sorted({x["vendorId"] for x in p.get("lines", [])}),
-        }
-        record = {**data, "intentId": p.get("intentId"), "status": rules.SUCCEEDED, "capturedAt": now.isoformat()}
-        created = datetime.fromisoformat(p["createdAt"])
-        analytics = {**data, "seconds": round((now - created).total_seconds(), 3), "fraud": p.get("fraud")}
-        return {
-            # the same event id however often the checkout runs: the customer is emailed once
-            "event": json.dumps({**events.envelope("PaymentSucceeded", data), "eventId": f"paid-{p['paymentId']}"}),
-            # one JSON line: Firehose batches the lines into objects under transactions/YYYY/MM/DD/HH/
-            "record": json.dumps(record) + "\n",
-            "analytics": json.dumps(events.envelope("CheckoutCompleted", analytics)),
-        }
+        return paid_messages(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
 
     def finish(
         self,

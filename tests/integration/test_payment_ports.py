@@ -82,11 +82,11 @@ def test_the_local_stripe_takes_a_fee_and_lists_balance_transactions(stripe_env:
     """freshcart_local's patches of localstripe (pinned): it charged no fee, and its balance
     transaction listing failed (no url passed); reconciliation reads both."""
     from chalicelib.payments import gateway
+    from chalicelib.payments.stripe_records import StripeRecords
 
-    stripe = gateway.StripeGateway()
     payment_id = uuid.uuid4().hex
-    charge = stripe.charge(6000, "INR", "pm_card_visa", _meta(payment_id), f"pi-{payment_id}", None)
-    now = int(time.time())
-    (txn,) = [t for t in stripe.balance_transactions(now - 60, now + 60)]
+    charge = gateway.StripeGateway().charge(6000, "INR", "pm_card_visa", _meta(payment_id), f"pi-{payment_id}", None)
+    records, now = StripeRecords(), int(time.time())
+    (txn,) = [t for t in records.balance_transactions(now - 60, now + 60)]
     assert (txn["amount"], txn["fee"], txn["currency"]) == (6000, 120, "inr")
-    assert stripe.intent_of_charge(str(txn["source"])) == charge.intent_id
+    assert records.intent_of_charge(str(txn["source"])) == charge.intent_id

@@ -138,3 +138,9 @@ def test_handlers_reach_other_domains_only_through_bootstrap() -> None:
                 if parts[0] != "chalicelib" or len(parts) < 2 or parts[1] in ("core", domain) or module in allowed:
                     continue
                 raise AssertionError(f"{path.relative_to(LIB)} imports {module}")
+
+
+def test_no_module_is_past_400_lines() -> None:
+    """A module past ~400 lines is two modules (the payments house was 1,226 in one)."""
+    long = {str(p.relative_to(LIB)): n for p in LIB.glob("*/*.py") if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}, long
