@@ -25,12 +25,13 @@ def order_key(order_id: str) -> dict[str, Any]:
 
 
 def refund_guard(was: dict[str, Any] | None, names: dict[str, str], vals: dict[str, Any]) -> str:
-    """A condition: the order's refund state is still ``was`` (compared by its refunded amount)."""
+    """A condition: the order's refund state is still ``was`` (its refunded amount and status: a
+    cancel that made it REQUIRED, or a refund that moved its amount, is not overwritten)."""
     if not was:
         return "attribute_not_exists(refund)"
-    names["#ra"] = "amount"
-    vals.update(values(ra=int(was.get("amount", 0))))
-    return "refund.#ra = :ra"
+    names["#ra"], names["#rs"] = "amount", "status"
+    vals.update(values(ra=int(was.get("amount", 0)), rs=str(was.get("status"))))
+    return "refund.#ra = :ra AND refund.#rs = :rs"
 
 
 def hold_until(epoch: int) -> str:

@@ -66,6 +66,8 @@ class Compensation:
         if not charged:
             self.fail(order_id, payment_id, why, run)
             return
+        if not self._claim(order_id, payment_id, why, run):
+            return  # it became a sale meanwhile (a mark-paid that outlived its timeout): it stands
         ref = f"comp-{payment_id}"
         amount = int(p["amount"])
         stripe_refund = self.stripe.refund(
@@ -102,6 +104,26 @@ class Compensation:
         if done is not None:  # the customer is told their money is coming back, once
             told = {"orderId": order_id, "refundId": ref, "amount": amount, "currency": done["currency"]}
             self.book.bus.publish("RefundSucceeded", {**told, "email": done.get("email"), "userId": done["userId"]})
+
+    def _claim(self, order_id: str, payment_id: str, why: str, run: str | None) -> bool:
+        """Mark the payment as being given back, under the chain head, before Stripe is asked
+        to refund: a mark-paid racing with this then refuses (never a sale with its money gone).
+        False when it became a sale first."""
+
+        def build(st: dict[str, Any]) -> Built:
+            cur = find(st, payment_id)
+            if cur["status"] in (rules.SUCCEEDED, rules.REFUNDED) or not owns(cur, run) or cur.get("compensating"):
+                return None
+            item = self.book.payments.payment_request(order_id, payment_id, cur["status"], {"compensating": why})
+            return [item], {"paymentId": payment_id, "why": why}, None
+
+        self.book.change(order_id, "compensation_started", build)
+        cur = find(self.book.payments.partition(order_id), payment_id)
+        if cur.get("compensating") and cur["status"] not in (rules.SUCCEEDED, rules.REFUNDED):
+            return True
+        if cur["status"] == rules.SUCCEEDED:
+            self.book.bus.alert("CompensationRefused", {"orderId": order_id, "paymentId": payment_id, "why": why})
+        return False
 
     def settle_expired(self, order_id: str) -> str:
         """The order's reservation ran out: no open payment may outlive it. A checkout that

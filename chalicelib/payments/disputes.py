@@ -16,21 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.payments import rules
 from chalicelib.payments.book import SYSTEM, Built, PaymentBook, find, find_refund
 from chalicelib.payments.ledger import Ledger
-from chalicelib.payments.ports import Orders, Stripe
+from chalicelib.payments.ports import Orders, RetryQueue, Stripe
 from chalicelib.payments.repo import now_iso
 
 DASHBOARD = "stripe-dashboard"
 
 
-def _withdrawn(obj: dict[str, Any]) -> tuple[int, int]:
-    """A dispute's money taken from us (its amount) and Stripe's dispute fee, from its balance
-    transactions when Stripe gives them."""
-    txns = [t for t in obj.get("balance_transactions") or [] if isinstance(t, dict)]
-    taken = -sum(int(t.get("amount", 0)) for t in txns if int(t.get("amount", 0)) < 0)
-    fee = sum(int(t.get("fee", 0)) for t in txns if int(t.get("amount", 0)) < 0)
-    return (taken or int(obj.get("amount", 0))), fee
+def _dispute_fee(obj: dict[str, Any], currency: str) -> tuple[int, str]:
+    """Stripe's dispute fee, from the dispute's balance transactions (in the account's settlement
+    currency, which may not be the charge's; the disputed amount is the dispute's own ``amount``)."""
+    txns = [t for t in obj.get("balance_transactions") or [] if isinstance(t, dict) and int(t.get("amount", 0)) < 0]
+    fee = sum(int(t.get("fee", 0)) for t in txns)
+    return fee, str((txns[0].get("currency") if txns else None) or currency).upper()
 
 
 @dataclass
@@ -39,6 +39,7 @@ class AfterSale:
     ledger: Ledger
     stripe: Stripe
     orders: Orders
+    retries: RetryQueue
 
     # -- disputes ---------------------------------------------------------------------------------
     def dispute(self, kind: str, obj: dict[str, Any], p: dict[str, Any]) -> str:
@@ -72,7 +73,7 @@ class AfterSale:
         self.book.change(order_id, "dispute_updated", build)
 
     def _withdraw(self, order_id: str, payment_id: str, dispute_id: str, obj: dict[str, Any]) -> str:
-        amount, fee = _withdrawn(obj)
+        amount = int(obj.get("amount", 0))
 
         def build(st: dict[str, Any]) -> Built:
             cur = find(st, payment_id)
@@ -80,17 +81,26 @@ class AfterSale:
             d = dict(disputes.get(dispute_id) or {})
             if d.get("withdrawn"):
                 return None
-            reversed_, reversal = self.ledger.reversal(cur, dispute_id, amount)
+            fee, fee_currency = _dispute_fee(obj, cur["currency"])
+            rev = self.ledger.reversal(cur, dispute_id, amount)  # what nobody held: the platform's loss
             entry = self.ledger.repo.entry_request
             details = {"paymentId": payment_id, "disputeId": dispute_id}
             items = [
                 entry(order_id, "DISPUTE", dispute_id, amount, cur["currency"], details),
-                *([entry(order_id, "DISPUTE_FEE", dispute_id, fee, cur["currency"], details)] if fee else []),
-                *reversal,
+                *([entry(order_id, "DISPUTE_FEE", dispute_id, fee, fee_currency, details)] if fee else []),
+                *rev.items,
             ]
-            disputes[dispute_id] = {**d, "withdrawn": amount, "fee": fee, "status": obj.get("status"), "at": now_iso()}
-            left = max(0, int(cur.get("refundable", 0)) - amount)  # what was charged back cannot be refunded
-            sets = {"disputes": disputes, "reversed": reversed_, "refundable": left}
+            taken = min(int(cur.get("refundable", 0)), amount)  # what was charged back cannot be refunded
+            disputes[dispute_id] = {
+                **d,
+                "withdrawn": amount,
+                "fee": fee,
+                "shares": rev.shares,  # undone exactly if the dispute is won
+                "refundableTaken": taken,
+                "status": obj.get("status"),
+                "at": now_iso(),
+            }
+            sets = {"disputes": disputes, "reversed": rev.reversed, "refundable": int(cur.get("refundable", 0)) - taken}
             items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur["status"], sets))
             return items, {**details, "withdrawn": amount, "fee": fee}, None
 
@@ -105,7 +115,7 @@ class AfterSale:
             if not d.get("withdrawn") or d.get("reinstated"):
                 return None
             amount = int(d["withdrawn"])
-            reversed_, settlement = self.ledger.resettle(cur, f"{dispute_id}-won", amount)
+            reversed_, settlement = self.ledger.settle_back(cur, f"{dispute_id}-won", d.get("shares") or {})
             details = {"paymentId": payment_id, "disputeId": dispute_id}
             items = [
                 self.ledger.repo.entry_request(
@@ -114,7 +124,8 @@ class AfterSale:
                 *settlement,
             ]
             disputes[dispute_id] = {**d, "reinstated": amount, "status": "won", "at": now_iso()}
-            sets = {"disputes": disputes, "reversed": reversed_, "refundable": int(cur.get("refundable", 0)) + amount}
+            back = int(d.get("refundableTaken", 0))
+            sets = {"disputes": disputes, "reversed": reversed_, "refundable": int(cur.get("refundable", 0)) + back}
             items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur["status"], sets))
             return items, {**details, "reinstated": amount}, None
 
@@ -147,7 +158,8 @@ class AfterSale:
             ]
             sets: dict[str, Any] = {}
             if r["status"] == "SUCCEEDED":  # recorded as money out: it came back
-                sets["reversed"], settlement = self.ledger.resettle(cur, f"{refund_id}-failed", amount)
+                shares = r.get("reversed") or self._shares_of_old_refund(cur, amount)
+                sets["reversed"], settlement = self.ledger.settle_back(cur, f"{refund_id}-failed", shares)
                 details = {"paymentId": payment_id, "refundId": refund_id}
                 items += [
                     self.ledger.repo.entry_request(
@@ -166,7 +178,17 @@ class AfterSale:
 
         self.book.change(order_id, "refund_failed", build, contended=("order",))
         self.book.bus.alert("RefundFailed", {"orderId": order_id, "refundId": refund_id, "why": why})
+        if (self.orders.get(order_id).get("refund") or {}).get("status") == "REQUIRED":
+            self.retries.send({"kind": "owed", "orderId": order_id})  # a cancelled order: the rest is owed
         return "refund failed"
+
+    @staticmethod
+    def _shares_of_old_refund(p: dict[str, Any], amount: int) -> dict[str, int]:
+        """Who gave back what for a refund recorded before refunds kept it: the split a refund
+        of ``amount`` makes of the settlement (exact when nothing else was reversed)."""
+        settled = {k: int(v) for k, v in (p.get("settled") or {}).items()}
+        split = rules.refund_reversal(amount, settled, int(p.get("fee", 0))) if settled else {}
+        return {k: v for k, v in split.items() if v}
 
     def dashboard_refunds(self, intent_id: str, p: dict[str, Any]) -> list[str]:
         """Refunds of ``intent_id`` made outside the API (Stripe's dashboard): recorded as ours,
@@ -176,12 +198,8 @@ class AfterSale:
         known = {r.get("stripeRefundId") for r in state["refunds"]} | {r["refundId"] for r in state["refunds"]}
         found = []
         for refund in self.stripe.refunds_of(intent_id):
-            if (
-                refund["id"] in known
-                or refund.get("refundId") in known
-                or refund["status"] not in ("succeeded", "pending")
-            ):
-                continue
+            if refund["id"] in known or refund.get("refundId") or refund["status"] not in ("succeeded", "pending"):
+                continue  # ours (every refund we make carries our refundId), or no money moved
             self._record_dashboard_refund(order_id, payment_id, refund)
             found.append(refund["id"])
         return found
@@ -205,11 +223,12 @@ class AfterSale:
                 "by": DASHBOARD,
                 "createdAt": now_iso(),
             }
-            reversed_, reversal = self.ledger.reversal(cur, refund_id, amount)
+            rev = self.ledger.reversal(cur, refund_id, amount)
+            row["reversed"] = rev.shares
             done = amount + sum(int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED")
             details = {"paymentId": payment_id, "stripeRefundId": refund_id}
             sets = {
-                "reversed": reversed_,
+                "reversed": rev.reversed,
                 "refundable": max(0, int(cur.get("refundable", 0)) - amount),  # the money left: never refused
                 "refunded": int(cur.get("refunded", 0)) + amount,
             }
@@ -217,7 +236,7 @@ class AfterSale:
                 self.book.payments.new_refund_request(row),
                 self.book.payments.payment_request(order_id, payment_id, None, sets),
                 self.ledger.repo.entry_request(order_id, "REFUND", refund_id, amount, cur["currency"], details),
-                *reversal,
+                *rev.items,
                 *self.orders.refunded_items(self.orders.get(order_id), done, SYSTEM, row["reason"]),
             ]
             return items, {"refundId": refund_id, "amount": amount, "by": DASHBOARD}, None

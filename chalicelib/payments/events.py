@@ -51,6 +51,28 @@ class StripeEvents:
         if p is None:
             alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "orderId": order_id})
             return "unknown payment"
+        if p.get("intentId") and intent_id and intent_id != p["intentId"]:
+            # Another PaymentIntent for the same payment: a second charge. It is given back, and
+            # nothing about it (its refund, a dispute of it) is booked against the real sale.
+            if kind == "payment_intent.succeeded" and not rules.mismatch(
+                p, obj.get("amount"), obj.get("currency"), meta.get("orderId")
+            ):
+                self.stripe.refund(
+                    str(intent_id),
+                    int(obj["amount"]),
+                    f"orphan-{intent_id}",
+                    "duplicate charge",
+                    {"orderId": str(order_id), "refundId": f"orphan-{intent_id}"},
+                    int(obj.get("created") or 0) or None,
+                )
+                refunded = " refunded"
+            else:
+                refunded = ""
+            alert(
+                "OrphanPaymentIntent",
+                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
+            )
+            return "orphan intent" + refunded
         if kind.startswith("charge.dispute."):
             return self.after_sale.dispute(kind, obj, p)
         if kind == "refund.failed" or (kind == "charge.refund.updated" and obj.get("status") == "failed"):
@@ -65,22 +87,6 @@ class StripeEvents:
                 return "drift"
             return "in step"
         problems = rules.mismatch(p, obj.get("amount"), obj.get("currency"), meta.get("orderId"))
-        if not problems and p.get("intentId") and intent_id != p["intentId"]:
-            # Another PaymentIntent for the same payment: a second charge. Give it back.
-            if kind == "payment_intent.succeeded":
-                self.stripe.refund(
-                    str(intent_id),
-                    int(obj["amount"]),
-                    f"orphan-{intent_id}",
-                    "duplicate charge",
-                    {"orderId": str(order_id), "refundId": f"orphan-{intent_id}"},
-                    int(obj.get("created") or 0) or None,
-                )
-            alert(
-                "OrphanPaymentIntent",
-                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
-            )
-            return "orphan intent" + (" refunded" if kind == "payment_intent.succeeded" else "")
         if problems:
             alert("StripeEventMismatch", {"eventId": event["id"], "orderId": order_id, "problems": problems})
             return "mismatch"

@@ -124,6 +124,14 @@ class LedgerRepo:
             args = {**args, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
 
 
+@dataclass(frozen=True)
+class Reversal:
+    reversed: dict[str, int]  # the payment's tallies after it
+    items: list[Tagged]
+    shares: dict[str, int]  # who gave back what (PLATFORM: the fee, and any shortfall)
+    shortfall: int  # what nobody still held: borne by the platform
+
+
 @dataclass
 class Ledger:
     """Which entries a capture, a refund or a reversal writes (the rules in ``rules.py``)."""
@@ -149,21 +157,41 @@ class Ledger:
             )
         return fee, shares, items
 
-    def reversal(self, p: dict[str, Any], ref: str, amount: int) -> tuple[dict[str, int], list[Tagged]]:
+    def reversal(self, p: dict[str, Any], ref: str, amount: int) -> Reversal:
         """Take ``amount`` back from what was settled (each vendor and the fee in proportion to
-        what they still hold), so the order's ledger stays balanced. Returns the payment's new
-        ``reversed`` tallies and the entries (none when nothing was settled)."""
+        what they still hold; never more than they hold), so the order's ledger stays balanced.
+        What nobody still holds (a refunded charge then disputed) is the platform's: its fee goes
+        below zero by that ``shortfall``. The payment's new ``reversed`` tallies, the entries, and
+        who gave back what (``shares``, kept by the refund or dispute to undo exactly that)."""
         settled = {k: int(v) for k, v in (p.get("settled") or {}).items()}
         done = {k: int(v) for k, v in (p.get("reversed") or {}).items()}
         if not settled or amount <= 0:
-            return done, []
+            return Reversal(done, [], {}, 0)
         held = {k: v - done.get(k, 0) for k, v in settled.items()}
         fee = int(p.get("fee", 0)) - done.get("PLATFORM", 0)
+        taken = min(amount, max(0, sum(held.values()) + fee))
+        shares = {who: n for who, n in rules.refund_reversal(taken, held, fee).items() if n}
+        if amount > taken:
+            shares["PLATFORM"] = shares.get("PLATFORM", 0) + amount - taken
+        for who, share in shares.items():
+            done[who] = done.get(who, 0) + share
+        return Reversal(done, self._entries(p, ref, shares, back=False), shares, amount - taken)
+
+    def settle_back(self, p: dict[str, Any], ref: str, shares: dict[str, int]) -> tuple[dict[str, int], list[Tagged]]:
+        """Money that came back (a refund that failed, a dispute won): settled again exactly as
+        ``shares`` had been taken. The payment's new ``reversed`` tallies and the entries."""
+        done = {k: int(v) for k, v in (p.get("reversed") or {}).items()}
+        for who, share in shares.items():
+            done[who] = done.get(who, 0) - int(share)
+        return done, self._entries(p, ref, {k: int(v) for k, v in shares.items()}, back=True)
+
+    def _entries(self, p: dict[str, Any], ref: str, shares: dict[str, int], back: bool) -> list[Tagged]:
         items = []
-        for who, share in sorted(rules.refund_reversal(amount, held, fee).items()):
+        for who, share in sorted(shares.items()):
             if share == 0:
                 continue
-            kind = "FEE_REVERSAL" if who == "PLATFORM" else "SETTLEMENT_REVERSAL"
+            platform = who == "PLATFORM"
+            kind = ("FEE" if platform else "SETTLEMENT") + ("" if back else "_REVERSAL")
             items.append(
                 self.repo.entry_request(
                     p["orderId"],
@@ -172,37 +200,10 @@ class Ledger:
                     share,
                     p["currency"],
                     {"paymentId": p["paymentId"], "refundId": ref},
-                    merchant_id=None if who == "PLATFORM" else who,
+                    merchant_id=None if platform else who,
                 )
             )
-            done[who] = done.get(who, 0) + share
-        return done, items
-
-    def resettle(self, p: dict[str, Any], ref: str, amount: int) -> tuple[dict[str, int], list[Tagged]]:
-        """Money that came back (a refund that failed, a dispute won): settled again to whom it
-        was taken from, in proportion to what was reversed. Returns the new ``reversed`` tallies
-        and the SETTLEMENT / FEE entries."""
-        done = {k: int(v) for k, v in (p.get("reversed") or {}).items()}
-        held = {k: v for k, v in done.items() if v > 0}
-        if not held or amount <= 0:
-            return done, []
-        items = []
-        for who, share in sorted(rules.split(min(amount, sum(held.values())), held).items()):
-            if share == 0:
-                continue
-            items.append(
-                self.repo.entry_request(
-                    p["orderId"],
-                    "FEE" if who == "PLATFORM" else "SETTLEMENT",
-                    f"{ref}#{who}",
-                    share,
-                    p["currency"],
-                    {"paymentId": p["paymentId"], "refundId": ref},
-                    merchant_id=None if who == "PLATFORM" else who,
-                )
-            )
-            done[who] -= share
-        return done, items
+        return items
 
     def settle_unsplit(self, book: PaymentBook, order_id: str, payment_id: str) -> None:
         """A SUCCEEDED payment with no fee or vendor shares (captured before captures carried

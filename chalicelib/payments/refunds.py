@@ -159,11 +159,10 @@ class Refunds:
             done = amount + sum(
                 int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED" and x["refundId"] != refund_id
             )
-            reversed_, reversal = self.ledger.reversal(cur, refund_id, amount)
+            rev = self.ledger.reversal(cur, refund_id, amount)
+            done_sets = {"status": "SUCCEEDED", "stripeRefundId": stripe_id, "reversed": rev.shares}
             items = [
-                self.book.payments.refund_request(
-                    order_id, refund_id, "PENDING", {"status": "SUCCEEDED", "stripeRefundId": stripe_id}
-                ),
+                self.book.payments.refund_request(order_id, refund_id, "PENDING", done_sets),
                 self.ledger.repo.entry_request(
                     order_id,
                     "REFUND",
@@ -172,13 +171,13 @@ class Refunds:
                     cur["currency"],
                     {"paymentId": cur["paymentId"], "stripeRefundId": stripe_id},
                 ),
-                *reversal,
+                *rev.items,
                 *self.orders.refunded_items(order, done, SYSTEM, rr.get("reason")),
             ]
-            if reversal:
+            if rev.items:
                 items.append(
                     self.book.payments.payment_request(
-                        order_id, cur["paymentId"], rules.SUCCEEDED, {"reversed": reversed_}
+                        order_id, cur["paymentId"], rules.SUCCEEDED, {"reversed": rev.reversed}
                     )
                 )
             return items, {"refundId": refund_id, "amount": amount, "stripeRefundId": stripe_id}, (cur, rr)
@@ -205,7 +204,7 @@ class Refunds:
 
         def build(st: dict[str, Any]) -> Built:
             rr = find_refund(st, r["refundId"])
-            if rr is None or rr["status"] == "FAILED":
+            if rr is None or rr["status"] != "PENDING":  # a concurrent try recorded Stripe's answer
                 return None
             items = [
                 self.book.payments.refund_request(
@@ -223,6 +222,13 @@ class Refunds:
 
         self.book.change(order_id, "refund_failed", build)
         self.book.bus.alert("RefundFailed", {"orderId": order_id, "refundId": r["refundId"], "why": why})
+        self.owe_rest(order_id)
+
+    def owe_rest(self, order_id: str) -> None:
+        """An order cancelled or rejected after payment still owes what a failed refund did not
+        give back: its automatic refund is queued again (the OrderCancelled event was spent)."""
+        if (self.orders.get(order_id).get("refund") or {}).get("status") == "REQUIRED":
+            self.retries.send({"kind": "owed", "orderId": order_id})
 
     def refund_cancelled(self, order_id: str, reason: str) -> str:
         """A paid order was cancelled or rejected: refund what is left, by itself, until it is
@@ -231,7 +237,7 @@ class Refunds:
         state = self.book.payments.partition(order_id)
         if not any(p["status"] == rules.SUCCEEDED and int(p["refundable"]) > 0 for p in state["payments"]):
             return "nothing to refund"
-        failed = sum(1 for r in state["refunds"] if r.get("by") == SYSTEM.user_id and r["status"] == "FAILED")
+        failed = sum(1 for r in state["refunds"] if r["status"] == "FAILED")  # a manager's too: its money is owed
         key = "order-cancelled" if failed == 0 else f"order-cancelled:{failed}"
         refund = self.refund(SYSTEM, order_id, None, reason, key)
         if refund["status"] == "FAILED":

@@ -56,7 +56,7 @@ class PaymentService:
             self.book, money, stripe, orders, users, workflows, fraud, self.compensation, retries
         )
         self.refunds = Refunds(self.book, money, stripe, orders, retries)
-        self.after_sale = AfterSale(self.book, money, stripe, orders)
+        self.after_sale = AfterSale(self.book, money, stripe, orders, retries)
         self.events = StripeEvents(self.book, stripe, workflows, self.compensation, self.after_sale)
 
     # -- the API
@@ -84,6 +84,8 @@ class PaymentService:
         """The failed-transactions consumer: a deferred charge or a refund Stripe did not answer."""
         if message.get("kind") == "refund":
             return self.refunds.complete(message["orderId"], message["refundId"], queued=True)
+        if message.get("kind") == "owed":  # a cancelled order's money a failed refund did not give back
+            return self.refunds.refund_cancelled(message["orderId"], "order cancelled: what is still owed")
         return self.steps.retry_deferred(message["orderId"], message["paymentId"])
 
     def refund_cancelled(self, order_id: str, reason: str) -> str:

@@ -22,7 +22,10 @@ def window(start: str | None, end: str | None, today: date) -> tuple[str, str]:
     """``from``/``to`` (days, inclusive; default the last 30 days), checked: ``from`` not after
     ``to``, at most ``MAX_DAYS`` days."""
     last = date.fromisoformat(end) if end else today
-    first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    except OverflowError:  # to=0001-01-05 and no from: no 30 days before it
+        raise Unprocessable("to is too early", fields={"to": "give from as well"}) from None
     if first > last:
         raise Unprocessable("from must not be after to", fields={"from": "after to"})
     if (last - first).days >= MAX_DAYS:

@@ -258,6 +258,8 @@ class CheckoutSteps:
                 raise Refused("another checkout run owns this payment")
             if cur["status"] == rules.SUCCEEDED:
                 return None
+            if cur.get("compensating"):  # its money is being given back: it can no longer be a sale
+                raise Refused(f"the payment is being given back: {cur['compensating']}")
             amount = int(cur["amount"])
             fee, shares, settlement = self.ledger.settlement_items(cur, amount)
             sets = {"captured": amount, "refundable": amount, "settled": shares, "fee": fee, **claim(run)}

@@ -147,3 +147,59 @@ def test_a_refund_made_in_stripes_dashboard_is_recorded_with_its_reversal(checko
         "currency": "INR",
     }
     checkout.chain_ok(order["orderId"])
+
+
+def test_a_dispute_of_a_refunded_charge_balances_and_winning_it_restores_exactly(checkout: Checkout) -> None:
+    """Review finding: after a full refund nothing is left to reverse, so a dispute left the ledger
+    unbalanced, and winning it settled the vendors again for money the customer already had."""
+    order, payment = _paid(checkout)
+    made = checkout.api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "all of it"},
+        token=checkout.manager,
+        headers={"Idempotency-Key": "full"},
+    )
+    assert made.status_code == 201 and json_body(made)["amount"] == 6000
+    _event(checkout, "charge.dispute.funds_withdrawn", _dispute(payment, 6000, "under_review"))
+    entries = _entries(order["orderId"])
+    b = rules.balance(entries)
+    assert rules.balanced(entries) and (b["settled"], b["fees"]) == (0, -6000), b  # the platform bears it
+    _event(checkout, "charge.dispute.funds_reinstated", _dispute(payment, 6000, "won"))
+    entries = _entries(order["orderId"])
+    b = rules.balance(entries)
+    assert rules.balanced(entries) and (b["settled"], b["fees"], b["disputed"]) == (0, 0, 0), b
+    assert checkout.payment(order["orderId"])["refunded"] == 6000
+    again = checkout.api.call(
+        "POST",
+        f"/orders/{order['orderId']}/refunds",
+        {"reason": "more"},
+        token=checkout.manager,
+        headers={"Idempotency-Key": "more"},
+    )
+    assert again.status_code == 409  # nothing became refundable again
+    checkout.chain_ok(order["orderId"])
+
+
+def test_the_refund_of_a_second_charge_is_not_booked_against_the_sale(checkout: Checkout) -> None:
+    """Review finding: Stripe's charge.refunded for a duplicate PaymentIntent (given back by us)
+    was taken for a dashboard refund of the real payment."""
+    order, payment = _paid(checkout)
+    meta = {"orderId": order["orderId"], "paymentId": payment["paymentId"], "userId": order["userId"]}
+    second = gateway.StripeGateway().charge(6000, "INR", "pm_card_visa", meta, f"dup-{uuid.uuid4().hex}", None)
+    obj = {"id": second.intent_id, "object": "payment_intent", "amount": 6000, "currency": "inr", "metadata": meta}
+    _event(checkout, "payment_intent.succeeded", obj)
+    refunded = {
+        "id": "ch_dup",
+        "object": "charge",
+        "payment_intent": second.intent_id,
+        "amount_refunded": 6000,
+        "metadata": meta,
+    }
+    _event(checkout, "charge.refunded", refunded)
+    after = checkout.payment(order["orderId"])
+    assert (after["refunded"], after["refunds"]) == (0, []), after
+    back = gateway.client().refunds.list(params={"payment_intent": second.intent_id}).data
+    assert [r.amount for r in back] == [6000]  # the second charge was given back, once
+    entries = _entries(order["orderId"])
+    assert rules.balance(entries)["refunded"] == 0 and rules.balanced(entries)

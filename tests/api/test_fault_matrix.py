@@ -66,7 +66,10 @@ def _duplicate_run(shop: Checkout, order: dict[str, Any], payment_id: str) -> No
 
 def _sweeper_first(shop: Checkout, order: dict[str, Any], payment_id: str) -> None:
     """The charge is slow at Stripe; meanwhile the reservation runs out and the sweeper runs."""
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while any(f["remaining"] for f in faults.active() if f["target"] == "stripe"):  # the charge is in flight
+        assert time.monotonic() < deadline, "the charge never started"
+        time.sleep(0.05)
     expire_reservation(order["orderId"])
     bootstrap.order_lifecycle().sweep()
     bootstrap.payments().settle_expired(order["orderId"])  # the OrderExpired event's handler
