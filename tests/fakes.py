@@ -144,7 +144,9 @@ class MemoryQueue:
         self.sent: list[dict[str, Any]] = []
 
     def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
+        from chalicelib.core import logs
+
+        self.sent.append({**message, "correlationId": logs.correlation_id.get()})
 
 
 class FakeOrderReads:

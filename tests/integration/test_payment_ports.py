@@ -5,6 +5,7 @@ what the services meet for real. Plus the local Stripe's own patches (freshcart_
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -15,7 +16,7 @@ from chalicelib.payments.outcomes import ChargeOutcome
 from tests.fakes import FakeStripe
 
 
-@pytest.fixture(params=["fake", "localstripe"])
+@pytest.fixture(params=["fake", pytest.param("localstripe", marks=pytest.mark.adapter)])
 def port(request: pytest.FixtureRequest) -> tuple[Any, dict[str, str]]:
     """The adapter and its test cards: ``ok`` succeeds, ``declined`` is declined, ``gb`` is a
     card issued in GB, ``missing`` is not a PaymentMethod."""
@@ -78,6 +79,7 @@ def test_refunds_are_idempotent_on_their_key_and_carry_our_refund_id(port: tuple
     assert listed == [(500, "r2", "succeeded"), (1000, "r1", "succeeded")] and second != first
 
 
+@pytest.mark.adapter
 def test_the_local_stripe_takes_a_fee_and_lists_balance_transactions(stripe_env: dict[str, Any]) -> None:
     """freshcart_local's patches of localstripe (pinned): it charged no fee, and its balance
     transaction listing failed (no url passed); reconciliation reads both."""
@@ -90,3 +92,53 @@ def test_the_local_stripe_takes_a_fee_and_lists_balance_transactions(stripe_env:
     (txn,) = [t for t in records.balance_transactions(now - 60, now + 60)]
     assert (txn["amount"], txn["fee"], txn["currency"]) == (6000, 120, "inr")
     assert records.intent_of_charge(str(txn["source"])) == charge.intent_id
+
+
+@pytest.fixture(params=["fake", pytest.param("moto", marks=pytest.mark.adapter)])
+def bus_and_queue(request: pytest.FixtureRequest) -> tuple[Any, Any, Any]:
+    """The event bus and the retry queue, with a way to read back what reached them: the
+    in-memory fakes, or the real adapters (SNS, SQS) over moto."""
+    from tests.fakes import MemoryBus, MemoryQueue
+
+    if request.param == "fake":
+        bus, queue = MemoryBus(), MemoryQueue()
+        return bus, queue, lambda: (bus.events, bus.alerts, queue.sent)
+    request.getfixturevalue("aws")
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+    from chalicelib.payments.adapters import SnsBus, SqsRetryQueue
+    from tests.integration.test_domain_events import received, watch
+
+    s = get_settings()
+    events_q, alerts_q = watch(s.payment_events_topic_arn, "port-events"), watch(s.alerts_topic_arn, "port-alerts")
+    retry_url = aws.queue_url(s.failed_transactions_queue)
+
+    def read() -> tuple[list[Any], list[Any], list[Any]]:
+        sent = [
+            json.loads(m["Body"])
+            for m in aws.client("sqs").receive_message(QueueUrl=retry_url, MaxNumberOfMessages=10).get("Messages", [])
+        ]
+        return (
+            [(e["type"], e["data"]) for e in received(events_q)],
+            [(e["type"], e["data"]) for e in received(alerts_q)],
+            sent,
+        )
+
+    return SnsBus(), SqsRetryQueue(), read
+
+
+def test_the_bus_and_the_retry_queue_deliver_what_was_given(bus_and_queue: tuple[Any, Any, Any]) -> None:
+    from chalicelib.core import logs
+
+    bus, queue, read = bus_and_queue
+    token = logs.correlation_id.set("corr-port")
+    try:
+        bus.publish("RefundSucceeded", {"orderId": "o1", "amount": 100})
+        bus.alert("DisputeLost", {"orderId": "o1"})
+        queue.send({"kind": "charge", "orderId": "o1", "paymentId": "p1"})
+    finally:
+        logs.correlation_id.reset(token)
+    events, alerts, sent = read()
+    assert events == [("RefundSucceeded", {"orderId": "o1", "amount": 100})]
+    assert alerts == [("DisputeLost", {"orderId": "o1"})]
+    assert sent == [{"kind": "charge", "orderId": "o1", "paymentId": "p1", "correlationId": "corr-port"}]
