@@ -117,7 +117,8 @@ class OrderLifecycle:
             if split is None:
                 continue
             try:
-                self.orders.ddb.update_item(**self.orders.migrate_request(order, split))
+                stamp = {**split, "migratedAt": datetime.now(UTC).isoformat()}  # its stream event says nothing
+                self.orders.ddb.update_item(**self.orders.migrate_request(order, stamp))
                 moved += 1
             except self.orders.ddb.exceptions.ConditionalCheckFailedException:
                 log.warning("order changed during the migration; run it again", extra={"orderId": order["orderId"]})

@@ -203,11 +203,11 @@ class OrdersRepo:
         return {
             "TableName": self.table,
             "Key": order_key(order["orderId"]),
-            "UpdateExpression": "SET #s = :to, refund = :r",
+            "UpdateExpression": "SET #s = :to, refund = :r, migratedAt = :m",
             "ConditionExpression": "#s = :was AND updatedAt = :at",
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": values(
-                to=sets["status"], r=sets["refund"], was=order["status"], at=order["updatedAt"]
+                to=sets["status"], r=sets["refund"], was=order["status"], at=order["updatedAt"], m=sets["migratedAt"]
             ),
         }
 

@@ -134,3 +134,16 @@ def test_candidates_fit_one_batch_get() -> None:
     assert len(chosen) * (25 + 1) <= 100 and chosen[0]["vendorId"] == "v199"
     assert candidate_vendors([{**many[0], "active": False}], {"p"}, 1) == []
     assert candidate_vendors(many, {"other"}, 1) == []
+
+
+def test_a_migrated_order_publishes_nothing_and_a_refund_publishes_order_refunded() -> None:
+    from chalicelib.orders.jobs import order_events
+
+    legacy = {**ORDER, "status": "REFUNDED", "userId": "u", "refund": {"status": "DONE", "amount": 6000}}
+    moved = {**legacy, "status": "DELIVERED", "migratedAt": "2030-01-01T00:00:00+00:00"}
+    moved["refund"] = {"status": "DONE", "amount": 6000, "owed": 0, "currency": "INR"}
+    assert order_events("MODIFY", legacy, moved) == []  # no second OrderDelivered, no refund replayed
+    paid = {**ORDER, "userId": "u"}
+    refunded = {**paid, "refund": rules.refund_after(paid, 1000)}
+    ((kind, data),) = order_events("MODIFY", paid, refunded)
+    assert kind == "OrderRefunded" and data["refundedNow"] == 1000 and data["refund"]["status"] == "PARTIAL"
