@@ -138,6 +138,8 @@ class PaymentReconciler:
             ]
             if not charges:
                 rows.append(rules.balance_row(rules.MISSING_LEDGER, None, txn))
+            elif str(txn["currency"]).upper() != str(charges[0]["currency"]).upper():
+                pass  # settled in the account's own currency: the amounts differ by the exchange, not a drift
             elif int(charges[0]["amount"]) != int(txn["amount"]):
                 rows.append(rules.balance_row(rules.AMOUNT, charges[0], txn))
             if int(txn.get("fee") or 0) > 0:

@@ -153,8 +153,16 @@ def mailbox(endpoint: str, to: str, subject: str, timeout: float = 30) -> str:
 
 
 def messages(endpoint: str) -> list[dict[str, Any]]:
-    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()
-    return list(data.get("ses", {}).get("Message", []))
+    """SES's sent mail, from moto's dump of every backend. The dump walks live models while the
+    stack's threads (dispatcher, scheduler, executions) change them, and now and then answers 500
+    ("dictionary changed size during iteration"): it is asked again."""
+    for _ in range(10):
+        r = requests.get(f"{endpoint}/moto-api/data.json", timeout=10)
+        if r.status_code == 200:
+            return list(r.json().get("ses", {}).get("Message", []))
+        time.sleep(0.2)
+    r.raise_for_status()
+    return []
 
 
 def login(api: str, email: str, password: str) -> dict[str, Any]:
