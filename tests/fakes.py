@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.payments.gateway import Charge
 from chalicelib.payments.outcomes import ChargeOutcome
+from chalicelib.payments.records import LedgerEntry
 
 _ids = itertools.count(1)
 DECLINED = {"pm_card_visa_chargeDeclined"}
@@ -163,3 +164,9 @@ class FakeOrderReads:
 
     def ever_paid(self, user_id: str) -> bool:
         return self.paid_before
+
+
+def ledger_entry(kind: str, amount: int, **fields: Any) -> LedgerEntry:
+    """A ledger entry for the pure rules (order ``o1``, INR, 2030-01-01 unless ``fields`` say)."""
+    base: dict[str, Any] = {"order_id": "o1", "entry_id": kind, "currency": "INR", "day": "2030-01-01"}
+    return LedgerEntry(kind=kind, amount=amount, created_at="2030-01-01T00:00:00+00:00", **{**base, **fields})

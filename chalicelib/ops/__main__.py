@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     broken = 0
     payments = bootstrap.payments()
     for order_id in args.orders:
-        if not payments.payments.partition(order_id)["payments"]:
+        if not payments.payments.partition(order_id).payments:
             print(f"{order_id}: no payment recorded for this order (nothing to verify)")
             broken += 1
             continue

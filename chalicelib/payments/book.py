@@ -23,6 +23,7 @@ from chalicelib.core import tx, uow
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
 from chalicelib.payments.ports import Bus, Clock
+from chalicelib.payments.records import OrderPayments, Payment, Refund
 from chalicelib.payments.repo import PaymentsRepo, now_iso
 
 SYSTEM = Actor("system", "system", "-", "checkout")
@@ -48,9 +49,9 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def epoch(record: dict[str, Any]) -> int:
+def epoch(record: Payment | Refund) -> int:
     """When a payment or refund was created (epoch seconds): when its Stripe keys were first used."""
-    return int(datetime.fromisoformat(str(record["createdAt"])).timestamp())
+    return int(datetime.fromisoformat(record.created_at).timestamp())
 
 
 def error_text(error: Any) -> str:
@@ -71,27 +72,23 @@ def present(view: dict[str, Any]) -> dict[str, Any]:
 OPEN_RUN = "open"  # a payment handed over (after a wait or a retried charge): the next run to write takes it
 
 
-def owns(p: dict[str, Any], run: str | None) -> bool:
+def owns(p: Payment, run: str | None) -> bool:
     """May checkout run ``run`` act on payment ``p``? The first run to write claims it (``run``
     on the payment); another run (AWS may start an Express execution twice under one name) only
     once it is handed over. ``run=None``: not a checkout run (a queue consumer, the sweeper, a
     webhook), which acts on the payment's state alone."""
-    return run is None or p.get("run") in (None, OPEN_RUN, run)
+    return run is None or p.run in (None, OPEN_RUN, run)
 
 
 def claim(run: str | None) -> dict[str, Any]:
     return {"run": run} if run else {}
 
 
-def find(state: dict[str, Any], payment_id: str) -> dict[str, Any]:
-    for p in state["payments"]:
-        if p["paymentId"] == payment_id:
-            return dict(p)
-    raise Refused(f"payment {payment_id} not found")
-
-
-def find_refund(state: dict[str, Any], refund_id: str) -> dict[str, Any] | None:
-    return next((dict(r) for r in state["refunds"] if r["refundId"] == refund_id), None)
+def find(state: OrderPayments, payment_id: str) -> Payment:
+    p = state.payment(payment_id)
+    if p is None:
+        raise Refused(f"payment {payment_id} not found")
+    return p
 
 
 @dataclass
@@ -105,10 +102,10 @@ class PaymentBook:
         self,
         order_id: str,
         action: str,
-        build: Callable[[dict[str, Any]], Built],
+        build: Callable[[OrderPayments], Built],
         actor: Actor = SYSTEM,
         lock: dict[str, Any] | None = None,
-        state: dict[str, Any] | None = None,
+        state: OrderPayments | None = None,
         contended: tuple[str, ...] = (),
     ) -> Any:
         """Read the order's payments (or take ``state``, just read by the caller, for the first
@@ -124,8 +121,7 @@ class PaymentBook:
             if built is None:
                 return None
             items, details, result = built
-            head = st["current"] or {}
-            prev_seq, prev_hash = int(head.get("chainSeq", 0)), str(head.get("chainHash", audit_chain.GENESIS))
+            prev_seq, prev_hash = st.head.chain_seq, st.head.chain_hash or audit_chain.GENESIS
             row, digest = self.chain.row(order_id, prev_seq + 1, prev_hash, action, actor, details)
             head_item = self.payments.head_request(order_id, prev_seq, prev_seq + 1, digest, lock or {})
             try:
@@ -138,21 +134,19 @@ class PaymentBook:
 
         return uow.retrying(attempt, message="too much contention on this order's payment; retry")
 
-    def move(
-        self, p: dict[str, Any], target: str, sets: dict[str, Any] | None = None, reason: str | None = None
-    ) -> Tagged:
+    def move(self, p: Payment, target: str, sets: dict[str, Any] | None = None, reason: str | None = None) -> Tagged:
         """A payment's status change, kept in its history (only from the status it was read in)."""
         entry = {"status": target, "at": now_iso(), **({"reason": reason} if reason else {})}
         return self.payments.payment_request(
-            p["orderId"],
-            p["paymentId"],
-            p["status"],
-            {"status": target, "updatedAt": entry["at"], "history": [*p.get("history", []), entry], **(sets or {})},
+            p.order_id,
+            p.payment_id,
+            p.status,
+            {"status": target, "updatedAt": entry["at"], "history": [*p.history, entry], **(sets or {})},
         )
 
     def verify_chain(self, order_id: str) -> list[str]:
         """Problems in an order's payment audit chain; empty when intact. The head is read first:
         rows a later change appended meanwhile are beyond it and not judged."""
-        head = self.payments.partition(order_id)["current"] or {}
+        head = self.payments.partition(order_id).head
         rows = self.chain.rows(order_id)
-        return audit_chain.verify_to_head(rows, int(head.get("chainSeq", 0)), head.get("chainHash"))
+        return audit_chain.verify_to_head(rows, head.chain_seq, head.chain_hash)

@@ -29,6 +29,7 @@ from chalicelib.payments.fraud import FraudScreen
 from chalicelib.payments.gateway import Transient
 from chalicelib.payments.outcomes import Phase
 from chalicelib.payments.ports import OrderReads, Orders, Stripe, Users, Workflows
+from chalicelib.payments.records import OrderPayments, Payment
 from chalicelib.payments.refunds import refund_view
 from chalicelib.payments.repo import now_iso
 from chalicelib.users.rules import missing_profile_fields
@@ -52,10 +53,10 @@ def payable(order: dict[str, Any], now: float) -> None:
         )
 
 
-def pay_view(p: dict[str, Any]) -> dict[str, Any]:
-    out = {"orderId": p["orderId"], "paymentId": p["paymentId"], "status": rules.public_status(p["status"])}
-    if p["status"] == rules.REQUIRES_ACTION and p.get("clientSecret"):
-        out["clientSecret"] = p["clientSecret"]
+def pay_view(p: Payment) -> dict[str, Any]:
+    out = {"orderId": p.order_id, "paymentId": p.payment_id, "status": rules.public_status(p.status)}
+    if p.status == rules.REQUIRES_ACTION and p.client_secret:
+        out["clientSecret"] = p.client_secret
     return out
 
 
@@ -77,14 +78,13 @@ class Checkout:
         repo = self.book.payments
 
         def attempt() -> dict[str, Any]:
-            order, state = read_all(
+            order, (head, existing) = read_all(
                 self.order_reads.order_read(order_id), repo.start_read(order_id, payment_id)
             )  # call 1
             if order is None or order["userId"] != who.user_id:
                 raise NotFound("order not found")
-            existing = state["payment"]
             if existing is not None:
-                if existing.get("bodyHash") != digest:
+                if existing.body_hash != digest:
                     raise Unprocessable(
                         "this Idempotency-Key was used with another body",
                         code="idempotency_key_reused",
@@ -94,20 +94,19 @@ class Checkout:
                     self._start(order_id, payment_id)  # the first start failed, or died before it
                 return pay_view(existing)
             payable(order, self.book.clock())
-            current = state["current"] or {}
-            if current.get("open"):
+            if head.open:
                 raise Conflict(
                     "a payment for this order is in progress", code="payment_in_progress", fields={"orderId": "paying"}
                 )
             payment = self._new_payment(who, order, payment_id, method, digest, client)
-            prev_seq = int(current.get("chainSeq", 0))
+            prev_seq = head.chain_seq
             row, chained = self.book.chain.row(
                 order_id,
                 prev_seq + 1,
-                str(current.get("chainHash", GENESIS)),
+                head.chain_hash or GENESIS,
                 "payment_started",
                 Actor.of(who, client),
-                {"paymentId": payment_id, "amount": payment["amount"], "currency": payment["currency"]},
+                {"paymentId": payment_id, "amount": payment.amount, "currency": payment.currency},
             )
             head = repo.head_request(order_id, prev_seq, prev_seq + 1, chained, {"paymentId": payment_id, "open": True})
             try:  # call 2
@@ -124,43 +123,40 @@ class Checkout:
     @staticmethod
     def _new_payment(
         who: Caller, order: dict[str, Any], payment_id: str, method: str, digest: str, client: ClientInfo
-    ) -> dict[str, Any]:
+    ) -> Payment:
         now = now_iso()
-        return {
-            "paymentId": payment_id,
-            "orderId": order["orderId"],
-            "userId": who.user_id,
-            "amount": int(order["total"]),
-            "currency": order["currency"],
-            "method": method,
-            "status": rules.PROCESSING,
-            "captured": 0,
-            "refundable": 0,
-            "refunded": 0,
-            "bodyHash": digest,
-            "client": {
+        return Payment(
+            payment_id=payment_id,
+            order_id=order["orderId"],
+            user_id=who.user_id,
+            amount=int(order["total"]),
+            currency=order["currency"],
+            method=method,
+            status=rules.PROCESSING,
+            created_at=now,
+            updated_at=now,
+            body_hash=digest,
+            client={
                 "ip": client.ip,
                 "userAgent": client.user_agent,
                 "country": client.country,
                 "session": who.session_id,  # the login it comes from: what the fraud rules judge against
             },
-            "lines": [
+            lines=[
                 {"vendorId": x["vendorId"], "unitPrice": int(x["unitPrice"]), "quantity": int(x["quantity"])}
                 for x in order["lines"]
             ],
-            "history": [{"status": rules.PROCESSING, "at": now}],
-            "correlationId": logs.correlation_id.get(),  # carried into the checkout's tasks and events
-            "createdAt": now,
-            "updatedAt": now,
-        }
+            history=[{"status": rules.PROCESSING, "at": now}],
+            correlation_id=logs.correlation_id.get(),  # carried into the checkout's tasks and events
+        )
 
-    def _never_ran(self, p: dict[str, Any]) -> bool:
+    def _never_ran(self, p: Payment) -> bool:
         """No checkout run has touched this payment in the time one takes to reach its charge:
         its start failed (the client was told 503 and retries) or the request died before it.
         A replay never starts a second run beside a live one (AWS would run it: Express
         executions are not deduped by name); were it to, the run fence keeps it from acting."""
-        untouched = p["status"] == rules.PROCESSING and not p.get("run") and not p.get("deferred")
-        return untouched and (bool(p.get("startFailed")) or self.book.clock() - epoch(p) > RESTART_AFTER_SECONDS)
+        untouched = p.status == rules.PROCESSING and not p.run and not p.deferred
+        return untouched and (bool(p.start_failed) or self.book.clock() - epoch(p) > RESTART_AFTER_SECONDS)
 
     def _start(self, order_id: str, payment_id: str) -> None:
         try:
@@ -171,14 +167,12 @@ class Checkout:
                 self.book.change(order_id, "start_failed", self._start_failed(payment_id))
             raise ServiceUnavailable("could not start the payment; retry with the same Idempotency-Key") from None
 
-    def _start_failed(self, payment_id: str) -> Callable[[dict[str, Any]], Built]:
-        def build(st: dict[str, Any]) -> Built:
+    def _start_failed(self, payment_id: str) -> Callable[[OrderPayments], Built]:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] != rules.PROCESSING or cur.get("run") or cur.get("startFailed"):
+            if cur.status != rules.PROCESSING or cur.run or cur.start_failed:
                 return None
-            item = self.book.payments.payment_request(
-                cur["orderId"], payment_id, rules.PROCESSING, {"startFailed": True}
-            )
+            item = self.book.payments.payment_request(cur.order_id, payment_id, rules.PROCESSING, {"startFailed": True})
             return [item], {"paymentId": payment_id}, None
 
         return build
@@ -187,35 +181,34 @@ class Checkout:
         """The order's payment; the fraud score and its reasons only for ``staff`` (told to a
         customer, they would teach an attacker which rule to dodge)."""
         state = self.book.payments.partition(order_id)
-        if not state["payments"]:
+        if not state.payments:
             raise NotFound("this order has no payment")
-        current_id = (state["current"] or {}).get("paymentId")
-        p = next((x for x in state["payments"] if x["paymentId"] == current_id), state["payments"][-1])
+        p = state.payment(state.head.payment_id or "") or state.payments[-1]
         return present(
             {
                 "orderId": order_id,
-                "paymentId": p["paymentId"],
-                "status": p["status"],
-                "amount": int(p["amount"]),
-                "currency": p["currency"],
-                "captured": int(p.get("captured", 0)),
-                "refunded": int(p.get("refunded", 0)),
-                "paymentIntentId": p.get("intentId"),
-                "fraud": p.get("fraud") if staff else None,
-                **({"clientSecret": p["clientSecret"]} if p["status"] == rules.REQUIRES_ACTION else {}),
+                "paymentId": p.payment_id,
+                "status": p.status,
+                "amount": p.amount,
+                "currency": p.currency,
+                "captured": p.captured,
+                "refunded": p.refunded,
+                "paymentIntentId": p.intent_id,
+                "fraud": p.fraud if staff else None,
+                "clientSecret": p.client_secret if p.status == rules.REQUIRES_ACTION else None,
                 "attempts": [
                     present(
                         {
-                            "paymentId": a["paymentId"],
-                            "status": a["status"],
-                            "paymentIntentId": a.get("intentId"),
-                            "failure": a.get("failure"),
-                            "createdAt": a["createdAt"],
+                            "paymentId": a.payment_id,
+                            "status": a.status,
+                            "paymentIntentId": a.intent_id,
+                            "failure": a.failure,
+                            "createdAt": a.created_at,
                         }
                     )
-                    for a in state["payments"]
+                    for a in state.payments
                 ],
-                "refunds": [refund_view(r) for r in state["refunds"]],
+                "refunds": [refund_view(r) for r in state.refunds],
             }
         )
 

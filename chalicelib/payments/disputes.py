@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.payments import rules
-from chalicelib.payments.book import SYSTEM, Built, PaymentBook, find, find_refund
+from chalicelib.payments.book import SYSTEM, Built, PaymentBook, find
 from chalicelib.payments.ledger import Ledger
 from chalicelib.payments.ports import Orders, RetryQueue, Stripe
+from chalicelib.payments.records import OrderPayments, Payment, Refund
 from chalicelib.payments.repo import now_iso
 
 DASHBOARD = "stripe-dashboard"
@@ -42,8 +43,8 @@ class AfterSale:
     retries: RetryQueue
 
     # -- disputes ---------------------------------------------------------------------------------
-    def dispute(self, kind: str, obj: dict[str, Any], p: dict[str, Any]) -> str:
-        order_id, payment_id, dispute_id = p["orderId"], p["paymentId"], str(obj["id"])
+    def dispute(self, kind: str, obj: dict[str, Any], p: Payment) -> str:
+        order_id, payment_id, dispute_id = p.order_id, p.payment_id, str(obj["id"])
         status = str(obj.get("status") or "")
         if kind == "charge.dispute.closed" and status == "lost":
             self._withdraw(order_id, payment_id, dispute_id, obj)  # if its withdrawal was never seen
@@ -60,9 +61,9 @@ class AfterSale:
         return "dispute recorded"
 
     def _note(self, order_id: str, payment_id: str, dispute_id: str, sets: dict[str, Any], kind: str) -> None:
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            disputes = dict(cur.get("disputes") or {})
+            disputes = dict(cur.disputes or {})
             was = disputes.get(dispute_id) or {}
             if all(was.get(k) == v for k, v in sets.items()):
                 return None
@@ -75,22 +76,22 @@ class AfterSale:
     def _withdraw(self, order_id: str, payment_id: str, dispute_id: str, obj: dict[str, Any]) -> str:
         amount = int(obj.get("amount", 0))
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            disputes = dict(cur.get("disputes") or {})
+            disputes = dict(cur.disputes or {})
             d = dict(disputes.get(dispute_id) or {})
             if d.get("withdrawn"):
                 return None
-            fee, fee_currency = _dispute_fee(obj, cur["currency"])
+            fee, fee_currency = _dispute_fee(obj, cur.currency)
             rev = self.ledger.reversal(cur, dispute_id, amount)  # what nobody held: the platform's loss
             entry = self.ledger.repo.entry_request
             details = {"paymentId": payment_id, "disputeId": dispute_id}
             items = [
-                entry(order_id, "DISPUTE", dispute_id, amount, cur["currency"], details),
+                entry(order_id, "DISPUTE", dispute_id, amount, cur.currency, details),
                 *([entry(order_id, "DISPUTE_FEE", dispute_id, fee, fee_currency, details)] if fee else []),
                 *rev.items,
             ]
-            taken = min(int(cur.get("refundable", 0)), amount)  # what was charged back cannot be refunded
+            taken = min(cur.refundable, amount)  # what was charged back cannot be refunded
             disputes[dispute_id] = {
                 **d,
                 "withdrawn": amount,
@@ -100,17 +101,17 @@ class AfterSale:
                 "status": obj.get("status"),
                 "at": now_iso(),
             }
-            sets = {"disputes": disputes, "reversed": rev.reversed, "refundable": int(cur.get("refundable", 0)) - taken}
-            items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur["status"], sets))
+            sets = {"disputes": disputes, "reversed": rev.reversed, "refundable": cur.refundable - taken}
+            items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur.status, sets))
             return items, {**details, "withdrawn": amount, "fee": fee}, None
 
         self.book.change(order_id, "dispute_funds_withdrawn", build)
         return "dispute funds withdrawn"
 
     def _reinstate(self, order_id: str, payment_id: str, dispute_id: str) -> str:
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            disputes = dict(cur.get("disputes") or {})
+            disputes = dict(cur.disputes or {})
             d = dict(disputes.get(dispute_id) or {})
             if not d.get("withdrawn") or d.get("reinstated"):
                 return None
@@ -118,56 +119,50 @@ class AfterSale:
             reversed_, settlement = self.ledger.settle_back(cur, f"{dispute_id}-won", d.get("shares") or {})
             details = {"paymentId": payment_id, "disputeId": dispute_id}
             items = [
-                self.ledger.repo.entry_request(
-                    order_id, "DISPUTE_REVERSAL", dispute_id, amount, cur["currency"], details
-                ),
+                self.ledger.repo.entry_request(order_id, "DISPUTE_REVERSAL", dispute_id, amount, cur.currency, details),
                 *settlement,
             ]
             disputes[dispute_id] = {**d, "reinstated": amount, "status": "won", "at": now_iso()}
             back = int(d.get("refundableTaken", 0))
-            sets = {"disputes": disputes, "reversed": reversed_, "refundable": int(cur.get("refundable", 0)) + back}
-            items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur["status"], sets))
+            sets = {"disputes": disputes, "reversed": reversed_, "refundable": cur.refundable + back}
+            items.insert(0, self.book.payments.payment_request(order_id, payment_id, cur.status, sets))
             return items, {**details, "reinstated": amount}, None
 
         self.book.change(order_id, "dispute_funds_reinstated", build)
         return "dispute funds reinstated"
 
     # -- refunds Stripe changed after the fact -------------------------------------------------------
-    def refund_failed(self, obj: dict[str, Any], p: dict[str, Any]) -> str:
+    def refund_failed(self, obj: dict[str, Any], p: Payment) -> str:
         """A refund that failed at Stripe after it succeeded (the card was closed): the money is
         ours again, so the vendors' share is settled again and the amount may be refunded again."""
-        order_id, payment_id = p["orderId"], p["paymentId"]
+        order_id, payment_id = p.order_id, p.payment_id
         state = self.book.payments.partition(order_id)
-        ours = find_refund(state, str((obj.get("metadata") or {}).get("refundId") or "")) or next(
-            (r for r in state["refunds"] if r.get("stripeRefundId") == obj.get("id")), None
+        ours = state.refund(str((obj.get("metadata") or {}).get("refundId") or "")) or next(
+            (r for r in state.refunds if r.stripe_refund_id == obj.get("id")), None
         )
         if ours is None:
             self.book.bus.alert("RefundFailedUnknown", {"orderId": order_id, "stripeRefund": obj.get("id")})
             return "unknown refund failed"
-        refund_id, why = ours["refundId"], str(obj.get("failure_reason") or "failed at Stripe")
+        refund_id, why = ours.refund_id, str(obj.get("failure_reason") or "failed at Stripe")
 
-        def build(st: dict[str, Any]) -> Built:
-            r = find_refund(st, refund_id)
-            if r is None or r["status"] == "FAILED":
+        def build(st: OrderPayments) -> Built:
+            r = st.refund(refund_id)
+            if r is None or r.status == "FAILED":
                 return None
-            cur, amount = find(st, payment_id), int(r["amount"])
+            cur, amount = find(st, payment_id), r.amount
             items = [
-                self.book.payments.refund_request(
-                    order_id, refund_id, r["status"], {"status": "FAILED", "failure": why}
-                )
+                self.book.payments.refund_request(order_id, refund_id, r.status, {"status": "FAILED", "failure": why})
             ]
             sets: dict[str, Any] = {}
-            if r["status"] == "SUCCEEDED":  # recorded as money out: it came back
-                shares = r.get("reversed") or self._shares_of_old_refund(cur, amount)
+            if r.status == "SUCCEEDED":  # recorded as money out: it came back
+                shares = r.reversed or self._shares_of_old_refund(cur, amount)
                 sets["reversed"], settlement = self.ledger.settle_back(cur, f"{refund_id}-failed", shares)
                 details = {"paymentId": payment_id, "refundId": refund_id}
                 items += [
-                    self.ledger.repo.entry_request(
-                        order_id, "REFUND_FAILED", refund_id, amount, cur["currency"], details
-                    ),
+                    self.ledger.repo.entry_request(order_id, "REFUND_FAILED", refund_id, amount, cur.currency, details),
                     *settlement,
                 ]
-                done = sum(int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED") - amount
+                done = st.refunded() - amount
                 items += self.orders.refunded_items(self.orders.get(order_id), done, SYSTEM, f"refund failed: {why}")
             items.append(
                 self.book.payments.payment_request(
@@ -183,19 +178,19 @@ class AfterSale:
         return "refund failed"
 
     @staticmethod
-    def _shares_of_old_refund(p: dict[str, Any], amount: int) -> dict[str, int]:
+    def _shares_of_old_refund(p: Payment, amount: int) -> dict[str, int]:
         """Who gave back what for a refund recorded before refunds kept it: the split a refund
         of ``amount`` makes of the settlement (exact when nothing else was reversed)."""
-        settled = {k: int(v) for k, v in (p.get("settled") or {}).items()}
-        split = rules.refund_reversal(amount, settled, int(p.get("fee", 0))) if settled else {}
+        settled = {k: int(v) for k, v in (p.settled or {}).items()}
+        split = rules.refund_reversal(amount, settled, p.fee) if settled else {}
         return {k: v for k, v in split.items() if v}
 
-    def dashboard_refunds(self, intent_id: str, p: dict[str, Any]) -> list[str]:
+    def dashboard_refunds(self, intent_id: str, p: Payment) -> list[str]:
         """Refunds of ``intent_id`` made outside the API (Stripe's dashboard): recorded as ours,
         with their ledger entries, reversal and the order's refund state."""
-        order_id, payment_id = p["orderId"], p["paymentId"]
+        order_id, payment_id = p.order_id, p.payment_id
         state = self.book.payments.partition(order_id)
-        known = {r.get("stripeRefundId") for r in state["refunds"]} | {r["refundId"] for r in state["refunds"]}
+        known = {r.stripe_refund_id for r in state.refunds} | {r.refund_id for r in state.refunds}
         found = []
         for refund in self.stripe.refunds_of(intent_id):
             if refund["id"] in known or refund.get("refundId") or refund["status"] not in ("succeeded", "pending"):
@@ -207,37 +202,37 @@ class AfterSale:
     def _record_dashboard_refund(self, order_id: str, payment_id: str, refund: dict[str, Any]) -> None:
         refund_id, amount = str(refund["id"]), int(refund["amount"])
 
-        def build(st: dict[str, Any]) -> Built:
-            if find_refund(st, refund_id) is not None:
+        def build(st: OrderPayments) -> Built:
+            if st.refund(refund_id) is not None:
                 return None
             cur = find(st, payment_id)
-            row = {
-                "refundId": refund_id,
-                "orderId": order_id,
-                "paymentId": payment_id,
-                "amount": amount,
-                "currency": cur["currency"],
-                "reason": "refunded in Stripe's dashboard",
-                "status": "SUCCEEDED",
-                "stripeRefundId": refund_id,
-                "by": DASHBOARD,
-                "createdAt": now_iso(),
-            }
             rev = self.ledger.reversal(cur, refund_id, amount)
-            row["reversed"] = rev.shares
-            done = amount + sum(int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED")
+            row = Refund(
+                refund_id=refund_id,
+                order_id=order_id,
+                payment_id=payment_id,
+                amount=amount,
+                currency=cur.currency,
+                reason="refunded in Stripe's dashboard",
+                status="SUCCEEDED",
+                stripe_refund_id=refund_id,
+                by=DASHBOARD,
+                created_at=now_iso(),
+                reversed=rev.shares,
+            )
+            done = amount + st.refunded()
             details = {"paymentId": payment_id, "stripeRefundId": refund_id}
             sets = {
                 "reversed": rev.reversed,
-                "refundable": max(0, int(cur.get("refundable", 0)) - amount),  # the money left: never refused
-                "refunded": int(cur.get("refunded", 0)) + amount,
+                "refundable": max(0, cur.refundable - amount),  # the money left: never refused
+                "refunded": cur.refunded + amount,
             }
             items = [
                 self.book.payments.new_refund_request(row),
                 self.book.payments.payment_request(order_id, payment_id, None, sets),
-                self.ledger.repo.entry_request(order_id, "REFUND", refund_id, amount, cur["currency"], details),
+                self.ledger.repo.entry_request(order_id, "REFUND", refund_id, amount, cur.currency, details),
                 *rev.items,
-                *self.orders.refunded_items(self.orders.get(order_id), done, SYSTEM, row["reason"]),
+                *self.orders.refunded_items(self.orders.get(order_id), done, SYSTEM, row.reason),
             ]
             return items, {"refundId": refund_id, "amount": amount, "by": DASHBOARD}, None
 

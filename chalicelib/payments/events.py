@@ -46,12 +46,11 @@ class StripeEvents:
                 return "alerted"  # a dispute of a charge that is not ours to record
             alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "intent": intent_id})
             return "unknown order"
-        state = self.book.payments.partition(str(order_id))
-        p = next((x for x in state["payments"] if x["paymentId"] == payment_id), None)
+        p = self.book.payments.partition(str(order_id)).payment(str(payment_id))
         if p is None:
             alert("StripeEventUnknownOrder", {"eventId": event["id"], "type": kind, "orderId": order_id})
             return "unknown payment"
-        if p.get("intentId") and intent_id and intent_id != p["intentId"]:
+        if p.intent_id and intent_id and intent_id != p.intent_id:
             # Another PaymentIntent for the same payment: a second charge. It is given back, and
             # nothing about it (its refund, a dispute of it) is booked against the real sale.
             if kind == "payment_intent.succeeded" and not rules.mismatch(
@@ -70,7 +69,7 @@ class StripeEvents:
                 refunded = ""
             alert(
                 "OrphanPaymentIntent",
-                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p["intentId"], "type": kind},
+                {"eventId": event["id"], "orderId": order_id, "intent": intent_id, "ours": p.intent_id, "type": kind},
             )
             return "orphan intent" + refunded
         if kind.startswith("charge.dispute."):
@@ -78,11 +77,11 @@ class StripeEvents:
         if kind == "refund.failed" or (kind == "charge.refund.updated" and obj.get("status") == "failed"):
             return self.after_sale.refund_failed(obj, p)
         if kind == "charge.refunded":
-            if int(obj.get("amount_refunded", 0)) > int(p.get("refunded", 0)):  # refunded outside the API
+            if int(obj.get("amount_refunded", 0)) > p.refunded:  # refunded outside the API
                 self.after_sale.dashboard_refunds(str(intent_id), p)
                 p = find(self.book.payments.partition(str(order_id)), str(payment_id))
-            if int(obj.get("amount_refunded", 0)) != int(p.get("refunded", 0)):
-                drift = {"orderId": order_id, "stripe": obj.get("amount_refunded"), "ours": p.get("refunded")}
+            if int(obj.get("amount_refunded", 0)) != p.refunded:
+                drift = {"orderId": order_id, "stripe": obj.get("amount_refunded"), "ours": p.refunded}
                 alert("RefundDrift", drift)
                 return "drift"
             return "in step"
@@ -90,18 +89,18 @@ class StripeEvents:
         if problems:
             alert("StripeEventMismatch", {"eventId": event["id"], "orderId": order_id, "problems": problems})
             return "mismatch"
-        if kind == "payment_intent.succeeded" and p["status"] == rules.FAILED:
+        if kind == "payment_intent.succeeded" and p.status == rules.FAILED:
             # Stripe took money for a payment we had given up (its answer came too late, or after
             # the reservation ran out): Stripe's record wins, and the money goes back.
             self.compensation.compensate(
                 str(order_id), str(payment_id), "charged at Stripe after the payment was given up", str(intent_id)
             )
             return "late charge refunded"
-        target = rules.event_moves(kind, p["status"])
+        target = rules.event_moves(kind, p.status)
         if target is None:
             return "no move"
-        token = p.get("waitToken")
-        if p["status"] == rules.REQUIRES_ACTION:
+        token = p.wait_token
+        if p.status == rules.REQUIRES_ACTION:
             if not token:
                 raise Transient("the checkout is not waiting yet")  # the message comes back shortly
             if target == rules.SUCCEEDED:

@@ -13,6 +13,7 @@ from chalicelib.core import events, logs, tx
 from chalicelib.core.config import get_settings
 from chalicelib.payments import rules
 from chalicelib.payments.ledger import LedgerRepo
+from chalicelib.payments.records import LedgerEntry
 from chalicelib.payments.repo import PaymentsRepo
 from chalicelib.payments.stripe_records import StripeRecords
 
@@ -30,7 +31,7 @@ class PaymentReconciler:
     stripe: StripeRecords
     complete_refund: Callable[[str, str], str] | None = None  # refunds.py's, for refunds left PENDING
 
-    def drift(self, day: str, entries: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    def drift(self, day: str, entries: list[LedgerEntry] | None = None) -> list[dict[str, Any]]:
         """Difference rows for ``day`` (``YYYY-MM-DD``, UTC); empty when the books agree."""
         start, end = rules.day_window(day)
         entries = self.ledger.day_entries(day) if entries is None else entries
@@ -40,7 +41,7 @@ class PaymentReconciler:
         for entry in rules.reconciled_entries(entries):  # created on another day: ask by id
             id_ = rules.stripe_id(entry)
             if id_ and id_ not in stripe:
-                found = self.stripe.intent_record(id_) if entry["kind"] == "CHARGE" else self.stripe.refund_record(id_)
+                found = self.stripe.intent_record(id_) if entry.kind == "CHARGE" else self.stripe.refund_record(id_)
                 if found:
                     stripe[id_] = found
         named = {rules.stripe_id(e) for e in entries}
@@ -133,14 +134,12 @@ class PaymentReconciler:
                 rows.append(rules.balance_row(rules.MISSING_LEDGER, None, txn))
                 continue
             order_id = str(mapped["orderId"])
-            charges = [
-                e for e in self.ledger.entries(order_id) if e["kind"] == "CHARGE" and e.get("intentId") == intent
-            ]
+            charges = [e for e in self.ledger.entries(order_id) if e.kind == "CHARGE" and e.intent_id == intent]
             if not charges:
                 rows.append(rules.balance_row(rules.MISSING_LEDGER, None, txn))
-            elif str(txn["currency"]).upper() != str(charges[0]["currency"]).upper():
+            elif str(txn["currency"]).upper() != charges[0].currency.upper():
                 pass  # settled in the account's own currency: the amounts differ by the exchange, not a drift
-            elif int(charges[0]["amount"]) != int(txn["amount"]):
+            elif charges[0].amount != int(txn["amount"]):
                 rows.append(rules.balance_row(rules.AMOUNT, charges[0], txn))
             if int(txn.get("fee") or 0) > 0:
                 fee = self.ledger.entry_request(

@@ -19,25 +19,19 @@ from chalicelib.payments.book import (
     body_hash,
     epoch,
     find,
-    find_refund,
     present,
     refund_id_for,
 )
 from chalicelib.payments.gateway import Transient
 from chalicelib.payments.ledger import Ledger
 from chalicelib.payments.ports import Orders, RetryQueue, Stripe
+from chalicelib.payments.records import OrderPayments, Refund
 from chalicelib.payments.repo import now_iso
 
 
-def refund_view(r: dict[str, Any]) -> dict[str, Any]:
+def refund_view(r: Refund) -> dict[str, Any]:
     return present(
-        {
-            "refundId": r["refundId"],
-            "amount": int(r["amount"]),
-            "status": r["status"],
-            "reason": r.get("reason"),
-            "createdAt": r["createdAt"],
-        }
+        {"refundId": r.refund_id, "amount": r.amount, "status": r.status, "reason": r.reason, "createdAt": r.created_at}
     )
 
 
@@ -56,30 +50,30 @@ class Refunds:
         refund_id = refund_id_for(order_id, key)
         digest = body_hash({"amount": amount, "reason": reason})
         state = self.book.payments.partition(order_id)
-        existing = find_refund(state, refund_id)
+        existing = state.refund(refund_id)
         if existing is not None:
-            if existing.get("bodyHash") != digest:
+            if existing.body_hash != digest:
                 raise Unprocessable(
                     "this Idempotency-Key was used with another body",
                     code="idempotency_key_reused",
                     fields={"Idempotency-Key": "reused with another body"},
                 )
-            if existing["status"] == "PENDING":  # a replay finishes what the first try left
+            if existing.status == "PENDING":  # a replay finishes what the first try left
                 self.complete(order_id, refund_id)
             return self._view(order_id, refund_id)
-        paid = [p for p in state["payments"] if p["status"] == rules.SUCCEEDED]
+        paid = [p for p in state.payments if p.status == rules.SUCCEEDED]
         if not paid:
             raise Conflict("this order has no captured payment", code="not_refundable", fields={"orderId": "not paid"})
-        payment_id = paid[-1]["paymentId"]
-        if not paid[-1].get("settled"):  # captured before captures carried their settlement
+        payment_id = paid[-1].payment_id
+        if not paid[-1].settled:  # captured before captures carried their settlement
             self.ledger.settle_unsplit(self.book, order_id, payment_id)
             state = self.book.payments.partition(order_id)
 
-        def build(st: dict[str, Any]) -> Built:
-            if find_refund(st, refund_id) is not None:  # a concurrent copy of this request made it
+        def build(st: OrderPayments) -> Built:
+            if st.refund(refund_id) is not None:  # a concurrent copy of this request made it
                 return None
             cur = find(st, payment_id)
-            left = int(cur["refundable"])
+            left = cur.refundable
             want = left if amount is None else amount
             if want <= 0 or want > left:
                 raise Conflict(
@@ -87,18 +81,18 @@ class Refunds:
                     code="refund_exceeds_captured",
                     fields={"amount": f"at most {left}"},
                 )
-            refund = {
-                "refundId": refund_id,
-                "orderId": order_id,
-                "paymentId": payment_id,
-                "amount": want,
-                "currency": cur["currency"],
-                "reason": reason,
-                "status": "PENDING",
-                "bodyHash": digest,
-                "by": who.user_id,
-                "createdAt": now_iso(),
-            }
+            refund = Refund(
+                refund_id=refund_id,
+                order_id=order_id,
+                payment_id=payment_id,
+                amount=want,
+                currency=cur.currency,
+                reason=reason,
+                status="PENDING",
+                body_hash=digest,
+                by=who.user_id,
+                created_at=now_iso(),
+            )
             items = [
                 self.book.payments.payment_request(
                     order_id, payment_id, rules.SUCCEEDED, {}, add={"refundable": -want, "refunded": want}
@@ -112,7 +106,7 @@ class Refunds:
         return self._view(order_id, refund_id)
 
     def _view(self, order_id: str, refund_id: str) -> dict[str, Any]:
-        r = find_refund(self.book.payments.partition(order_id), refund_id)
+        r = self.book.payments.partition(order_id).refund(refund_id)
         assert r is not None  # recorded before Stripe was called
         return refund_view(r)
 
@@ -121,25 +115,23 @@ class Refunds:
         through the failed-transactions queue: from the API it is queued; from that queue's
         consumer (``queued``) it raises, so SQS backs off and dead-letters after 3 receives."""
         state = self.book.payments.partition(order_id)
-        r = find_refund(state, refund_id)
-        if r is None or r["status"] != "PENDING":
+        r = state.refund(refund_id)
+        if r is None or r.status != "PENDING":
             return "done"
-        p = find(state, r["paymentId"])
+        p = find(state, r.payment_id)
         try:
             stripe_id = self.stripe.refund(
-                p["intentId"],
-                int(r["amount"]),
+                str(p.intent_id),
+                r.amount,
                 f"re-{refund_id}",
-                r.get("reason"),
+                r.reason,
                 {"orderId": order_id, "refundId": refund_id},
                 epoch(r),  # a redrive days later looks the refund up first
             )
         except Transient:
             if queued:
                 raise
-            self.retries.send(
-                {"kind": "refund", "orderId": order_id, "paymentId": p["paymentId"], "refundId": refund_id}
-            )
+            self.retries.send({"kind": "refund", "orderId": order_id, "paymentId": p.payment_id, "refundId": refund_id})
             return "pending"
         except Exception as exc:
             self.failed(order_id, r, str(exc))
@@ -149,16 +141,14 @@ class Refunds:
     def succeeded(self, order_id: str, refund_id: str, stripe_id: str) -> str:
         """Stripe made the refund: record it with its ledger entries and the order's refund state."""
 
-        def build(st: dict[str, Any]) -> Built:
-            rr = find_refund(st, refund_id)
-            if rr is None or rr["status"] != "PENDING":
+        def build(st: OrderPayments) -> Built:
+            rr = st.refund(refund_id)
+            if rr is None or rr.status != "PENDING":
                 return None
-            cur = find(st, rr["paymentId"])
-            amount = int(rr["amount"])
+            cur = find(st, rr.payment_id)
+            amount = rr.amount
             order = self.orders.get(order_id)  # afresh each try: a concurrent refund moves it too
-            done = amount + sum(
-                int(x["amount"]) for x in st["refunds"] if x["status"] == "SUCCEEDED" and x["refundId"] != refund_id
-            )
+            done = amount + st.refunded(exclude=refund_id)
             rev = self.ledger.reversal(cur, refund_id, amount)
             done_sets = {"status": "SUCCEEDED", "stripeRefundId": stripe_id, "reversed": rev.shares}
             items = [
@@ -168,16 +158,16 @@ class Refunds:
                     "REFUND",
                     refund_id,
                     amount,
-                    cur["currency"],
-                    {"paymentId": cur["paymentId"], "stripeRefundId": stripe_id},
+                    cur.currency,
+                    {"paymentId": cur.payment_id, "stripeRefundId": stripe_id},
                 ),
                 *rev.items,
-                *self.orders.refunded_items(order, done, SYSTEM, rr.get("reason")),
+                *self.orders.refunded_items(order, done, SYSTEM, rr.reason),
             ]
             if rev.items:
                 items.append(
                     self.book.payments.payment_request(
-                        order_id, cur["paymentId"], rules.SUCCEEDED, {"reversed": rev.reversed}
+                        order_id, cur.payment_id, rules.SUCCEEDED, {"reversed": rev.reversed}
                     )
                 )
             return items, {"refundId": refund_id, "amount": amount, "stripeRefundId": stripe_id}, (cur, rr)
@@ -191,37 +181,33 @@ class Refunds:
                 {
                     "orderId": order_id,
                     "refundId": refund_id,
-                    "amount": int(rr["amount"]),
-                    "currency": rr["currency"],
-                    "email": cur.get("email"),
-                    "userId": cur["userId"],
+                    "amount": rr.amount,
+                    "currency": rr.currency,
+                    "email": cur.email,
+                    "userId": cur.user_id,
                 },
             )
         return "succeeded"
 
-    def failed(self, order_id: str, r: dict[str, Any], why: str) -> None:
+    def failed(self, order_id: str, r: Refund, why: str) -> None:
         """Stripe refused or failed the refund: its amount is refundable again, and it is alerted."""
 
-        def build(st: dict[str, Any]) -> Built:
-            rr = find_refund(st, r["refundId"])
-            if rr is None or rr["status"] != "PENDING":  # a concurrent try recorded Stripe's answer
+        def build(st: OrderPayments) -> Built:
+            rr = st.refund(r.refund_id)
+            if rr is None or rr.status != "PENDING":  # a concurrent try recorded Stripe's answer
                 return None
             items = [
                 self.book.payments.refund_request(
-                    order_id, r["refundId"], rr["status"], {"status": "FAILED", "failure": why}
+                    order_id, r.refund_id, rr.status, {"status": "FAILED", "failure": why}
                 ),
                 self.book.payments.payment_request(
-                    order_id,
-                    r["paymentId"],
-                    None,
-                    {},
-                    add={"refundable": int(r["amount"]), "refunded": -int(r["amount"])},
+                    order_id, r.payment_id, None, {}, add={"refundable": r.amount, "refunded": -r.amount}
                 ),
             ]
-            return items, {"refundId": r["refundId"], "why": why}, None
+            return items, {"refundId": r.refund_id, "why": why}, None
 
         self.book.change(order_id, "refund_failed", build)
-        self.book.bus.alert("RefundFailed", {"orderId": order_id, "refundId": r["refundId"], "why": why})
+        self.book.bus.alert("RefundFailed", {"orderId": order_id, "refundId": r.refund_id, "why": why})
         self.owe_rest(order_id)
 
     def owe_rest(self, order_id: str) -> None:
@@ -235,9 +221,9 @@ class Refunds:
         done. Each try after a FAILED one gets a key of its own (a replay of the failed key would
         answer FAILED forever); a failure raises, so the message comes back (then the DLQ, alarmed)."""
         state = self.book.payments.partition(order_id)
-        if not any(p["status"] == rules.SUCCEEDED and int(p["refundable"]) > 0 for p in state["payments"]):
+        if not any(p.status == rules.SUCCEEDED and p.refundable > 0 for p in state.payments):
             return "nothing to refund"
-        failed = sum(1 for r in state["refunds"] if r["status"] == "FAILED")  # a manager's too: its money is owed
+        failed = sum(1 for r in state.refunds if r.status == "FAILED")  # a manager's too: its money is owed
         key = "order-cancelled" if failed == 0 else f"order-cancelled:{failed}"
         refund = self.refund(SYSTEM, order_id, None, reason, key)
         if refund["status"] == "FAILED":

@@ -21,6 +21,7 @@ from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, strip, to_item, values
 from chalicelib.core.tx import Tagged
+from chalicelib.payments.records import Head, OrderPayments, Payment, Refund
 
 CURRENT = "CURRENT"
 PENDING = "PENDING"
@@ -58,7 +59,7 @@ class PaymentsRepo:
         self.ddb.put_item(TableName=self.table, Item=item)
 
     # -- reads ------------------------------------------------------------------------------
-    def partition(self, order_id: str) -> dict[str, Any]:
+    def partition(self, order_id: str) -> OrderPayments:
         """Everything about an order's payments, read consistently in one query."""
         items: list[dict[str, Any]] = []
         args: dict[str, Any] = {
@@ -73,30 +74,31 @@ class PaymentsRepo:
             if "LastEvaluatedKey" not in resp:
                 break
             args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        out: dict[str, Any] = {"current": None, "payments": [], "refunds": []}
+        head, payments, refunds = Head(), [], []
         for item in items:
             sk = item["sk"]
             row = strip(item) or {}
             if sk == CURRENT:
-                out["current"] = row
+                head = Head.of(row)
             elif sk.startswith("PAY#"):
-                out["payments"].append(row)
+                payments.append(Payment.of(row))
             elif sk.startswith("REFUND#"):
-                out["refunds"].append(row)
-        out["payments"].sort(key=lambda p: p["createdAt"])
-        out["refunds"].sort(key=lambda r: r["createdAt"])
-        return out
+                refunds.append(Refund.of(row))
+        payments.sort(key=lambda p: p.created_at)
+        refunds.sort(key=lambda r: r.created_at)
+        return OrderPayments(head, payments, refunds)
 
-    def start_read(self, order_id: str, payment_id: str) -> Read[dict[str, Any]]:
+    def start_read(self, order_id: str, payment_id: str) -> Read[tuple[Head, Payment | None]]:
         """The lock and one payment, for batching with the order read."""
         keys = [
             to_item({"pk": _pk(order_id), "sk": CURRENT}),
             to_item({"pk": _pk(order_id), "sk": f"PAY#{payment_id}"}),
         ]
 
-        def parse(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        def parse(rows: list[dict[str, Any]]) -> tuple[Head, Payment | None]:
             by_sk = {r["sk"]: strip(r) for r in rows}
-            return {"current": by_sk.get(CURRENT), "payment": by_sk.get(f"PAY#{payment_id}")}
+            payment = by_sk.get(f"PAY#{payment_id}")
+            return Head.of(by_sk.get(CURRENT)), Payment.of(payment) if payment else None
 
         return Read(self.table, keys, parse, consistent=True)
 
@@ -154,8 +156,8 @@ class PaymentsRepo:
             },
         )
 
-    def new_payment_request(self, payment: dict[str, Any]) -> Tagged:
-        item = {"pk": _pk(payment["orderId"]), "sk": f"PAY#{payment['paymentId']}", **payment}
+    def new_payment_request(self, payment: Payment) -> Tagged:
+        item = {"pk": _pk(payment.order_id), "sk": f"PAY#{payment.payment_id}", **payment.row()}
         return Tagged("payment", put_new(self.table, item))
 
     def payment_request(
@@ -202,10 +204,10 @@ class PaymentsRepo:
         item = {"pk": f"INTENT#{intent_id}", "sk": "META", "orderId": order_id, "paymentId": payment_id}
         return Tagged("payment:intent", {"Put": {"TableName": self.table, "Item": to_item(item)}})
 
-    def new_refund_request(self, refund: dict[str, Any]) -> Tagged:
-        item = {"pk": _pk(refund["orderId"]), "sk": f"REFUND#{refund['refundId']}", **refund}
-        if refund["status"] == "PENDING":  # listed by byPending until Stripe's answer is recorded
-            item |= {"pendingPk": PENDING, "pendingSince": refund["createdAt"]}
+    def new_refund_request(self, refund: Refund) -> Tagged:
+        item = {"pk": _pk(refund.order_id), "sk": f"REFUND#{refund.refund_id}", **refund.row()}
+        if refund.status == "PENDING":  # listed by byPending until Stripe's answer is recorded
+            item |= {"pendingPk": PENDING, "pendingSince": refund.created_at}
         return Tagged("refund", put_new(self.table, item))
 
     def refund_request(self, order_id: str, refund_id: str, expected: str, sets: dict[str, Any]) -> Tagged:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.payments.records import LedgerEntry, Payment
+
 # -- the payment status machine ------------------------------------------------------------
 PROCESSING, REQUIRES_ACTION, HELD = "PROCESSING", "REQUIRES_ACTION", "HELD"
 SUCCEEDED, FAILED, REFUNDED = "SUCCEEDED", "FAILED", "REFUNDED"
@@ -164,7 +166,7 @@ def refund_reversal(amount: int, settled: dict[str, int], fee: int) -> dict[str,
     return split(amount, {**settled, "PLATFORM": fee})
 
 
-def balance(entries: list[dict[str, Any]]) -> dict[str, int]:
+def balance(entries: list[LedgerEntry]) -> dict[str, int]:
     """The ledger of one order summed: captured, refunded (less refunds that failed after they
     were made), disputed (charged back, less what was reinstated), settled (vendors), fees (the
     platform's), and Stripe's own fees (a cost, outside the balance)."""
@@ -183,17 +185,17 @@ def balance(entries: list[dict[str, Any]]) -> dict[str, int]:
     }
     out = {"captured": 0, "refunded": 0, "disputed": 0, "settled": 0, "fees": 0, "stripeFees": 0}
     for e in entries:
-        if e["kind"] in sign:
-            field, k = sign[e["kind"]]
-            out[field] += k * int(e["amount"])
+        if e.kind in sign:
+            field, k = sign[e.kind]
+            out[field] += k * e.amount
     return out
 
 
-def balanced(entries: list[dict[str, Any]]) -> bool:
+def balanced(entries: list[LedgerEntry]) -> bool:
     """Settled to vendors + the platform's fees = captured - refunded - disputed, or nothing
     settled yet (Stripe's own fees are the platform's cost, beside this)."""
     b = balance(entries)
-    settled_any = any(e["kind"] in ("SETTLEMENT", "FEE") for e in entries)
+    settled_any = any(e.kind in ("SETTLEMENT", "FEE") for e in entries)
     net = b["captured"] - b["refunded"] - b["disputed"]
     return b["settled"] + b["fees"] == net if settled_any else True
 
@@ -215,15 +217,15 @@ def event_moves(event_type: str, current: str) -> str | None:
     return target
 
 
-def mismatch(record: dict[str, Any], amount: Any, currency: Any, order_id: Any) -> list[str]:
+def mismatch(p: Payment, amount: Any, currency: Any, order_id: Any) -> list[str]:
     """Differences between our payment and what an event says about it."""
     out = []
-    if int(amount or -1) != int(record["amount"]):
-        out.append(f"amount {amount} != {record['amount']}")
-    if str(currency or "").upper() != str(record["currency"]).upper():
-        out.append(f"currency {currency} != {record['currency']}")
-    if order_id != record["orderId"]:
-        out.append(f"metadata.orderId {order_id} != {record['orderId']}")
+    if int(amount or -1) != p.amount:
+        out.append(f"amount {amount} != {p.amount}")
+    if str(currency or "").upper() != p.currency.upper():
+        out.append(f"currency {currency} != {p.currency}")
+    if order_id != p.order_id:
+        out.append(f"metadata.orderId {order_id} != {p.order_id}")
     return out
 
 
@@ -287,34 +289,34 @@ def day_window(day: str) -> tuple[int, int]:
     return int(start.timestamp()), int((start + timedelta(days=1)).timestamp())
 
 
-def stripe_id(entry: dict[str, Any]) -> str | None:
+def stripe_id(entry: LedgerEntry) -> str | None:
     """The Stripe object a CHARGE or REFUND ledger entry records."""
-    return entry.get("intentId") if entry["kind"] == "CHARGE" else entry.get("stripeRefundId")
+    return entry.intent_id if entry.kind == "CHARGE" else entry.stripe_refund_id
 
 
-def reconciled_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def reconciled_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     """The entries that mirror a Stripe object: charges and refunds that moved money (fees,
     settlements and their reversals are ours alone)."""
-    return [e for e in entries if e.get("kind") in STRIPE_OBJECT and int(e.get("amount", 0)) > 0]
+    return [e for e in entries if e.kind in STRIPE_OBJECT and e.amount > 0]
 
 
 def _row(
-    difference: str, entry: dict[str, Any] | None, record: dict[str, Any] | None, object_: str, id_: str | None
+    difference: str, entry: LedgerEntry | None, record: dict[str, Any] | None, object_: str, id_: str | None
 ) -> dict[str, Any]:
     return {
         "difference": difference,
         "object": object_,
         "stripeId": id_,
-        "orderId": (entry or {}).get("orderId") or (record or {}).get("orderId"),
-        "ledgerAmount": int(entry["amount"]) if entry else None,
+        "orderId": (entry.order_id if entry else None) or (record or {}).get("orderId"),
+        "ledgerAmount": entry.amount if entry else None,
         "stripeAmount": int(record["amount"]) if record else None,
-        "ledgerCurrency": str(entry["currency"]).upper() if entry else None,
+        "ledgerCurrency": entry.currency.upper() if entry else None,
         "stripeCurrency": str(record["currency"]).upper() if record else None,
         "stripeStatus": record["status"] if record else None,
     }
 
 
-def balance_row(difference: str, entry: dict[str, Any] | None, txn: dict[str, Any]) -> dict[str, Any]:
+def balance_row(difference: str, entry: LedgerEntry | None, txn: dict[str, Any]) -> dict[str, Any]:
     """A difference between a charge's balance transaction at Stripe and our CHARGE entry."""
     record = {"amount": txn["amount"], "currency": txn["currency"], "status": "available", "orderId": None}
     row = _row(difference, entry, record, "balance_transaction", str(txn["id"]))
@@ -322,7 +324,7 @@ def balance_row(difference: str, entry: dict[str, Any] | None, txn: dict[str, An
 
 
 def payment_differences(
-    entries: list[dict[str, Any]],
+    entries: list[LedgerEntry],
     stripe: dict[str, dict[str, Any]],
     in_window: set[str],
     recorded_elsewhere: set[str],
@@ -337,7 +339,7 @@ def payment_differences(
     out: list[dict[str, Any]] = []
     recorded: set[str] = set()
     for entry in reconciled_entries(entries):
-        kind, id_ = entry["kind"], stripe_id(entry)
+        kind, id_ = entry.kind, stripe_id(entry)
         object_ = STRIPE_OBJECT[kind]
         record = stripe.get(id_) if id_ else None
         if id_:
@@ -347,32 +349,32 @@ def payment_differences(
             continue
         if record["status"] not in STRIPE_OK[kind]:
             out.append(_row(STATUS, entry, record, object_, id_))
-        if int(record["amount"]) != int(entry["amount"]):
+        if int(record["amount"]) != entry.amount:
             out.append(_row(AMOUNT, entry, record, object_, id_))
-        if str(record["currency"]).upper() != str(entry["currency"]).upper():
+        if str(record["currency"]).upper() != entry.currency.upper():
             out.append(_row(CURRENCY, entry, record, object_, id_))
     kinds = {v: k for k, v in STRIPE_OBJECT.items()}
     for id_ in sorted(in_window - recorded - recorded_elsewhere):
-        record = stripe[id_]
-        kind = kinds.get(record["object"])
-        if kind and record["status"] in STRIPE_OK[kind] and int(record["amount"]) > 0:  # money moved
-            out.append(_row(MISSING_LEDGER, None, record, record["object"], id_))
+        found = stripe[id_]
+        missing = kinds.get(found["object"])
+        if missing and found["status"] in STRIPE_OK[missing] and int(found["amount"]) > 0:  # money moved
+            out.append(_row(MISSING_LEDGER, None, found, found["object"], id_))
     return out
 
 
-def ledger_totals(entries: list[dict[str, Any]], day: str) -> dict[str, dict[str, int]]:
+def ledger_totals(entries: list[LedgerEntry], day: str) -> dict[str, dict[str, int]]:
     """The money the ledger recorded on ``day``, per currency (never summed across currencies):
     charged and refunded (their counts too), the platform's fees net of reversals, and net =
     charged - refunded."""
     rows: dict[str, dict[str, int]] = {}
     for e in entries:
-        if e.get("day") != day:
+        if e.day != day:
             continue
         row = rows.setdefault(
-            str(e["currency"]),
+            e.currency,
             {"charged": 0, "refunded": 0, "net": 0, "fees": 0, "charges": 0, "refunds": 0, "entries": 0},
         )
-        amount, kind = int(e["amount"]), e.get("kind")
+        amount, kind = e.amount, e.kind
         row["entries"] += 1
         if kind == "CHARGE":
             row["charged"] += amount

@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.core.context import Caller
 from chalicelib.core.errors import NotFound, Unprocessable
 from chalicelib.payments.ledger import LedgerRepo
+from chalicelib.payments.records import LedgerEntry
 
 MAX_DAYS = 92  # a payout summary covers at most a quarter
 DEFAULT_DAYS = 30
@@ -33,28 +34,28 @@ def window(start: str | None, end: str | None, today: date) -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
-def entry_view(e: dict[str, Any]) -> dict[str, Any]:
-    cause = e.get("disputeId") or e.get("refundId")
+def entry_view(e: LedgerEntry) -> dict[str, Any]:
+    cause = e.dispute_id or e.refund_id
     return {
-        "entryId": e["entryId"],
-        "orderId": e["orderId"],
-        "kind": e["kind"],
-        "amount": int(e["amount"]) * SIGN.get(e["kind"], 1),
-        "currency": e["currency"],
-        "day": e["day"],
-        "createdAt": e["createdAt"],
+        "entryId": e.entry_id,
+        "orderId": e.order_id,
+        "kind": e.kind,
+        "amount": e.amount * SIGN.get(e.kind, 1),
+        "currency": e.currency,
+        "day": e.day,
+        "createdAt": e.created_at,
         **({"cause": cause} if cause else {}),
     }
 
 
-def payout_days(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def payout_days(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
     """Per day and currency: settled, reversed (by refunds and disputes) and the net owed."""
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"settled": 0, "reversed": 0, "entries": 0})
     for e in entries:
-        if e["kind"] not in SIGN:
+        if e.kind not in SIGN:
             continue
-        row = rows[(e["day"], e["currency"])]
-        row["settled" if e["kind"] == "SETTLEMENT" else "reversed"] += int(e["amount"])
+        row = rows[(e.day, e.currency)]
+        row["settled" if e.kind == "SETTLEMENT" else "reversed"] += e.amount
         row["entries"] += 1
     return [
         {"day": day, "currency": cur, **r, "net": r["settled"] - r["reversed"]}

@@ -37,6 +37,7 @@ from chalicelib.payments.gateway import Transient
 from chalicelib.payments.ledger import Ledger
 from chalicelib.payments.outcomes import ChargeOutcome, Finish, Phase, WaitKind
 from chalicelib.payments.ports import Orders, RetryQueue, Stripe, Users, Workflows
+from chalicelib.payments.records import OrderPayments
 from chalicelib.users.rules import missing_profile_fields
 
 log = logs.get_logger("freshcart.payments")
@@ -63,8 +64,8 @@ class CheckoutSteps:
     def validate(self, order_id: str, payment_id: str) -> dict[str, Any]:
         order = self.orders.get(order_id)
         p = find(self.book.payments.partition(order_id), payment_id)
-        if p["status"] != rules.PROCESSING:
-            raise Refused(f"payment is {p['status']}, not PROCESSING")
+        if p.status != rules.PROCESSING:
+            raise Refused(f"payment is {p.status}, not PROCESSING")
         problems = []
         try:
             payable(order, self.book.clock())
@@ -76,7 +77,7 @@ class CheckoutSteps:
         missing = missing_profile_fields(user)
         if missing:
             problems.append(f"profile is missing: {', '.join(missing)}")
-        if int(order["total"]) != int(p["amount"]) or order["currency"] != p["currency"]:
+        if int(order["total"]) != p.amount or order["currency"] != p.currency:
             problems.append("the order's total changed")
         if problems:  # recorded by the Refused step, with the payment's failure
             raise Refused("; ".join(problems))
@@ -85,15 +86,15 @@ class CheckoutSteps:
 
     def check_method(self, order_id: str, payment_id: str) -> dict[str, Any]:
         p = find(self.book.payments.partition(order_id), payment_id)
-        ok, why = self.stripe.check_method(p["method"])
+        ok, why = self.stripe.check_method(p.method)
         return {"valid": ok, "problem": why}
 
     def score_fraud(self, order_id: str, payment_id: str) -> dict[str, Any]:
         order = self.orders.get(order_id)
         p = find(self.book.payments.partition(order_id), payment_id)
         user = self.users.get(order["userId"]) or {}
-        country = self.stripe.card_country(p["method"])  # in parallel with CheckMethod: no added wait
-        return self.fraud.score(order, user, p.get("client") or {}, country).as_dict()  # recorded by the charge or hold
+        country = self.stripe.card_country(p.method)  # in parallel with CheckMethod: no added wait
+        return self.fraud.score(order, user, p.client, country).as_dict()  # recorded by the charge or hold
 
     def charge(
         self,
@@ -111,19 +112,17 @@ class CheckoutSteps:
         p = find(state, payment_id)
         if not owns(p, run):
             raise Refused("another checkout run owns this payment")
-        if p["status"] != rules.PROCESSING:
-            if p["status"] in (rules.SUCCEEDED, rules.REQUIRES_ACTION):
-                done = ChargeOutcome.SUCCEEDED if p["status"] == rules.SUCCEEDED else ChargeOutcome.REQUIRES_ACTION
+        if p.status != rules.PROCESSING:
+            if p.status in (rules.SUCCEEDED, rules.REQUIRES_ACTION):
+                done = ChargeOutcome.SUCCEEDED if p.status == rules.SUCCEEDED else ChargeOutcome.REQUIRES_ACTION
                 return {"outcome": done.value}
-            raise Refused(f"payment is {p['status']}")
-        metadata = {"orderId": p["orderId"], "paymentId": p["paymentId"], "userId": p["userId"]}
-        charge = self.stripe.charge(
-            int(p["amount"]), p["currency"], p["method"], metadata, f"pi-{payment_id}", None, epoch(p)
-        )
+            raise Refused(f"payment is {p.status}")
+        metadata = {"orderId": p.order_id, "paymentId": p.payment_id, "userId": p.user_id}
+        charge = self.stripe.charge(p.amount, p.currency, p.method, metadata, f"pi-{payment_id}", None, epoch(p))
         if charge.outcome == ChargeOutcome.PROCESSING:  # neither taken nor declined yet: ask again later
             raise Transient(f"PaymentIntent {charge.intent_id} is still processing at Stripe")
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
             if not owns(cur, run):  # another run recorded its charge first (the same intent)
                 raise Refused("another checkout run owns this payment")
@@ -140,7 +139,7 @@ class CheckoutSteps:
                 items.append(self.book.payments.intent_request(charge.intent_id, order_id, payment_id))
             items.append(
                 self.book.payments.payment_request(
-                    order_id, payment_id, cur["status"], {k: v for k, v in sets.items() if v}
+                    order_id, payment_id, cur.status, {k: v for k, v in sets.items() if v}
                 )
             )
             details = {"paymentId": payment_id, "outcome": charge.outcome, "intentId": charge.intent_id}
@@ -163,14 +162,14 @@ class CheckoutSteps:
         order = self.orders.get(order_id)
         target = rules.REQUIRES_ACTION if kind == WaitKind.ACTION else rules.HELD
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
             if not owns(cur, run):
                 raise Refused("another checkout run owns this payment")
-            if cur["status"] == target:
+            if cur.status == target:
                 return None
-            if not rules.can_move(cur["status"], target):
-                raise Refused(f"payment is {cur['status']}")
+            if not rules.can_move(cur.status, target):
+                raise Refused(f"payment is {cur.status}")
             details = {"paymentId": payment_id, "waitingFor": kind, **({"screen": screen} if screen else {})}
             return [self.book.move(cur, target, {**_screened(screen, email), **claim(run)})], details, None
 
@@ -185,9 +184,9 @@ class CheckoutSteps:
     def wait(self, order_id: str, payment_id: str, kind: str, token: str) -> dict[str, Any]:
         """Keep the task token where the webhook consumer or the manager's decision finds it."""
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            item = self.book.payments.payment_request(order_id, payment_id, cur["status"], {"waitToken": token})
+            item = self.book.payments.payment_request(order_id, payment_id, cur.status, {"waitToken": token})
             return [item], {"paymentId": payment_id, "waitingFor": kind}, cur
 
         cur = self.book.change(order_id, "wait_started", build)
@@ -195,8 +194,8 @@ class CheckoutSteps:
         if (
             kind == WaitKind.ACTION
             and cur
-            and cur.get("intentId")
-            and self.stripe.retrieve(cur["intentId"]).outcome == ChargeOutcome.SUCCEEDED
+            and cur.intent_id
+            and self.stripe.retrieve(cur.intent_id).outcome == ChargeOutcome.SUCCEEDED
         ):
             self.workflows.succeed(token, {"phase": Phase.CHARGED.value})
         return {"stored": True}
@@ -205,15 +204,15 @@ class CheckoutSteps:
         """The wait ended well: the payment is handed over to the next checkout run."""
         phase = Phase(str(decision.get("phase") or Phase.CHARGED))
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
             details = {"paymentId": payment_id, "phase": phase.value}
-            if phase == Phase.APPROVED and cur["status"] == rules.HELD:
+            if phase == Phase.APPROVED and cur.status == rules.HELD:
                 move = self.book.move(cur, rules.PROCESSING, {"run": OPEN_RUN}, reason="approved by a manager")
                 return [move], details, None
-            if cur.get("run") == OPEN_RUN or cur["status"] not in rules.OPEN:
+            if cur.run == OPEN_RUN or cur.status not in rules.OPEN:
                 return None
-            item = self.book.payments.payment_request(order_id, payment_id, cur["status"], {"run": OPEN_RUN})
+            item = self.book.payments.payment_request(order_id, payment_id, cur.status, {"run": OPEN_RUN})
             return [item], details, None
 
         self.book.change(order_id, "review_approved" if phase == Phase.APPROVED else "handed_over", build)
@@ -226,8 +225,8 @@ class CheckoutSteps:
         the customer finished at the last moment (the cancel comes too late) is refunded."""
         why = error_text(error)
         p = find(self.book.payments.partition(order_id), payment_id)
-        if p.get("intentId") and kind == WaitKind.ACTION:
-            self.stripe.cancel(p["intentId"], f"cancel-{payment_id}")
+        if p.intent_id and kind == WaitKind.ACTION:
+            self.stripe.cancel(p.intent_id, f"cancel-{payment_id}")
         self.compensation.compensate(order_id, payment_id, why)  # fails it, or refunds a charge that got through
         return {"abandoned": why}
 
@@ -240,27 +239,27 @@ class CheckoutSteps:
         p = find(state, payment_id)
         if not owns(p, run):
             raise Refused("another checkout run owns this payment")
-        if p["status"] == rules.SUCCEEDED:
-            if not p.get("settled"):  # paid before captures carried their settlement
+        if p.status == rules.SUCCEEDED:
+            if not p.settled:  # paid before captures carried their settlement
                 self.ledger.settle_unsplit(self.book, order_id, payment_id)
             return paid_messages(order, p)
-        if p["status"] not in (rules.PROCESSING, rules.REQUIRES_ACTION):
-            raise Refused(f"payment is {p['status']}")
-        if self.stripe.retrieve(p["intentId"]).outcome != ChargeOutcome.SUCCEEDED:  # paid only on a server-seen success
-            raise Refused(f"PaymentIntent {p['intentId']} is not succeeded")
+        if p.status not in (rules.PROCESSING, rules.REQUIRES_ACTION):
+            raise Refused(f"payment is {p.status}")
+        if not p.intent_id or self.stripe.retrieve(p.intent_id).outcome != ChargeOutcome.SUCCEEDED:
+            raise Refused(f"PaymentIntent {p.intent_id} is not succeeded")  # paid only on a server-seen success
         if order["status"] != PENDING_PAYMENT:
             raise Refused(f"order is {order['status']}: the reservation is gone")
-        summary = {"paymentId": payment_id, "intentId": p["intentId"], "amount": int(p["amount"])}
+        summary = {"paymentId": payment_id, "intentId": p.intent_id, "amount": p.amount}
 
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
             if not owns(cur, run):
                 raise Refused("another checkout run owns this payment")
-            if cur["status"] == rules.SUCCEEDED:
+            if cur.status == rules.SUCCEEDED:
                 return None
-            if cur.get("compensating"):  # its money is being given back: it can no longer be a sale
-                raise Refused(f"the payment is being given back: {cur['compensating']}")
-            amount = int(cur["amount"])
+            if cur.compensating:  # its money is being given back: it can no longer be a sale
+                raise Refused(f"the payment is being given back: {cur.compensating}")
+            amount = cur.amount
             fee, shares, settlement = self.ledger.settlement_items(cur, amount)
             sets = {"captured": amount, "refundable": amount, "settled": shares, "fee": fee, **claim(run)}
             charge = self.ledger.repo.entry_request(
@@ -268,8 +267,8 @@ class CheckoutSteps:
                 "CHARGE",
                 payment_id,
                 amount,
-                cur["currency"],
-                {"paymentId": payment_id, "intentId": cur["intentId"]},
+                cur.currency,
+                {"paymentId": payment_id, "intentId": cur.intent_id},
             )
             paid = {"paymentId": payment_id, "amount": amount, "status": rules.SUCCEEDED}
             items = [
@@ -286,8 +285,7 @@ class CheckoutSteps:
         except Conflict:
             raise Refused("the order's reservation expired before it was paid") from None
         metrics.count("PaymentsSucceeded", Service="payments")
-        amount = int(p["amount"])
-        return paid_messages(order, {**p, "status": rules.SUCCEEDED, "captured": amount, "refundable": amount})
+        return paid_messages(order, p)
 
     def finish(
         self,
@@ -327,9 +325,9 @@ class CheckoutSteps:
         email: str | None,
         run: str | None = None,
     ) -> None:
-        def build(st: dict[str, Any]) -> Built:
+        def build(st: OrderPayments) -> Built:
             cur = find(st, payment_id)
-            if cur["status"] != rules.PROCESSING or not owns(cur, run):
+            if cur.status != rules.PROCESSING or not owns(cur, run):
                 return None
             sets = {"deferred": why, **_screened(screen, email), **claim(run)}
             item = self.book.payments.payment_request(order_id, payment_id, rules.PROCESSING, sets)
@@ -342,8 +340,8 @@ class CheckoutSteps:
         """The failed-transactions consumer's charge: charge again with the same idempotency key; a
         transient failure raises (the message comes back; after 3 receives, the DLQ)."""
         p = find(self.book.payments.partition(order_id), payment_id)
-        if p["status"] != rules.PROCESSING:
-            return f"payment is {p['status']}"
+        if p.status != rules.PROCESSING:
+            return f"payment is {p.status}"
         try:
             validated = self.validate(order_id, payment_id)
         except Refused as exc:  # e.g. the reservation expired meanwhile: the lost charge is refunded
@@ -361,7 +359,7 @@ class CheckoutSteps:
 
     def resolve(self, order_id: str, approve: bool, actor: Actor, reason: str | None) -> None:
         """A manager's decision on a payment held for review ends its wait."""
-        held = [p for p in self.book.payments.partition(order_id)["payments"] if p["status"] == rules.HELD]
+        held = [p for p in self.book.payments.partition(order_id).payments if p.status == rules.HELD]
         if not held:
             if approve:
                 raise Conflict(
@@ -369,12 +367,12 @@ class CheckoutSteps:
                 )
             return
         p = held[-1]
-        if not p.get("waitToken"):
+        if not p.wait_token:
             raise Conflict("the review is not ready yet; retry in a moment", code="contention")
         if approve:
-            self.workflows.succeed(p["waitToken"], {"phase": "approved", "by": actor.user_id})
+            self.workflows.succeed(p.wait_token, {"phase": "approved", "by": actor.user_id})
             return
         try:
-            self.workflows.fail(p["waitToken"], "Rejected", reason or "rejected by a manager")
+            self.workflows.fail(p.wait_token, "Rejected", reason or "rejected by a manager")
         except Conflict:  # a retried reject: the wait already ended (the payment fails meanwhile)
-            log.info("review already ended", extra={"orderId": order_id, "paymentId": p["paymentId"]})
+            log.info("review already ended", extra={"orderId": order_id, "paymentId": p.payment_id})

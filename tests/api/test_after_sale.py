@@ -60,8 +60,8 @@ def test_a_lost_dispute_takes_back_the_vendors_settlement_and_balances(checkout:
     b = rules.balance(entries)
     assert (b["captured"], b["disputed"], b["settled"], b["fees"], b["stripeFees"]) == (6000, 6000, 0, 0, 1500)
     assert rules.balanced(entries)
-    vendor = [e for e in entries if e.get("merchantId") == checkout.vendor_["vendorId"]]
-    assert sum(e["amount"] * (1 if e["kind"] == "SETTLEMENT" else -1) for e in vendor) == 0  # the vendor's share back
+    vendor = [e for e in entries if e.merchant_id == checkout.vendor_["vendorId"]]
+    assert sum(e.amount * (1 if e.kind == "SETTLEMENT" else -1) for e in vendor) == 0  # the vendor's share back
     after = checkout.payment(order["orderId"])
     assert after["status"] == "SUCCEEDED" and after["captured"] == 6000
     refund = checkout.api.call(

@@ -53,7 +53,7 @@ def _step(step: str, error: str, times: int) -> Arm:
 
 def _redriven_once_stripe_is_back(shop: Checkout, order: dict[str, Any], payment_id: str) -> None:
     deadline = time.monotonic() + 60
-    while "deferred" not in bootstrap.payments().payments.partition(order["orderId"])["payments"][0]:
+    while not bootstrap.payments().payments.partition(order["orderId"]).payments[0].deferred:
         assert time.monotonic() < deadline, "never deferred"
         time.sleep(0.2)
     faults.clear()
@@ -79,12 +79,12 @@ def _webhook_instead_of_the_run(shop: Checkout, order: dict[str, Any], payment_i
     """The run dies after the charge without reaching a Catch; Stripe's webhook says succeeded;
     the reservation then runs out: the sweeper must give the money back."""
     deadline = time.monotonic() + 30
-    while not (p := bootstrap.payments().payments.partition(order["orderId"])["payments"][0]).get("intentId"):
+    while not (p := bootstrap.payments().payments.partition(order["orderId"]).payments[0]).intent_id:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     shop.finished(order["orderId"])
     obj = {
-        "id": p["intentId"],
+        "id": p.intent_id,
         "object": "payment_intent",
         "amount": order["total"],
         "currency": "inr",

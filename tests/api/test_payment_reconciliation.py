@@ -53,9 +53,7 @@ def refund(shop: Checkout, order_id: str, amount: int) -> None:
 
 
 def ledger() -> list[dict[str, Any]]:
-    return sorted(
-        (e for e in bootstrap.payments().ledger.day_entries(today())), key=lambda e: (e["orderId"], e["kind"])
-    )
+    return sorted((e for e in bootstrap.payments().ledger.day_entries(today())), key=lambda e: (e.order_id, e.kind))
 
 
 def stripe_state() -> tuple[list[Any], list[Any]]:
@@ -86,7 +84,7 @@ def test_no_drift_after_a_paid_and_refunded_day(shop: Checkout) -> None:
     refund(shop, first["orderId"], 1000)
     second = paid(shop, 1)
     refund(shop, second["orderId"], 3000)  # in full
-    kinds = {e["kind"] for e in ledger()}
+    kinds = {e.kind for e in ledger()}
     assert {"CHARGE", "REFUND", "SETTLEMENT", "FEE"} <= kinds
     assert payment_drift(today()) == []
     assert payment_drift("2001-01-01") == []  # an empty day is no error
@@ -154,9 +152,9 @@ def test_every_injected_difference_is_reported_and_nothing_is_changed(shop: Chec
     assert lost_row["orderId"] == order["orderId"] and lost_row["stripeAmount"] == 500
     # reported, never "fixed": the ledger and Stripe are as they were, but for Stripe's fees on
     # the charges we know (2 % locally), now recorded as the platform's cost
-    fees = [e for e in ledger() if e["kind"] == "STRIPE_FEE"]
-    assert [e for e in ledger() if e["kind"] != "STRIPE_FEE"] == before_ledger and stripe_state() == before_stripe
-    assert sorted(e["amount"] for e in fees) == [60, 120]  # 2 % of 3000 and of 6000
+    fees = [e for e in ledger() if e.kind == "STRIPE_FEE"]
+    assert [e for e in ledger() if e.kind != "STRIPE_FEE"] == before_ledger and stripe_state() == before_stripe
+    assert sorted(e.amount for e in fees) == [60, 120]  # 2 % of 3000 and of 6000
     again = run_job(api, today())  # the fees are recorded once; the close now counts them
     assert again["drift"] == result["drift"] and len(ledger()) == len(before_ledger) + 2
     (alert, _) = [a for a in alerts(watched) if a["type"] == "PaymentDrift"]

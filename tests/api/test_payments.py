@@ -107,7 +107,7 @@ class Checkout(Shop):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             entries = bootstrap.payments().ledger.entries(order_id)
-            if any(e["kind"] == "SETTLEMENT" for e in entries):
+            if any(e.kind == "SETTLEMENT" for e in entries):
                 return entries
             time.sleep(0.2)
         pytest.fail("never settled")
@@ -336,17 +336,17 @@ def test_a_payment_captured_unsplit_before_settlement_moved_into_mark_paid_is_sp
     shop.payment(order["orderId"], {"SUCCEEDED"})
     shop.finished(order["orderId"])
     s, ddb = get_settings(), aws.client("dynamodb")
-    (p,) = bootstrap.payments().payments.partition(order["orderId"])["payments"]
+    (p,) = bootstrap.payments().payments.partition(order["orderId"]).payments
     pk = {"S": f"ORDER#{order['orderId']}"}
     ddb.update_item(
         TableName=s.payments_table,
-        Key={"pk": pk, "sk": {"S": f"PAY#{p['paymentId']}"}},
+        Key={"pk": pk, "sk": {"S": f"PAY#{p.payment_id}"}},
         UpdateExpression="REMOVE settled, fee",
     )
     for e in bootstrap.payments().ledger.entries(order["orderId"]):
-        if e["kind"] in ("FEE", "SETTLEMENT"):
-            ddb.delete_item(TableName=s.transactions_table, Key={"pk": pk, "sk": {"S": f"{e['kind']}#{e['entryId']}"}})
-    assert {e["kind"] for e in bootstrap.payments().ledger.entries(order["orderId"])} == {"CHARGE"}
+        if e.kind in ("FEE", "SETTLEMENT"):
+            ddb.delete_item(TableName=s.transactions_table, Key={"pk": pk, "sk": {"S": f"{e.kind}#{e.entry_id}"}})
+    assert {e.kind for e in bootstrap.payments().ledger.entries(order["orderId"])} == {"CHARGE"}
     resp = api.call(
         "POST",
         f"/orders/{order['orderId']}/refunds",
@@ -785,7 +785,7 @@ def _deferred_with_a_lost_charge(shop: Checkout) -> tuple[dict[str, Any], str, A
     order = shop.order(2)
     payment_id = json_body(shop.pay(order["orderId"]))["paymentId"]
     deadline = time.monotonic() + 60
-    while "deferred" not in (bootstrap.payments().payments.partition(order["orderId"])["payments"][0]):
+    while not bootstrap.payments().payments.partition(order["orderId"]).payments[0].deferred:
         assert time.monotonic() < deadline, "never deferred"
         time.sleep(0.2)
     shop.finished(order["orderId"])
@@ -1023,8 +1023,8 @@ def test_a_payment_dead_lettered_after_its_retries_is_redriven_and_paid(shop: Ch
     paid = shop.payment(order["orderId"], DONE)
     assert paid["status"] == "SUCCEEDED"
     assert paid["fraud"]["decision"] == "pass"  # the deferral kept the screening for the retry's charge
-    (stored,) = bootstrap.payments().payments.partition(order["orderId"])["payments"]
-    assert stored["email"] == "ann@example.com"  # so the receipt has an address
+    (stored,) = bootstrap.payments().payments.partition(order["orderId"]).payments
+    assert stored.email == "ann@example.com"  # so the receipt has an address
     (intent,) = shop.stripe_intents(order["orderId"])
     assert intent.status == "succeeded" and intent.amount == order["total"]
     shop.finished(order["orderId"])

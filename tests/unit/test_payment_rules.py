@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.audit import chain
 from chalicelib.payments import rules
+from tests.fakes import ledger_entry
 
 CLEAN = rules.FraudInput(
     amount=10_000,
@@ -95,14 +96,10 @@ def test_settlement_splits_exactly_and_a_refund_reverses_in_proportion() -> None
 
 
 def test_the_ledger_balances_only_when_settled_plus_fees_is_net() -> None:
-    entries = [
-        {"kind": "CHARGE", "amount": 1000},
-        {"kind": "FEE", "amount": 50},
-        {"kind": "SETTLEMENT", "amount": 950},
-        {"kind": "REFUND", "amount": 100},
-    ]
+    e = ledger_entry
+    entries = [e("CHARGE", 1000), e("FEE", 50), e("SETTLEMENT", 950), e("REFUND", 100)]
     assert not rules.balanced(entries)
-    entries += [{"kind": "FEE_REVERSAL", "amount": 5}, {"kind": "SETTLEMENT_REVERSAL", "amount": 95}]
+    entries += [e("FEE_REVERSAL", 5), e("SETTLEMENT_REVERSAL", 95)]
     assert rules.balanced(entries)
 
 
@@ -127,8 +124,7 @@ def test_stripe_events_move_a_payment_forward_only() -> None:
 
 
 def test_the_ledger_balances_with_disputes_failed_refunds_and_stripes_fees() -> None:
-    def e(kind: str, amount: int) -> dict[str, object]:
-        return {"kind": kind, "amount": amount}
+    e = ledger_entry
 
     sale = [e("CHARGE", 6000), e("FEE", 300), e("SETTLEMENT", 5700)]
     lost = [*sale, e("DISPUTE", 6000), e("FEE_REVERSAL", 300), e("SETTLEMENT_REVERSAL", 5700), e("DISPUTE_FEE", 1500)]

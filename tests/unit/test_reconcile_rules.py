@@ -8,6 +8,8 @@ from typing import Any
 from chalicelib.inventory import rules as stock
 from chalicelib.orders import rules as orders
 from chalicelib.payments import rules as pay
+from chalicelib.payments.records import LedgerEntry
+from tests.fakes import ledger_entry
 
 
 def order(status: str, *history: str) -> dict[str, Any]:
@@ -50,8 +52,8 @@ def test_stock_drift_and_its_confirmation() -> None:
     ]
 
 
-def charge(amount: int = 100, currency: str = "INR", intent: str = "pi_1") -> dict[str, Any]:
-    return {"kind": "CHARGE", "orderId": "o1", "amount": amount, "currency": currency, "intentId": intent}
+def charge(amount: int = 100, currency: str = "INR", intent: str = "pi_1") -> LedgerEntry:
+    return ledger_entry("CHARGE", amount, currency=currency, intent_id=intent)
 
 
 def pi(amount: int = 100, status: str = "succeeded", currency: str = "inr", id_: str = "pi_1") -> dict[str, Any]:
@@ -71,12 +73,12 @@ def test_payment_differences() -> None:
     wrong = pay.payment_differences([charge()], {"pi_1": pi(90, "canceled", "usd")}, {"pi_1"}, set())
     assert [r["difference"] for r in wrong] == ["status_mismatch", "amount_mismatch", "currency_mismatch"]
     assert wrong[1]["ledgerAmount"] == 100 and wrong[1]["stripeAmount"] == 90 and wrong[2]["stripeCurrency"] == "USD"
-    refund = {"kind": "REFUND", "orderId": "o1", "amount": 40, "currency": "INR", "stripeRefundId": "re_1"}
+    refund = ledger_entry("REFUND", 40, stripe_refund_id="re_1")
     re = {"id": "re_1", "object": "refund", "amount": 40, "currency": "inr", "status": "pending"}
     assert pay.payment_differences([refund], {"re_1": re}, set(), set()) == []  # pending: on its way
     failed = pay.payment_differences([refund], {"re_1": {**re, "status": "failed"}}, set(), set())
     assert kinds(failed) == [("status_mismatch", "re_1")]
-    fees = [{"kind": "FEE", "orderId": "o1", "amount": 5, "currency": "INR"}, {**refund, "amount": 0}]
+    fees = [ledger_entry("FEE", 5), ledger_entry("REFUND", 0, stripe_refund_id="re_1")]
     assert pay.payment_differences(fees, {}, set(), set()) == []  # ours alone; nothing moved
     assert pay.day_window("2024-03-01") == (1709251200, 1709337600)
 

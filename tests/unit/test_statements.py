@@ -7,7 +7,9 @@ from datetime import date
 import pytest
 
 from chalicelib.core.errors import Unprocessable
+from chalicelib.payments.records import LedgerEntry
 from chalicelib.payments.statements import payout_days, window
+from tests.fakes import ledger_entry
 
 TODAY = date(2030, 1, 31)
 
@@ -21,8 +23,8 @@ def test_the_window_defaults_to_the_last_30_days_and_refuses_what_it_cannot_serv
 
 
 def test_payout_days_net_settlements_against_reversals_per_day_and_currency() -> None:
-    def e(kind: str, amount: int, day: str = "2030-01-01", currency: str = "INR") -> dict[str, object]:
-        return {"kind": kind, "amount": amount, "day": day, "currency": currency}
+    def e(kind: str, amount: int, day: str = "2030-01-01", currency: str = "INR") -> LedgerEntry:
+        return ledger_entry(kind, amount, day=day, currency=currency)
 
     got = payout_days(
         [e("SETTLEMENT", 5700), e("SETTLEMENT_REVERSAL", 950), e("SETTLEMENT", 40, currency="USD"), e("FEE", 300)]
