@@ -82,8 +82,9 @@ def order_lifecycle() -> OrderLifecycle:
     from chalicelib.inventory.repo import InventoryRepo
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.repo import OrdersRepo
+    from chalicelib.vendors.repo import VendorsRepo
 
-    return OrderLifecycle(OrdersRepo(), InventoryRepo(), CatalogRepo(), reviews=_Reviews())
+    return OrderLifecycle(OrdersRepo(), InventoryRepo(), CatalogRepo(), VendorsRepo(), reviews=_Reviews())
 
 
 class _Reviews:

@@ -104,6 +104,7 @@ def vendor_body(
     limit: int = 1000,
     areas: list[str] | None = None,
     owner: str | None = None,
+    slots: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -119,7 +120,7 @@ def vendor_body(
         },
         "serviceAreas": areas or [PINCODE],
         "products": products,
-        "capacity": {"dailyOrderLimit": limit},
+        "capacity": {"dailyOrderLimit": limit, **({"slots": slots} if slots else {})},
         "rating": rating,
         **({"ownerUserId": owner} if owner else {}),
     }

@@ -10,6 +10,7 @@ Schema can say are said in the generated schema too, so the OpenAPI document mat
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
@@ -135,6 +136,16 @@ class View(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_body_schema)
     nullable: ClassVar[frozenset[str]] = frozenset()
+
+
+def _day_string(value: Any) -> Any:
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+# A calendar date (``YYYY-MM-DD``), from a JSON string only.
+Day = Annotated[date, Field(strict=False), BeforeValidator(_day_string)]
 
 
 # An instant as the services write it (datetime.isoformat() of an aware datetime).

@@ -98,6 +98,9 @@ class Order(View):
     promoCode: str | None = None
     address: OrderAddress
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None
+    deliveryDate: str | None = Field(default=None, json_schema_extra={"format": "date"})  # absent on older orders
+    deliverySlot: Literal["MORNING", "EVENING"] | None = None
+    specialInstructions: str | None = None
     firstOrder: bool
     reservation: Reservation
     history: list[HistoryEntry]
@@ -167,6 +170,15 @@ class Quote(View):
     promoError: str | None
 
 
+class DeliverySlot(View):
+    deliveryDate: str = Field(json_schema_extra={"format": "date"})
+    deliverySlot: Literal["MORNING", "EVENING"]
+
+
+class AskedSlot(DeliverySlot):
+    hasRoom: bool  # the whole cart fits in it (stock and the vendors' room)
+
+
 class OrderCheck(View):
     profile: ProfileCheck
     pincode: str
@@ -174,6 +186,8 @@ class OrderCheck(View):
     lines: list[CheckedLine]
     quote: Quote
     firstOrder: bool
+    delivery: AskedSlot  # the slot asked for, or the earliest open one
+    deliverySlots: list[DeliverySlot]  # the next open slots the whole cart fits in, earliest first
 
 
 STAFF_ONLY = "managers and admins only (others get a 403)"

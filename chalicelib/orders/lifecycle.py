@@ -20,6 +20,7 @@ from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
 from chalicelib.orders.repo import OrdersRepo
 from chalicelib.orders.views import load, view, visible
+from chalicelib.vendors.repo import VendorsRepo
 
 log = logs.get_logger("freshcart.orders")
 
@@ -35,6 +36,7 @@ class OrderLifecycle:
     orders: OrdersRepo
     inventory: InventoryRepo
     catalog: CatalogRepo
+    vendors: VendorsRepo
     reviews: Reviews | None = None
 
     def cancel(self, who: Caller, order_id: str, reason: str | None, client: ClientInfo) -> dict[str, Any]:
@@ -133,14 +135,23 @@ class OrderLifecycle:
             return [self.inventory.commit_request(*k) for k in keys]
         if current in rules.HOLDS_STOCK:
             sets["reservation"] = {**order["reservation"], "status": "released"}
-            moves = [self.inventory.release_request(*k) for k in keys]
+            moves = [self.inventory.release_request(*k) for k in keys] + self._slot_release(order)
             if order.get("promoCode"):
                 moves += self.catalog.promo_release_requests(order["promoCode"], order["userId"])
             return moves
         if current in rules.COMMITTED_STOCK and target in (rules.CANCELLED, rules.REJECTED):
             sets.setdefault("refund", rules.refund_on_cancel(order))  # what is not back yet is owed
-            return [self.inventory.restock_request(*k) for k in keys]
+            return [self.inventory.restock_request(*k) for k in keys] + self._slot_release(order)
         return []
+
+    def _slot_release(self, order: dict[str, Any]) -> list[Tagged]:
+        """The vendors' room in the order's delivery slot, given back (orders placed before slots
+        held none)."""
+        day, slot = order.get("deliveryDate"), order.get("deliverySlot")
+        if not day or not slot:
+            return []
+        kept_until = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) + 3 * 86400
+        return [self.vendors.load_release_request(v, day, slot, kept_until) for v in order.get("vendorIds", [])]
 
     def _move(
         self,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from chalicelib.catalog.models import Currency, Id, PromoCode
-from chalicelib.core.schema import NOT_BLANK, Body, Rule
+from chalicelib.core.schema import NOT_BLANK, Body, Day, Rule
 from chalicelib.users.models import PINCODE_RE
 
 MAX_LINES = 25
@@ -32,7 +32,23 @@ class Cart(Body):
         return self
 
 
-class OrderCheckBody(Cart):
+class Delivery(Body):
+    """When it arrives: a date and a slot, both or neither (neither: the earliest slot open)."""
+
+    schema_rules = ({"dependentRequired": {"deliveryDate": ["deliverySlot"], "deliverySlot": ["deliveryDate"]}},)
+    deliveryDate: Day | None = None
+    deliverySlot: Literal["MORNING", "EVENING"] | None = None
+    specialInstructions: str | None = Field(default=None, min_length=1, max_length=500, pattern=NOT_BLANK)
+
+    @model_validator(mode="after")
+    def _both(self) -> Delivery:
+        if (self.deliveryDate is None) != (self.deliverySlot is None):
+            missing = "deliverySlot" if self.deliverySlot is None else "deliveryDate"
+            raise Rule("deliveryDate and deliverySlot come together", field=missing)
+        return self
+
+
+class OrderCheckBody(Cart, Delivery):
     """The cart and where it goes: exactly one of ``addressId`` (yours) or ``pincode``."""
 
     exactly_one = (("addressId", "pincode"),)
@@ -40,7 +56,7 @@ class OrderCheckBody(Cart):
     pincode: str | None = Field(default=None, pattern=PINCODE_RE)
 
 
-class OrderBody(Cart):
+class OrderBody(Cart, Delivery):
     addressId: Id
     allowPartial: StrictBool = False
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None

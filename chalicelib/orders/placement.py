@@ -25,6 +25,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.context import Caller, ClientInfo
 from chalicelib.core.dynamo import read_all
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from chalicelib.deliveries import slots
 from chalicelib.inventory.repo import InventoryRepo
 from chalicelib.orders import rules
 from chalicelib.orders.repo import HOLD_PK, OrdersRepo, hold_until
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_TX_RETRIES = 3
+PROPOSED_SLOTS = 4  # /orders/check proposes the next slots with room among these
 
 
 def _now() -> datetime:
@@ -55,7 +57,11 @@ class Prepared:
     idempotency: dict[str, Any] | None
     vendors: list[dict[str, Any]]
     stock: dict[tuple[str, str, str], int]
-    load: dict[str, int]
+    loads: dict[tuple[str, str], dict[str, int]]  # (vendorId, deliveryDate) -> n and each slot's
+
+    def space(self, day: str, slot: str) -> dict[str, int]:
+        """Orders each candidate vendor can still take in that slot."""
+        return {v["vendorId"]: rules.room(v, self.loads.get((v["vendorId"], day), {}), slot) for v in self.vendors}
 
 
 @dataclass
@@ -73,6 +79,7 @@ class OrderPlacement:
         cart: models.Cart,
         address_id: str | None,
         pincode: str | None,
+        days: list[str],
         idem_key: str | None = None,
         other_variants: bool = False,
     ) -> Prepared:
@@ -98,13 +105,12 @@ class OrderPlacement:
             raise Unprocessable("some items cannot be ordered", fields=problems)
 
         serving = self.vendors.by_pincode(pincode)  # call 2
-        candidates = rules.candidate_vendors(serving, set(product_ids), len(lines))
+        candidates = rules.candidate_vendors(serving, set(product_ids), len(lines), len(days))
         triples = rules.stock_keys(candidates, lines, products, other_variants)
-        day = _now().date().isoformat()
-        stock, load = read_all(  # call 3
-            self.inventory.available_read(triples), self.vendors.loads_read([v["vendorId"] for v in candidates], day)
+        stock, loads = read_all(  # call 3
+            self.inventory.available_read(triples), self.vendors.loads_read([v["vendorId"] for v in candidates], days)
         )
-        return Prepared(user, pincode, currency, lines, products, promo, record, candidates, stock, load)
+        return Prepared(user, pincode, currency, lines, products, promo, record, candidates, stock, loads)
 
     def _totals(self, prep: Prepared, assigned: list[dict[str, Any]], promo_code: str | None) -> dict[str, Any]:
         subtotal = sum(int(line["lineTotal"]) for line in assigned)
@@ -125,8 +131,13 @@ class OrderPlacement:
 
     # -- pre-order check -------------------------------------------------------------------
     def check(self, who: Caller, body: models.OrderCheckBody) -> dict[str, Any]:
-        prep = self._prepare(who, body, body.addressId, body.pincode, other_variants=True)
-        result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.load, allow_partial=True)
+        now = _now()
+        upcoming = slots.policy().upcoming(now, PROPOSED_SLOTS)
+        asked = _slot(body, now)
+        wanted = [(d.isoformat(), s) for d, s in dict.fromkeys([asked, *upcoming])]
+        days = list(dict.fromkeys(d for d, _ in wanted))
+        prep = self._prepare(who, body, body.addressId, body.pincode, days, other_variants=True)
+        result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.space(*wanted[0]), allow_partial=True)
         missing = missing_profile_fields(prep.user)
         if missing and not prep.user.get("profileCompletionPrompted"):
             self.users.mark_profile_prompted(who.user_id)
@@ -158,7 +169,23 @@ class OrderPlacement:
             "lines": lines_out,
             "quote": self._totals(prep, result.lines, body.promoCode),
             "firstOrder": int(prep.user.get("orderCount", 0)) == 0,
+            "delivery": {
+                "deliveryDate": wanted[0][0],
+                "deliverySlot": wanted[0][1],
+                "hasRoom": self._fits(prep, *wanted[0]),
+            },
+            "deliverySlots": [  # the next slots the whole cart fits in
+                {"deliveryDate": d.isoformat(), "deliverySlot": s}
+                for d, s in upcoming
+                if self._fits(prep, d.isoformat(), s)
+            ],
         }
+
+    @staticmethod
+    def _fits(prep: Prepared, day: str, slot: str) -> bool:
+        """Can the whole cart be delivered in that slot (by vendors with the stock and the room)?"""
+        result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.space(day, slot), allow_partial=False)
+        return bool(result.lines) and not result.unavailable
 
     def _alternatives(self, prep: Prepared, line: rules.Line, chosen: str | None) -> dict[str, Any]:
         other_vendors = [
@@ -195,10 +222,11 @@ class OrderPlacement:
         body_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
         def attempt() -> tuple[int, dict[str, Any]]:
-            prep = self._prepare(who, body, body.addressId, None, idem_key=idem_key)
+            when = _slot(body, _now())
+            prep = self._prepare(who, body, body.addressId, None, [when[0].isoformat()], idem_key=idem_key)
             if prep.idempotency:
                 return self._replay(prep.idempotency, body_hash)
-            placed = self._commit(who, body, prep, idem_key, body_hash, client)  # uow.Contended: assign again
+            placed = self._commit(who, body, prep, when, idem_key, body_hash, client)  # Contended: assign again
             metrics.count("OrdersPlaced", Service="orders")
             return 201, placed
 
@@ -214,7 +242,14 @@ class OrderPlacement:
         return int(record["statusCode"]), json.loads(record["response"])
 
     def _commit(
-        self, who: Caller, body: models.OrderBody, prep: Prepared, idem_key: str, body_hash: str, client: ClientInfo
+        self,
+        who: Caller,
+        body: models.OrderBody,
+        prep: Prepared,
+        when: slots.Slot,
+        idem_key: str,
+        body_hash: str,
+        client: ClientInfo,
     ) -> dict[str, Any]:
         s = get_settings()
         if not prep.vendors:
@@ -223,8 +258,17 @@ class OrderPlacement:
                 code="not_serviceable",
                 fields={"addressId": f"pincode {prep.pincode} is not served"},
             )
-        result = rules.assign(prep.lines, prep.vendors, prep.stock, prep.load, body.allowPartial)
+        day, slot = when[0].isoformat(), when[1]
+        space = prep.space(day, slot)
+        result = rules.assign(prep.lines, prep.vendors, prep.stock, space, body.allowPartial)
         if (result.unavailable and not body.allowPartial) or not result.lines:
+            roomy = rules.assign(prep.lines, prep.vendors, prep.stock, {v: 1 for v in space}, body.allowPartial)
+            if roomy.lines and (body.allowPartial or not roomy.unavailable):
+                raise Conflict(  # the stock is there, the room is not
+                    f"the {slot} slot of {day} is full; ask /orders/check for the next slots with room",
+                    code="slot_full",
+                    fields={"deliverySlot": "full"},
+                )
             raise Conflict(
                 "some items are out of stock",
                 code="out_of_stock",
@@ -255,6 +299,9 @@ class OrderPlacement:
             "promoCode": totals["promoCode"],
             "address": {k: v for k, v in address.items() if k != "isDefault"},
             "paymentMethod": body.paymentMethod,
+            "deliveryDate": day,
+            "deliverySlot": slot,
+            "specialInstructions": body.specialInstructions,
             "firstOrder": int(prep.user.get("orderCount", 0)) == 0,
             "reservation": {"status": "held", "expiresAt": expires},
             "history": [{"status": rules.PENDING_PAYMENT, "at": now.isoformat(), "by": who.user_id, "role": who.role}],
@@ -273,8 +320,12 @@ class OrderPlacement:
             )
             for line in result.lines
         ]
-        limits = {v["vendorId"]: int(v.get("capacity", {}).get("dailyOrderLimit", 0)) for v in prep.vendors}
-        loads = [self.vendors.load_requests(v, order["day"], limits[v], expires + 2 * 86400) for v in result.vendor_ids]
+        by_id = {v["vendorId"]: v for v in prep.vendors}
+        kept_until = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) + 3 * 86400
+        loads = [
+            self.vendors.load_requests(v, day, slot, rules.limits(by_id[v], slot), kept_until)
+            for v in result.vendor_ids
+        ]
         promo = self.catalog.promo_use_requests(prep.promo, who.user_id) if totals["promoCode"] and prep.promo else []
         customer = self.users.order_placed_request(who.user_id, now.isoformat(), body.paymentMethod)
         record = idempotency.record_request(idem_key, body_hash, 201, response, IDEMPOTENCY_TTL)
@@ -305,3 +356,15 @@ class OrderPlacement:
                 raise Forbidden("account is not active") from None
             raise Conflict("order could not be placed; retry", code="conflict") from None
         return response
+
+
+def _slot(body: models.Delivery, now: datetime) -> slots.Slot:
+    """The (date, slot) asked for, checked against the slot policy; the earliest open one when
+    none is asked for."""
+    policy = slots.policy()
+    if body.deliveryDate is None or body.deliverySlot is None:
+        return policy.upcoming(now, 1)[0]
+    problem = policy.problem(body.deliveryDate, body.deliverySlot, now)
+    if problem:
+        raise Unprocessable("this delivery slot cannot be ordered", fields={problem[0]: problem[1]})
+    return body.deliveryDate, body.deliverySlot

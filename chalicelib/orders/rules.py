@@ -136,36 +136,52 @@ class Assignment:
     vendor_ids: list[str] = field(default_factory=list)
 
 
-def candidate_vendors(vendors: list[dict[str, Any]], product_ids: set[str], lines: int) -> list[dict[str, Any]]:
+def candidate_vendors(
+    vendors: list[dict[str, Any]], product_ids: set[str], lines: int, days: int = 1
+) -> list[dict[str, Any]]:
     """Active vendors offering any cart product, best first (rating), capped so that every
-    (line, vendor) stock key plus each vendor's load key fits one BatchGetItem (100 keys)."""
+    (line, vendor) stock key plus each vendor's load key per date asked fits one BatchGetItem
+    (100 keys)."""
     usable = [v for v in vendors if v.get("active") and product_ids & set(v.get("products", []))]
     usable.sort(key=lambda v: (-float(v.get("rating", 0)), v["vendorId"]))
-    return usable[: max(1, 100 // (lines + 1))]
+    return usable[: max(1, 100 // (lines + days))]
+
+
+def limits(vendor: dict[str, Any], slot: str) -> tuple[int, int]:
+    """A vendor's daily and slot capacity (orders per delivery date; a slot without its own
+    limit may take the whole day's)."""
+    capacity = vendor.get("capacity") or {}
+    daily = int(capacity.get("dailyOrderLimit", 0))
+    return daily, int((capacity.get("slots") or {}).get(slot, daily))
+
+
+def room(vendor: dict[str, Any], load: dict[str, int], slot: str) -> int:
+    """Orders a vendor can still take for one date's slot, given what it delivers then."""
+    daily, in_slot = limits(vendor, slot)
+    return max(0, min(daily - int(load.get("n", 0)), in_slot - int(load.get(slot, 0))))
 
 
 def assign(
     lines: list[Line],
     vendors: list[dict[str, Any]],
     stock: dict[tuple[str, str, str], int],
-    load: dict[str, int],
+    space: dict[str, int],
     allow_partial: bool,
 ) -> Assignment:
-    """Each line goes to ONE vendor that offers it, has capacity and the full quantity: best
-    rating, then least load. Without one, the line is unavailable (with allow_partial: the most
-    any single vendor has)."""
+    """Each line goes to ONE vendor that offers it, has room in the slot (``space``: orders it can
+    still take) and the full quantity: best rating, then most room. Without one, the line is
+    unavailable (with allow_partial: the most any single vendor has)."""
     out = Assignment()
     chosen: set[str] = set()
 
     def has_capacity(v: dict[str, Any]) -> bool:
-        limit = int(v.get("capacity", {}).get("dailyOrderLimit", 0))
-        return v["vendorId"] in chosen or load.get(v["vendorId"], 0) < limit
+        return v["vendorId"] in chosen or space.get(v["vendorId"], 0) > 0
 
     for line in lines:
         offering = [v for v in vendors if line.productId in v.get("products", []) and has_capacity(v)]
         have = {v["vendorId"]: stock.get((line.productId, line.variantId, v["vendorId"]), 0) for v in offering}
         full = [v for v in offering if have[v["vendorId"]] >= line.quantity]
-        full.sort(key=lambda v: (-float(v.get("rating", 0)), load.get(v["vendorId"], 0), v["vendorId"]))
+        full.sort(key=lambda v: (-float(v.get("rating", 0)), -space.get(v["vendorId"], 0), v["vendorId"]))
         qty, vendor = line.quantity, full[0] if full else None
         best_partial = max(offering, key=lambda v: have[v["vendorId"]], default=None)
         if vendor is None and allow_partial and best_partial is not None and have[best_partial["vendorId"]] > 0:

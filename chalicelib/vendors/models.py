@@ -31,8 +31,16 @@ class VendorAddress(Body):
     lng: float = Field(ge=-180, le=180)
 
 
+class SlotCapacity(Body):
+    """Orders a vendor delivers per date in each slot (0: not that slot)."""
+
+    MORNING: StrictInt = Field(ge=0, le=100_000)
+    EVENING: StrictInt = Field(ge=0, le=100_000)
+
+
 class Capacity(Body):
-    dailyOrderLimit: StrictInt = Field(ge=1, le=100_000)
+    dailyOrderLimit: StrictInt = Field(ge=1, le=100_000)  # orders delivered per date, both slots
+    slots: SlotCapacity | None = None  # absent: each slot may take the whole daily limit
 
 
 class VendorBody(Body):

@@ -4,8 +4,9 @@
 - ``PIN#<pincode>`` / ``VENDOR#<id>``: the service-area index, one summary per area the vendor
   serves (name, rating, active, products, capacity), rewritten in the vendor's own transaction.
   ``GET /vendors?pincode=`` and order placement read one partition with one Query.
-- ``VENDOR#<id>`` / ``LOAD#<day>``: orders assigned that day; the order's transaction bumps it
-  under ``n < dailyOrderLimit``.
+- ``VENDOR#<id>`` / ``LOAD#<deliveryDate>``: orders the vendor delivers that date (``n``) and in
+  each slot (``MORNING``, ``EVENING``); the order's transaction bumps both under the vendor's
+  daily and slot limits, and a cancelled or expired order gives them back.
 """
 
 from __future__ import annotations
@@ -109,24 +110,51 @@ class VendorsRepo:
                 ) from None
             raise Conflict("the vendor is busy with another change; retry", code="contention") from None
 
-    def load_requests(self, vendor_id: str, day: str, limit: int, expires_at: int) -> Tagged:
-        """Count one more order for a vendor today, refused at its daily capacity."""
+    def load_requests(self, vendor_id: str, day: str, slot: str, limits: tuple[int, int], expires_at: int) -> Tagged:
+        """Count one more order for a vendor's delivery date and slot, refused at its daily or
+        slot capacity (``limits``: daily, slot; a slot limit of 0 is refused before this)."""
         return Tagged(
             f"vendor:load:{vendor_id}",
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": load_key(vendor_id, day),
-                    "UpdateExpression": "ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)",
-                    "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
-                    "ExpressionAttributeValues": values(one=1, limit=limit, exp=expires_at),
+                    "UpdateExpression": "ADD n :one, #s :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+                    "ConditionExpression": "(attribute_not_exists(n) OR n < :limit) AND "
+                    "(attribute_not_exists(#s) OR #s < :slot)",
+                    "ExpressionAttributeNames": {"#s": slot},
+                    "ExpressionAttributeValues": values(one=1, limit=limits[0], slot=limits[1], exp=expires_at),
                 }
             },
         )
 
-    def loads_read(self, vendor_ids: list[str], day: str) -> Read[dict[str, int]]:
-        """Orders assigned to each vendor on ``day`` (absent: none yet)."""
-        keys = [load_key(v, day) for v in dict.fromkeys(vendor_ids)]
-        return Read(
-            self.table, keys, lambda rows: {str(r["pk"]).removeprefix("VENDOR#"): int(r.get("n", 0)) for r in rows}
+    def load_release_request(self, vendor_id: str, day: str, slot: str, expires_at: int) -> Tagged:
+        """Give back what ``load_requests`` took (a cancelled or expired order); never below zero."""
+        return Tagged(
+            f"vendor:load:{vendor_id}",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": load_key(vendor_id, day),
+                    "UpdateExpression": "SET n = if_not_exists(n, :one) - :one, #s = if_not_exists(#s, :one) - :one, "
+                    "expiresAt = if_not_exists(expiresAt, :exp)",
+                    "ExpressionAttributeNames": {"#s": slot},
+                    "ExpressionAttributeValues": values(one=1, exp=expires_at),
+                }
+            },
         )
+
+    def loads_read(self, vendor_ids: list[str], days: list[str]) -> Read[dict[tuple[str, str], dict[str, int]]]:
+        """Orders each vendor delivers on each of ``days``: ``n`` in all and per slot (a pair
+        absent: none yet)."""
+        keys = [load_key(v, d) for v in dict.fromkeys(vendor_ids) for d in dict.fromkeys(days)]
+
+        def parse(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, int]]:
+            return {
+                (str(r["pk"]).removeprefix("VENDOR#"), str(r["sk"]).removeprefix("LOAD#")): {
+                    k: int(v) for k, v in r.items() if k not in ("pk", "sk", "expiresAt")
+                }
+                for r in rows
+            }
+
+        return Read(self.table, keys, parse)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the API tests that pay orders."""
+"""Fixtures shared by the API tests: a shop to build, and one whose orders can be paid."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
+from tests.factories import Shop
+
+
+@pytest.fixture
+def shop(api: Api) -> Shop:
+    return Shop(api)
 
 
 @pytest.fixture

@@ -9,13 +9,8 @@ import pytest
 
 from chalicelib.audit import repo as audit
 from chalicelib.core import config
-from tests.conftest import Api, json_body, race
+from tests.conftest import json_body, race
 from tests.factories import PINCODE, Shop, line
-
-
-@pytest.fixture
-def shop(api: Api) -> Shop:
-    return Shop(api)
 
 
 def place(

@@ -109,22 +109,32 @@ def vendor(vid: str, rating: float, products: list[str], limit: int = 10) -> dic
     }
 
 
-def test_assign_prefers_rating_then_load_and_respects_capacity() -> None:
+def test_assign_prefers_rating_then_room_and_respects_capacity() -> None:
     line = Line("p", "v", 2, 100, "Milk", "1L")
     a, b, c = vendor("a", 4.5, ["p"], limit=1), vendor("b", 4.5, ["p"]), vendor("c", 3.0, ["p"])
     stock = {("p", "v", "a"): 5, ("p", "v", "b"): 5, ("p", "v", "c"): 5}
-    assert assign([line], [a, b, c], stock, {"a": 0, "b": 3}, False).lines[0]["vendorId"] == "a"
-    assert assign([line], [a, b, c], stock, {"a": 1, "b": 3}, False).lines[0]["vendorId"] == "b"  # a is full
-    assert assign([line], [a, b, c], stock, {"a": 0, "b": 0}, False).lines[0]["vendorId"] == "a"  # tie: id
+    assert assign([line], [a, b, c], stock, {"a": 1, "b": 0, "c": 9}, False).lines[0]["vendorId"] == "a"
+    assert assign([line], [a, b, c], stock, {"a": 1, "b": 7, "c": 9}, False).lines[0]["vendorId"] == "b"  # roomier
+    assert assign([line], [a, b, c], stock, {"a": 2, "b": 2}, False).lines[0]["vendorId"] == "a"  # tie: id
+    assert assign([line], [a, b, c], stock, {"c": 1}, False).lines[0]["vendorId"] == "c"  # a and b are full
+    assert assign([line], [a, b, c], stock, {}, False).unavailable  # nobody has room
+
+
+def test_room_is_the_lesser_of_the_days_and_the_slots() -> None:
+    v = {**vendor("a", 4, ["p"], limit=10), "capacity": {"dailyOrderLimit": 10, "slots": {"MORNING": 3, "EVENING": 0}}}
+    assert rules.limits(v, "MORNING") == (10, 3) and rules.limits(vendor("b", 4, ["p"]), "EVENING") == (10, 10)
+    assert rules.room(v, {}, "MORNING") == 3 and rules.room(v, {"n": 9, "MORNING": 1}, "MORNING") == 1
+    assert rules.room(v, {"n": 2, "MORNING": 3}, "MORNING") == 0 and rules.room(v, {}, "EVENING") == 0
+    assert rules.room(v, {"n": 12, "MORNING": 0}, "MORNING") == 0  # never negative
 
 
 def test_assign_partial_and_out_of_stock() -> None:
     lines = [Line("p", "v", 5, 100, "Milk", "1L"), Line("q", "v", 1, 50, "Bread", "loaf")]
     v = vendor("a", 4, ["p", "q"])
-    strict = assign(lines, [v], {("p", "v", "a"): 3}, {}, False)
+    strict = assign(lines, [v], {("p", "v", "a"): 3}, {"a": 1}, False)
     assert [x["productId"] for x in strict.lines] == []
     assert [(u["productId"], u["reason"]) for u in strict.unavailable] == [("p", "partial"), ("q", "out_of_stock")]
-    partial = assign(lines, [v], {("p", "v", "a"): 3}, {}, True)
+    partial = assign(lines, [v], {("p", "v", "a"): 3}, {"a": 1}, True)
     assert [(x["productId"], x["quantity"], x["lineTotal"]) for x in partial.lines] == [("p", 3, 300)]
 
 
