@@ -18,7 +18,12 @@ index keys must have their declared type, a GSI read cannot be consistent, a pag
 ``Limit`` carries a LastEvaluatedKey even when nothing follows, and BatchGetItem answers in no
 particular order (here: key order, not request order). Anything else (a parameter or call not
 listed, syntax it cannot parse) raises ``NotImplementedError``. One lock serialises the calls,
-as DynamoDB applies each request atomically; ``hooks`` run before each call (fault injection).
+as DynamoDB applies each request atomically; ``hooks`` run before each call, outside the lock
+(fault injection, or a barrier that makes threads read before any writes).
+
+Not modelled: Scan and BatchWriteItem (nothing under chalicelib calls them), the 400 KB item
+and 1 MB page limits, capacity and throttling, streams, TTL, and TransactionConflict (a hook can
+raise one: ``error("TransactionCanceledException", ..., CancellationReasons=[...])``).
 """
 
 from __future__ import annotations

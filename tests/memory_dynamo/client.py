@@ -20,6 +20,7 @@ from tests.memory_dynamo.values import Invalid, Item, equal, kind, normalised, p
 
 TOKEN_WINDOW_SECONDS = 600
 CONDITION_FAILED = "The conditional request failed"
+UPDATE_RETURNS = ("ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
 _EXPRESSION_KEYS = {"ExpressionAttributeNames", "ExpressionAttributeValues", "ReturnConsumedCapacity"}
 
 
@@ -117,6 +118,9 @@ class MemoryDynamo:
     def _write(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         table = self._table(params["TableName"], operation)
         plan = self._plan(operation, params, table)
+        returns = params.get("ReturnValues", "NONE")
+        if returns not in ("NONE", "ALL_OLD") and (operation != "UpdateItem" or returns not in UPDATE_RETURNS):
+            raise Invalid(f"Return values set to invalid value: {returns}")
         old = table.rows.get(plan.key)
         if plan.condition is not None and not holds(plan.condition, old or {}):
             raise error("ConditionalCheckFailedException", CONDITION_FAILED, operation)
@@ -125,24 +129,12 @@ class MemoryDynamo:
             table.rows.pop(plan.key, None)
         else:
             table.rows[plan.key] = new
-        returns = params.get("ReturnValues", "NONE")
-        allowed = (
-            ("NONE", "ALL_OLD")
-            if operation != "UpdateItem"
-            else ("NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
-        )
-        if returns not in allowed:
-            raise Invalid(f"Return values set to invalid value: {returns}")
         if returns == "NONE" or (returns.endswith("OLD") and old is None):
             return {}
-        if returns == "ALL_OLD":
-            return {"Attributes": copy.deepcopy(old)}
-        if returns == "ALL_NEW":
-            return {"Attributes": copy.deepcopy(new)}
-        assert plan.update is not None
-        changed = (
-            [p for p, _ in plan.update.sets] + [p for p, _ in plan.update.adds] + [p for p, _ in plan.update.deletes]
-        )
+        if returns in ("ALL_OLD", "ALL_NEW"):
+            return {"Attributes": copy.deepcopy(old if returns == "ALL_OLD" else new)}
+        u = plan.update
+        changed = [p for p, _ in u.sets] + [p for p, _ in u.adds] + [p for p, _ in u.deletes]
         return {"Attributes": project((new if returns == "UPDATED_NEW" else old) or {}, changed)}
 
     def _plan(self, operation: str, params: dict[str, Any], table: Table) -> _Plan:

@@ -91,7 +91,7 @@ def _function(fn: str, path: PathT, args: tuple[Any, ...], item: Item) -> bool:
     if fn == "attribute_type":
         if kind(arg) != "S" or arg["S"] not in TYPES:
             raise Invalid(f"Invalid ConditionExpression: Invalid attribute type name found; type: {arg}")
-        return kind(found) == arg["S"]
+        return kind(found) == str(arg["S"])
     if fn == "begins_with":
         t = kind(found)
         return t in ("S", "B") and kind(arg) == t and found[t].startswith(arg[t])
