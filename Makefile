@@ -54,7 +54,7 @@ test: venv  ## every test: unit, integration (moto), api, e2e (local stack over 
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: venv  ## the pure rules, the ASL and the services' ports over their fakes: no moto, no network, seconds
-	$(BIN)/python -m pytest -q -p no:randomly tests/unit tests/integration/test_payment_ports.py -m "not adapter"
+	$(BIN)/python -m pytest -q -p no:randomly tests/unit tests/integration/test_payment_ports.py tests/integration/test_memory_dynamo_contract.py tests/fast -m "not adapter"
 
 lint: venv
 	$(BIN)/ruff check .
