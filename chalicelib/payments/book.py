@@ -107,12 +107,15 @@ class PaymentBook:
         lock: dict[str, Any] | None = None,
         state: OrderPayments | None = None,
         contended: tuple[str, ...] = (),
+        release: str | None = None,
     ) -> Any:
         """Read the order's payments (or take ``state``, just read by the caller, for the first
         try), let ``build(state)`` return (items, details, result) or None (nothing to do), commit
         them with the next chain row; retry on a fresh read when another change of the same order
         got there first, or when an item tagged in ``contended`` (another domain's row that
-        ``build`` reads afresh, as the order) changed meanwhile. Returns ``result`` (or None)."""
+        ``build`` reads afresh, as the order) changed meanwhile. ``release``: a payment being
+        settled; the order's lock opens only if it is that payment's (not a later attempt's, in
+        flight while an old one is settled). Returns ``result`` (or None)."""
         given = [state] if state is not None else []  # the caller's read serves the first attempt only
 
         def attempt() -> Any:
@@ -123,7 +126,10 @@ class PaymentBook:
             items, details, result = built
             prev_seq, prev_hash = st.head.chain_seq, st.head.chain_hash or audit_chain.GENESIS
             row, digest = self.chain.row(order_id, prev_seq + 1, prev_hash, action, actor, details)
-            head_item = self.payments.head_request(order_id, prev_seq, prev_seq + 1, digest, lock or {})
+            sets = dict(lock or {})
+            if release is not None and st.head.payment_id == release:
+                sets["open"] = False
+            head_item = self.payments.head_request(order_id, prev_seq, prev_seq + 1, digest, sets)
             try:
                 tx.commit([head_item, row, *items], uow.attempt_token(f"payment:{order_id}:{prev_seq + 1}"))
             except tx.Cancelled as exc:

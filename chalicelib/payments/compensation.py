@@ -36,7 +36,7 @@ class Compensation:
                 None,
             )
 
-        self.book.change(order_id, "payment_failed", build, lock={"open": False})
+        self.book.change(order_id, "payment_failed", build, release=payment_id)
 
     def compensate(
         self,
@@ -91,7 +91,7 @@ class Compensation:
                 items.append(self.book.payments.intent_request(str(intent_id), order_id, payment_id))
             return items, {"paymentId": payment_id, "refunded": amount, "why": why}, cur
 
-        done = self.book.change(order_id, "payment_compensated", build, lock={"open": False})
+        done = self.book.change(order_id, "payment_compensated", build, release=payment_id)
         order = self.orders.get(order_id)
         if order["status"] == PENDING_PAYMENT:
             # An expired hold is released now (a no-op if the sweeper won); a live one stays, so

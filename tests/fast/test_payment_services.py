@@ -54,7 +54,7 @@ def seen(world: World, order_id: str) -> Seen:
     entries = svc.ledger.entries(order_id)
     kinds: dict[str, int] = {}
     for e in entries:
-        kinds[e["kind"]] = kinds.get(e["kind"], 0) + int(e["amount"])
+        kinds[e.kind] = kinds.get(e.kind, 0) + e.amount
     intents = [pi for pi in world.stripe.intents.values() if pi["metadata"].get("orderId") == order_id]
     fanned = [
         json.loads(p["Message"])["type"] for kind, p in world.fanout if kind == "publish" and order_id in p["Message"]
@@ -349,14 +349,6 @@ def test_a_succeeded_event_for_a_failed_payment_refunds_the_late_charge(world: W
     assert seen(world, order_id).stripe_refunded == 6000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE": only the lock's check may fail, not the set-up
-    reason="production bug: Compensation.compensate (and .fail) commit lock={'open': False} on the order's "
-    "payment head whichever attempt they settle, so refunding an OLD attempt's late charge releases the lock "
-    "of the attempt in flight: a third pay is accepted, its checkout can charge the card again (then is "
-    "compensated), and the staff view's headline becomes that refunded attempt while the order is PAID",
-)
 def test_refunding_an_old_attempts_late_charge_keeps_the_lock_of_the_attempt_in_flight(world: World) -> None:
     ann = world.customer()
     order_id = world.place(ann)["orderId"]
@@ -372,6 +364,10 @@ def test_refunding_an_old_attempts_late_charge_keeps_the_lock_of_the_attempt_in_
     with pytest.raises(Conflict) as busy:  # at most one open payment per order
         world.svc.pay(ann.who, order_id, "pm_card_visa", "third-attempt", CLIENT)
     assert busy.value.code == "payment_in_progress"
+    after = seen(world, order_id)
+    assert after.payment["status"] == "PROCESSING"  # the headline is the attempt in flight, not the refunded one
+    assert [a["status"] for a in after.payment["attempts"]] == ["REFUNDED", "PROCESSING"]
+    assert after.balanced and after.stripe_refunded == 6000 and after.chain == []
 
 
 # -- concurrency -------------------------------------------------------------------------------

@@ -94,7 +94,9 @@ class World:
 
     def __post_init__(self) -> None:
         self.stripe = StripeDouble(self.clock)
-        self.lifecycle = OrderLifecycle(OrdersRepo(), InventoryRepo(), CatalogRepo(), reviews=_Reviews(self))
+        self.lifecycle = OrderLifecycle(
+            OrdersRepo(), InventoryRepo(), CatalogRepo(), VendorsRepo(), reviews=_Reviews(self)
+        )
         self.svc = PaymentService(
             PaymentsRepo(),
             LedgerRepo(),

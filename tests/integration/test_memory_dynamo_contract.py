@@ -19,6 +19,7 @@ from chalicelib.core import aws, tx
 from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import Read, error_code, from_item, read_all, to_item, values
 from chalicelib.payments.ledger import LedgerRepo
+from chalicelib.payments.records import Payment, Refund
 from chalicelib.payments.repo import PaymentsRepo
 from tests.memory_dynamo import installed
 
@@ -262,7 +263,7 @@ def test_placeholders_keys_and_paths_are_checked(ddb: Any) -> None:
 # -- transactions ---------------------------------------------------------------------------------
 def test_a_cancelled_transaction_names_each_item_and_writes_nothing(ddb: Any) -> None:
     repo = PaymentsRepo()
-    payment = {"orderId": "o-1", "paymentId": "p-1", "status": "PROCESSING", "amount": 100, "createdAt": "t0"}
+    payment = Payment("p-1", "o-1", "u-1", 100, "INR", "pm_card_visa", "PROCESSING", "t0", "t0")
     row, digest = Chain().row("o-1", 1, GENESIS, "payment_started", ACTOR, {"paymentId": "p-1"})
     head = repo.head_request("o-1", 0, 1, digest, {"paymentId": "p-1", "open": True})
     tx.commit([head, row, repo.new_payment_request(payment)], "contract:first")
@@ -355,13 +356,7 @@ def test_a_request_token_commits_once_and_names_one_set_of_items(ddb: Any) -> No
 def test_the_pending_index_is_sparse_and_keys_only(ddb: Any) -> None:
     repo = PaymentsRepo()
     for i, status in enumerate(["PENDING", "PENDING", "SUCCEEDED"]):
-        refund = {
-            "refundId": f"r{i}",
-            "orderId": f"o-{i}",
-            "status": status,
-            "amount": 10,
-            "createdAt": f"2030-01-0{i + 1}T00:00:00",
-        }
+        refund = Refund(f"r{i}", f"o-{i}", "p-1", 10, "INR", status, f"2030-01-0{i + 1}T00:00:00")
         tx.commit([repo.new_refund_request(refund)], f"contract:refund:{i}")
     assert sorted(repo.pending_refunds("2031")) == [("o-0", "r0"), ("o-1", "r1")]
     assert repo.pending_refunds("2030-01-02") == [("o-0", "r0")]
@@ -391,11 +386,11 @@ def test_pages_follow_each_other_both_ways(ddb: Any) -> None:
     entries = [ledger.entry_request("o-9", "SETTLEMENT", f"p{i}", i, "INR", {}, merchant_id="v-1") for i in range(5)]
     entries.append(ledger.entry_request("o-9", "FEE", "p0", 7, "INR", {}))  # no merchant: not in byMerchant
     tx.commit(entries, "contract:ledger")
-    day = str(ledger.entries("o-9")[0]["day"])
+    day = ledger.entries("o-9")[0].day
     seen, cursor, pages = [], None, 0
     while True:
         items, cursor = ledger.merchant_page("v-1", day, day, 2, cursor)
-        seen += [e["entryId"] for e in items]
+        seen += [e.entry_id for e in items]
         pages += 1
         if not cursor:
             break
