@@ -9,6 +9,8 @@ from chalice import Chalice, Response
 from chalicelib.catalog import api as catalog_api
 from chalicelib.core import docs, openapi
 from chalicelib.core.http import error_middleware
+from chalicelib.deliveries import api as deliveries_api
+from chalicelib.deliveries import jobs as deliveries_jobs
 from chalicelib.inventory import api as inventory_api
 from chalicelib.inventory import jobs as inventory_jobs
 from chalicelib.notifications import jobs as notification_jobs
@@ -48,6 +50,8 @@ app.register_blueprint(orders_api.bp)
 app.register_blueprint(orders_jobs.bp)
 app.register_blueprint(payments_api.bp)
 app.register_blueprint(payments_jobs.bp)
+app.register_blueprint(deliveries_api.bp)
+app.register_blueprint(deliveries_jobs.bp)
 app.register_blueprint(reports_api.bp)
 app.register_blueprint(reports_jobs.bp)
 

@@ -13,6 +13,7 @@ from chalicelib.users.repo import UsersRepo
 
 if TYPE_CHECKING:
     from chalicelib.catalog.service import CatalogService
+    from chalicelib.deliveries.service import DeliveryService
     from chalicelib.inventory.reconcile import StockReconciler
     from chalicelib.inventory.service import InventoryService
     from chalicelib.orders.lifecycle import OrderLifecycle
@@ -194,9 +195,30 @@ def payment_reconciler() -> PaymentReconciler:
     )
 
 
+@lru_cache(maxsize=1)
+def deliveries() -> DeliveryService:
+    from chalicelib.deliveries.adapters import S3Proofs, SnsDeliveryEvents
+    from chalicelib.deliveries.repo import DeliveriesRepo
+    from chalicelib.deliveries.service import DeliveryService
+    from chalicelib.vendors.repo import VendorsRepo
+
+    return DeliveryService(
+        DeliveriesRepo(), order_lifecycle(), VendorsRepo(), _Drivers(), S3Proofs(), SnsDeliveryEvents(), payments()
+    )
+
+
+class _Drivers:
+    """Who may be given a delivery: an active user with the driver role (the users domain's)."""
+
+    def is_driver(self, user_id: str) -> bool:
+        user = UsersRepo().get(user_id) or {}
+        return user.get("role") == "driver" and user.get("status", "active") == "active"
+
+
 def repositories() -> dict[str, Any]:
     """Each domain's repository of its own table (the health check pings them)."""
     from chalicelib.catalog.repo import CatalogRepo
+    from chalicelib.deliveries.repo import DeliveriesRepo
     from chalicelib.inventory.repo import InventoryRepo
     from chalicelib.orders.repo import OrdersRepo
     from chalicelib.payments.ledger import LedgerRepo
@@ -211,6 +233,7 @@ def repositories() -> dict[str, Any]:
         "orders": OrdersRepo(),
         "payments": PaymentsRepo(),
         "ledger": LedgerRepo(),
+        "deliveries": DeliveriesRepo(),
     }
 
 
@@ -244,5 +267,6 @@ def reset() -> None:
         reports,
         stock_reconciler,
         payment_reconciler,
+        deliveries,
     ):
         factory.cache_clear()

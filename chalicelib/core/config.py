@@ -42,6 +42,7 @@ class Settings:
     vendors_table: str
     inventory_table: str
     orders_table: str
+    deliveries_table: str
     reservation_ttl_seconds: int
     review_window_seconds: int
     max_order_lines: int
@@ -87,6 +88,10 @@ class Settings:
     @cached_property
     def order_events_topic_arn(self) -> str:
         return self._arn("ORDER_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "order-events"))
+
+    @cached_property
+    def delivery_events_topic_arn(self) -> str:
+        return self._arn("DELIVERY_EVENTS_TOPIC_ARN", "sns", resource_name(self.stage, "delivery-events"))
 
     @cached_property
     def inventory_events_topic_arn(self) -> str:
@@ -155,6 +160,7 @@ def get_settings() -> Settings:
         vendors_table=name("VENDORS_TABLE", "vendors"),
         inventory_table=name("INVENTORY_TABLE", "inventory"),
         orders_table=name("ORDERS_TABLE", "orders"),
+        deliveries_table=name("DELIVERIES_TABLE", "deliveries"),
         reservation_ttl_seconds=int(_env("RESERVATION_TTL_SECONDS", "900")),
         review_window_seconds=int(_env("REVIEW_WINDOW_SECONDS", "86400")),
         max_order_lines=int(_env("MAX_ORDER_LINES", "25")),

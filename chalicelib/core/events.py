@@ -23,8 +23,10 @@ def envelope(event_type: str, data: dict[str, Any], version: int = ENVELOPE_VERS
     }
 
 
-def publish(topic_arn: str, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    event = envelope(event_type, data)
+def publish(topic_arn: str, event_type: str, data: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    """``event_id``: the same id for the same happening however often it is published (a retried
+    handler), so consumers that dedupe by it act once."""
+    event = envelope(event_type, data) | ({"eventId": event_id} if event_id else {})
     aws.client("sns").publish(
         TopicArn=topic_arn,
         Message=json.dumps(event),

@@ -27,12 +27,13 @@ CONTRACTS = (
     "chalicelib.inventory.contract",
     "chalicelib.orders.contract",
     "chalicelib.payments.contract",
+    "chalicelib.deliveries.contract",
     "chalicelib.reports.contract",
     "chalicelib.ops.contract",
     "chalicelib.core.contract",
 )
 REF = "#/components/schemas/{model}"
-ROLES = ("customer", "admin", "manager", "vendor")
+ROLES = ("customer", "admin", "manager", "vendor", "driver")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from chalicelib.orders.repo import HOLD_PK, OrdersRepo, hold_until
 from chalicelib.orders.views import view
 from chalicelib.users.repo import UsersRepo
 from chalicelib.users.rules import missing_profile_fields
+from chalicelib.vendors.capacity import limits
 from chalicelib.vendors.repo import VendorsRepo
 
 if TYPE_CHECKING:
@@ -323,8 +324,7 @@ class OrderPlacement:
         by_id = {v["vendorId"]: v for v in prep.vendors}
         kept_until = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) + 3 * 86400
         loads = [
-            self.vendors.load_requests(v, day, slot, rules.limits(by_id[v], slot), kept_until)
-            for v in result.vendor_ids
+            self.vendors.load_requests(v, day, slot, limits(by_id[v], slot), kept_until) for v in result.vendor_ids
         ]
         promo = self.catalog.promo_use_requests(prep.promo, who.user_id) if totals["promoCode"] and prep.promo else []
         customer = self.users.order_placed_request(who.user_id, now.isoformat(), body.paymentMethod)

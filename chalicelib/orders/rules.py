@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.catalog.rules import find_variant
 from chalicelib.core.errors import Unprocessable, ValidationError
+from chalicelib.vendors.capacity import limits
 
 PENDING_PAYMENT, PAID, APPROVED, DISPATCHED, DELIVERED = (
     "PENDING_PAYMENT",
@@ -145,14 +146,6 @@ def candidate_vendors(
     usable = [v for v in vendors if v.get("active") and product_ids & set(v.get("products", []))]
     usable.sort(key=lambda v: (-float(v.get("rating", 0)), v["vendorId"]))
     return usable[: max(1, 100 // (lines + days))]
-
-
-def limits(vendor: dict[str, Any], slot: str) -> tuple[int, int]:
-    """A vendor's daily and slot capacity (orders per delivery date; a slot without its own
-    limit may take the whole day's)."""
-    capacity = vendor.get("capacity") or {}
-    daily = int(capacity.get("dailyOrderLimit", 0))
-    return daily, int((capacity.get("slots") or {}).get(slot, daily))
 
 
 def room(vendor: dict[str, Any], load: dict[str, int], slot: str) -> int:

@@ -12,7 +12,7 @@ from chalice import Blueprint, Cron
 from chalice.app import SQSEvent
 
 from chalicelib import bootstrap
-from chalicelib.core import logs
+from chalicelib.core import logs, messages
 from chalicelib.core.config import resource_name, stage_name
 from chalicelib.core.events import parse_envelope
 
@@ -110,23 +110,7 @@ def checkout_abandon(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _each(event: SQSEvent, apply: Any) -> dict[str, Any]:
-    """Each record on its own: a failure is reported back (ReportBatchItemFailures), retried,
-    then dead-lettered; the rest of the batch is not redone."""
-    failures = []
-    for record in event:
-        token = logs.correlation_id.set("-")
-        try:
-            body = json.loads(record.body)
-            if isinstance(body, dict) and body.get("correlationId"):  # the request that caused it
-                logs.correlation_id.set(str(body["correlationId"]))
-            outcome = apply(body)
-            log.info("payment message", extra={"outcome": outcome, "messageId": record.to_dict()["messageId"]})
-        except Exception:
-            log.exception("payment message failed", extra={"messageId": record.to_dict()["messageId"]})
-            failures.append({"itemIdentifier": record.to_dict()["messageId"]})
-        finally:
-            logs.correlation_id.reset(token)
-    return {"batchItemFailures": failures}
+    return messages.each(event, apply, log, "payment message")
 
 
 @bp.on_sqs_message(queue=resource_name(stage_name(), "stripe-events"), batch_size=10)

@@ -11,7 +11,7 @@ from chalicelib.core import patterns
 from chalicelib.core.schema import NOT_BLANK, Body, Patch, Rule
 from chalicelib.users.rules import password_problem
 
-Role = Literal["customer", "admin", "manager", "vendor"]
+Role = Literal["customer", "admin", "manager", "vendor", "driver"]
 
 USERNAME_RE = r"^[A-Za-z0-9_.-]{3,32}$"
 PINCODE_RE = patterns.PINCODE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-ROLES: tuple[str, ...] = ("customer", "admin", "manager", "vendor")
+ROLES: tuple[str, ...] = ("customer", "admin", "manager", "vendor", "driver")
 
 
 def password_problem(password: str, email: str = "", username: str = "") -> str | None:

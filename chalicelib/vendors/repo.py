@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.core import aws, tx
@@ -18,6 +19,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.dynamo import Read, from_item, ping_read, put_new, query_page, strip, to_item, values
 from chalicelib.core.errors import Conflict
 from chalicelib.core.tx import Tagged
+from chalicelib.vendors.capacity import limits
 
 META = "META"
 SUMMARY_FIELDS = ("vendorId", "name", "rating", "active", "products", "capacity")
@@ -127,6 +129,16 @@ class VendorsRepo:
                 }
             },
         )
+
+    def hold(self, vendor_id: str, day: str, slot: str) -> Tagged:
+        """One more order in a vendor's date and slot, under its current capacity (a reschedule)."""
+        daily, in_slot = limits(self.get(vendor_id) or {}, slot)
+        if in_slot <= 0 or daily <= 0:  # no room at all (the condition would pass an absent count)
+            raise Conflict(
+                f"the vendor does not deliver in the {slot} slot", code="slot_full", fields={"deliverySlot": "full"}
+            )
+        kept_until = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) + 3 * 86400
+        return self.load_requests(vendor_id, day, slot, (daily, in_slot), kept_until)
 
     def load_release_request(self, vendor_id: str, day: str, slot: str, expires_at: int) -> Tagged:
         """Give back what ``load_requests`` took (a cancelled or expired order); never below zero."""

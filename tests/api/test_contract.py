@@ -256,6 +256,7 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
         "inventory",
         "orders",
         "payments",
+        "deliveries",
         "reports",
         "ops",
         "meta",

@@ -284,7 +284,7 @@ def test_the_event_source_mappings_point_at_real_queues_and_streams(deployed: di
         by_service.setdefault(m["EventSourceArn"].split(":")[2], []).append(m)
         assert m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], m
     # One SQS mapping per handler Chalice knows, each on an existing queue.
-    assert len(by_service["sqs"]) == len(deployed["after"]["event_sources"]) == 4
+    assert len(by_service["sqs"]) == len(deployed["after"]["event_sources"]) == 5
     for m in by_service["sqs"]:
         assert _exists(sqs, "get_queue_url", QueueName=m["EventSourceArn"].split(":")[5]), m
     # The stream mappings of the template, each on its table's stream.

@@ -168,6 +168,11 @@ class Payments:
 
 @pytest.fixture(scope="module")
 def env(stack: dict[str, Any]) -> Payments:
+    return payments_env(stack)
+
+
+def payments_env(stack: dict[str, Any], first_pincode: int = 560101) -> Payments:
+    """Admin and manager logins on the stack, local Stripe, and a pincode per shop."""
     api = stack["api_url"]
     admin = bearer(login(api, stack["admin"]["email"], stack["admin"]["password"])["accessToken"])
     name = f"boss{uuid.uuid4().hex[:6]}"
@@ -180,7 +185,7 @@ def env(stack: dict[str, Any]) -> Payments:
     r = requests.patch(f"{api}/users/{r.json()['userId']}/role", headers=admin, json={"role": "manager"}, timeout=30)
     assert r.status_code == 200, r.text
     manager = bearer(login(api, f"{name}@example.com", "correct-horse-42")["accessToken"])
-    return Payments(stack, api, admin, manager, LocalStripeApi(stack["stripe"]), iter(range(560101, 560199)))
+    return Payments(stack, api, admin, manager, LocalStripeApi(stack["stripe"]), iter(range(first_pincode, first_pincode + 98)))
 
 
 @pytest.fixture

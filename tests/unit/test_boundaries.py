@@ -93,6 +93,7 @@ TABLES = {
     "vendors_table": "vendors",
     "inventory_table": "inventory",
     "orders_table": "orders",
+    "deliveries_table": "deliveries",
     "payments_table": "payments",
     "transactions_table": "payments",
     "ratelimit_table": "core",

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.orders import rules
 from chalicelib.orders.rules import Line, assign, candidate_vendors, promo_discount
+from chalicelib.vendors.capacity import limits
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -122,7 +123,7 @@ def test_assign_prefers_rating_then_room_and_respects_capacity() -> None:
 
 def test_room_is_the_lesser_of_the_days_and_the_slots() -> None:
     v = {**vendor("a", 4, ["p"], limit=10), "capacity": {"dailyOrderLimit": 10, "slots": {"MORNING": 3, "EVENING": 0}}}
-    assert rules.limits(v, "MORNING") == (10, 3) and rules.limits(vendor("b", 4, ["p"]), "EVENING") == (10, 10)
+    assert limits(v, "MORNING") == (10, 3) and limits(vendor("b", 4, ["p"]), "EVENING") == (10, 10)
     assert rules.room(v, {}, "MORNING") == 3 and rules.room(v, {"n": 9, "MORNING": 1}, "MORNING") == 1
     assert rules.room(v, {"n": 2, "MORNING": 3}, "MORNING") == 0 and rules.room(v, {}, "EVENING") == 0
     assert rules.room(v, {"n": 12, "MORNING": 0}, "MORNING") == 0  # never negative
