@@ -185,7 +185,9 @@ def payments_env(stack: dict[str, Any], first_pincode: int = 560101) -> Payments
     r = requests.patch(f"{api}/users/{r.json()['userId']}/role", headers=admin, json={"role": "manager"}, timeout=30)
     assert r.status_code == 200, r.text
     manager = bearer(login(api, f"{name}@example.com", "correct-horse-42")["accessToken"])
-    return Payments(stack, api, admin, manager, LocalStripeApi(stack["stripe"]), iter(range(first_pincode, first_pincode + 98)))
+    return Payments(
+        stack, api, admin, manager, LocalStripeApi(stack["stripe"]), iter(range(first_pincode, first_pincode + 98))
+    )
 
 
 @pytest.fixture
