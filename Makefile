@@ -94,7 +94,7 @@ chalice-deploy: infra  ## make infra, chalice deploy --stage $(STAGE), make infr
 	$(BIN)/chalice deploy --stage $(STAGE)
 	$(BIN)/python infra/deploy_infra.py $(STAGE) build/infra-$(STAGE) $(if $(BUCKET),--bucket $(BUCKET))
 
-mailbox: venv  ## emails the running local stack sent
+mailbox: venv  ## emails and text messages the running local stack sent (TO=an address or +phone)
 	$(LOCAL) mailbox $(if $(TO),--to $(TO)) $(if $(TOKEN),--token)
 
 jobs: venv

@@ -13,6 +13,7 @@ from chalicelib.deliveries import api as deliveries_api
 from chalicelib.deliveries import jobs as deliveries_jobs
 from chalicelib.inventory import api as inventory_api
 from chalicelib.inventory import jobs as inventory_jobs
+from chalicelib.notifications import api as notifications_api
 from chalicelib.notifications import jobs as notification_jobs
 from chalicelib.ops import api as ops_api
 from chalicelib.ops import jobs as ops_jobs
@@ -40,6 +41,7 @@ app.register_blueprint(authorizer.bp)
 app.register_blueprint(users_api.bp)
 app.register_blueprint(users_jobs.bp)
 app.register_blueprint(notification_jobs.bp)
+app.register_blueprint(notifications_api.bp)
 app.register_blueprint(ops_api.bp)
 app.register_blueprint(ops_jobs.bp)
 app.register_blueprint(catalog_api.bp)

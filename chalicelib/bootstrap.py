@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.deliveries.service import DeliveryService
     from chalicelib.inventory.reconcile import StockReconciler
     from chalicelib.inventory.service import InventoryService
+    from chalicelib.notifications.repo import FeedRepo
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
     from chalicelib.orders.views import OrderViews
@@ -207,6 +208,13 @@ def deliveries() -> DeliveryService:
     )
 
 
+@lru_cache(maxsize=1)
+def feed() -> FeedRepo:
+    from chalicelib.notifications.repo import FeedRepo
+
+    return FeedRepo()
+
+
 class _Drivers:
     """Who may be given a delivery: an active user with the driver role (the users domain's)."""
 
@@ -220,6 +228,7 @@ def repositories() -> dict[str, Any]:
     from chalicelib.catalog.repo import CatalogRepo
     from chalicelib.deliveries.repo import DeliveriesRepo
     from chalicelib.inventory.repo import InventoryRepo
+    from chalicelib.notifications.repo import FeedRepo
     from chalicelib.orders.repo import OrdersRepo
     from chalicelib.payments.ledger import LedgerRepo
     from chalicelib.payments.repo import PaymentsRepo
@@ -234,6 +243,7 @@ def repositories() -> dict[str, Any]:
         "payments": PaymentsRepo(),
         "ledger": LedgerRepo(),
         "deliveries": DeliveriesRepo(),
+        "notifications": FeedRepo(),
     }
 
 
@@ -268,5 +278,6 @@ def reset() -> None:
         stock_reconciler,
         payment_reconciler,
         deliveries,
+        feed,
     ):
         factory.cache_clear()

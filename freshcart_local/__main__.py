@@ -296,7 +296,7 @@ def run_job(name: str, date: str | None, home: Path | None) -> None:
 @click.option("--wait", default=15.0, show_default=True, help="With --token: seconds to wait for the email.")
 @HOME
 def mailbox(to: str | None, token: bool, wait: float, home: Path | None) -> None:
-    """Show the emails SES 'sent' (moto keeps them)."""
+    """Show the emails SES 'sent' and the text messages SNS 'sent' (moto keeps both)."""
     from freshcart_local.stack import read_facts
 
     endpoint = read_facts(_home(home))["aws_endpoint"]
@@ -376,6 +376,11 @@ def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
         if to and to not in dest:
             continue
         out.append({"to": dest, "subject": msg.get("subject"), "body": msg.get("body")})
+    for sms in data.get("sns", {}).get("SMS", []):  # text messages: SNS Publish to a phone number
+        phone = str(sms.get("phone_number") or "")
+        if to and to != phone:
+            continue
+        out.append({"to": [phone], "subject": "(SMS)", "body": sms.get("message")})
     return out
 
 

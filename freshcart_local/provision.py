@@ -40,7 +40,9 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 class Provisioner:
     def __init__(self, template: dict[str, Any], stage: str, region: str) -> None:
         self.template = template
-        self.params = {"Stage": stage, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
+        defaults = {k: str(v["Default"]) for k, v in template.get("Parameters", {}).items() if "Default" in v}
+        pseudo = {"AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
+        self.params = {**defaults, "Stage": stage, **pseudo}
         self.region = region
         self.refs: dict[str, str] = {}
         self.attrs: dict[tuple[str, str], str] = {}

@@ -57,7 +57,8 @@ class Login:
 CUSTOMER = Login("customer", "asha", "asha@freshcart.example.com", "Milk-and-honey-7")
 MANAGER = Login("manager", "manoj", "manoj@freshcart.example.com", "Approve-orders-7")
 VENDOR = Login("vendor", "pune-dairy", "pune-dairy@freshcart.example.com", "Fresh-curd-77")
-LOGINS = (CUSTOMER, MANAGER, VENDOR)
+DRIVER = Login("driver", "dinesh", "dinesh@freshcart.example.com", "Deliver-milk-7")
+LOGINS = (CUSTOMER, MANAGER, VENDOR, DRIVER)
 CUSTOMER_PROFILE = {"name": "Asha Rao", "phone": "+91 98450 00001"}
 CUSTOMER_ADDRESS = {
     "label": "home",
@@ -158,9 +159,10 @@ def seed(api_url: str, aws_endpoint: str, admin_email: str, admin_password: str,
         users = {u["email"]: u for u in admin.pages("/users?limit=100")}
     ids = {login.email: users[login.email]["userId"] for login in LOGINS}
 
-    if users[MANAGER.email]["role"] != "manager":
-        admin.call("PATCH", f"/users/{ids[MANAGER.email]}/role", {"role": "manager"})
-        out.created.append(f"role manager for {MANAGER.email}")
+    for staff in (MANAGER, DRIVER):
+        if users[staff.email]["role"] != staff.role:
+            admin.call("PATCH", f"/users/{ids[staff.email]}/role", {"role": staff.role})
+            out.created.append(f"role {staff.role} for {staff.email}")
 
     customer = admin.call("GET", f"/users/{ids[CUSTOMER.email]}")
     if not customer.get("name") or not customer.get("phone") or not customer.get("addresses"):

@@ -28,6 +28,7 @@ CONTRACTS = (
     "chalicelib.orders.contract",
     "chalicelib.payments.contract",
     "chalicelib.deliveries.contract",
+    "chalicelib.notifications.contract",
     "chalicelib.reports.contract",
     "chalicelib.ops.contract",
     "chalicelib.core.contract",

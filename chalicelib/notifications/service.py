@@ -1,4 +1,6 @@
-"""What each domain event means for the customer's inbox. One message per event id."""
+"""What each domain event means for whom: account emails (verification, a new sign-in, a vendor's
+low stock) here, once per event id; everything about orders, payments and deliveries through
+``notices.py`` and ``deliver.py`` (every channel, and the in-app feed)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any
 from chalicelib.core import idempotency, logs
 from chalicelib.core.config import get_settings
 from chalicelib.notifications import mailer
+from chalicelib.notifications.deliver import Notifier
+from chalicelib.notifications.notices import NOTICES
 from chalicelib.users import tokens
 
 log = logs.get_logger("freshcart.notifications")
@@ -32,34 +36,6 @@ def _new_device(data: dict[str, Any]) -> tuple[str, str, str]:
         "If this was not you, change your password now."
     )
     return data["email"], "New sign-in to freshcart", text
-
-
-# Stripe's zero-decimal currencies among those one might sell in: minor unit = major unit.
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX"})
-
-
-def money(amount: int, currency: str) -> str:
-    """Integer minor units as a customer reads them: 5600 INR -> "INR 56.00"."""
-    code = currency.upper()
-    if code in ZERO_DECIMAL:
-        return f"{code} {amount:,}"
-    return f"{code} {amount // 100:,}.{amount % 100:02d}"
-
-
-def _paid(data: dict[str, Any]) -> tuple[str, str, str]:
-    text = (
-        f"We received your payment of {money(int(data['amount']), data['currency'])} for order "
-        f"{data['orderId']}. Your order is confirmed; GET /orders/{data['orderId']} shows its progress.\n"
-    )
-    return data["email"], "Payment received - freshcart", text
-
-
-def _refunded(data: dict[str, Any]) -> tuple[str, str, str]:
-    text = (
-        f"We refunded {money(int(data['amount']), data['currency'])} for order {data['orderId']} "
-        f"(refund {data['refundId']}). It reaches your card in 5-10 business days.\n"
-    )
-    return data["email"], "Refund issued - freshcart", text
 
 
 def _stock_low(data: dict[str, Any]) -> tuple[str, str, str]:
@@ -93,34 +69,25 @@ def _vendor_contact(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _customer_contact(data: dict[str, Any]) -> dict[str, Any]:
-    """A payment event that carries no address (a charge whose answer was lost never recorded
-    the profile's): the customer's email as it is now."""
-    if data.get("email") or not data.get("userId"):
-        return {}
-    from chalicelib.users.repo import UsersRepo
-
-    return {"email": (UsersRepo().get(str(data["userId"])) or {}).get("email")}
-
-
 # Events that name their recipient rather than carry the address: how to find it.
 RECIPIENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "StockLow": _vendor_contact,
-    "RefundSucceeded": _customer_contact,
 }
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "UserRegistered": _verification,
     "VerificationRequested": _verification,
     "NewDeviceLogin": _new_device,
-    "PaymentSucceeded": _paid,
-    "RefundSucceeded": _refunded,
     "StockLow": _stock_low,
 }
 
 
 def handle(event: dict[str, Any]) -> str:
-    """Send the email an event calls for, at most once per event id. Returns what happened."""
+    """Tell whom an event concerns (``notices.py``: customers, vendors, drivers, managers, on
+    their channels and in their feed), or send the account email it calls for, at most once per
+    event id. Returns what happened."""
+    if event["type"] in NOTICES:
+        return Notifier().deliver(event)
     render = RENDERERS.get(event["type"])
     if render is None:
         return "ignored"

@@ -33,10 +33,13 @@ class Compensation:
             return (
                 [self.book.move(cur, rules.FAILED, {"failure": why}, reason=why)],
                 {"paymentId": payment_id, "why": why},
-                None,
+                cur,
             )
 
-        self.book.change(order_id, "payment_failed", build, release=payment_id)
+        failed = self.book.change(order_id, "payment_failed", build, release=payment_id)
+        if failed is not None:  # the customer is told, once (the event id is the payment's)
+            told = {"orderId": order_id, "paymentId": payment_id, "userId": failed.user_id, "why": why}
+            self.book.bus.publish("PaymentFailed", told)
 
     def compensate(
         self,

@@ -171,9 +171,13 @@ class CheckoutSteps:
             if not rules.can_move(cur.status, target):
                 raise Refused(f"payment is {cur.status}")
             details = {"paymentId": payment_id, "waitingFor": kind, **({"screen": screen} if screen else {})}
-            return [self.book.move(cur, target, {**_screened(screen, email), **claim(run)})], details, None
+            return [self.book.move(cur, target, {**_screened(screen, email), **claim(run)})], details, cur
 
-        self.book.change(order_id, "awaiting_" + kind, build)
+        parked = self.book.change(order_id, "awaiting_" + kind, build)
+        if parked is not None and kind == WaitKind.REVIEW:  # the managers are told, once
+            self.book.bus.publish(
+                "PaymentHeld", {"orderId": order_id, "paymentId": payment_id, "userId": parked.user_id}
+            )
         if kind == WaitKind.REVIEW:  # a manager has the review window, not what is left of the 15 minutes
             order = self.orders.hold_for_review(order, get_settings().review_window_seconds)
         self.workflows.start_wait(

@@ -64,6 +64,7 @@ class SavedPreferences(View):
     deliveryTime: Literal["morning", "afternoon", "evening", "any"] | None = None
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None
     newsletterOptIn: bool | None = None
+    notifications: dict[str, dict[str, bool]] | None = None  # category -> {email, sms, push}
 
 
 class Device(View):

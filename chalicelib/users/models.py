@@ -99,10 +99,28 @@ class PasswordBody(Body):
     newPassword: NewPassword
 
 
+class ChannelChoice(Body):
+    """Which channels a category's notices come by (email stays on for transactional ones)."""
+
+    email: StrictBool | None = None
+    sms: StrictBool | None = None
+    push: StrictBool | None = None
+
+
+class NotificationPreferences(Body):
+    orders: ChannelChoice | None = None
+    payments: ChannelChoice | None = None
+    deliveries: ChannelChoice | None = None
+    subscriptions: ChannelChoice | None = None
+    account: ChannelChoice | None = None
+    marketing: ChannelChoice | None = None
+
+
 class Preferences(Patch):
     deliveryTime: Literal["morning", "afternoon", "evening", "any"] | None = None
     paymentMethod: Literal["card", "upi", "cod", "wallet"] | None = None
     newsletterOptIn: StrictBool | None = None
+    notifications: NotificationPreferences | None = None
 
 
 class ProfilePatch(Patch):

@@ -46,10 +46,14 @@ class ProfileService:
         def change(user: dict[str, Any]) -> dict[str, Any]:
             changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"preferences"})
             if body.preferences is not None:
-                changes["preferences"] = {
-                    **(user.get("preferences") or {}),
-                    **body.preferences.model_dump(exclude_unset=True),
-                }
+                saved = user.get("preferences") or {}
+                given = body.preferences.model_dump(exclude_unset=True)
+                changes["preferences"] = {**saved, **given}
+                if "notifications" in given:  # per category and channel: what is not named is kept
+                    kept = dict(saved.get("notifications") or {})
+                    for category, choice in given["notifications"].items():
+                        kept[category] = {**(kept.get(category) or {}), **choice}
+                    changes["preferences"]["notifications"] = kept
             return changes
 
         return rules.profile_view(self._edit(who.user_id, change))

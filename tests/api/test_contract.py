@@ -257,6 +257,7 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
         "orders",
         "payments",
         "deliveries",
+        "notifications",
         "reports",
         "ops",
         "meta",

@@ -263,6 +263,7 @@ def test_seed_loads_demo_data_once(stack: dict[str, Any]) -> None:
     assert me["isProfileComplete"] is True and me["emailVerified"] is True and len(me["addresses"]) == 1
     manager = login(api, "manoj@freshcart.example.com", "Approve-orders-7")
     assert manager["role"] == "manager"
+    assert login(api, "dinesh@freshcart.example.com", "Deliver-milk-7")["role"] == "driver"
     vendor = bearer(login(api, "pune-dairy@freshcart.example.com", "Fresh-curd-77")["accessToken"])
     assert requests.get(f"{api}/vendors/me", headers=vendor, timeout=30).json()["name"] == "Pune Morning Dairy"
 

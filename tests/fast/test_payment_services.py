@@ -121,7 +121,7 @@ def test_a_declined_card_fails_the_payment_and_the_customer_may_pay_again(world:
     assert (
         s.entries == {} and s.stripe_refunded == 0 and [i["status"] for i in s.intents] == ["requires_payment_method"]
     )
-    assert s.chain == [] and s.published == [] and world.queue.sent == []
+    assert s.chain == [] and s.published == ["PaymentFailed"] and world.queue.sent == []  # the customer is told, once
 
     world.pay(ann, order_id, "pm_card_visa")  # the payment lock was released with the failure
 

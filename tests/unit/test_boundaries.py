@@ -94,6 +94,7 @@ TABLES = {
     "inventory_table": "inventory",
     "orders_table": "orders",
     "deliveries_table": "deliveries",
+    "notifications_table": "notifications",
     "payments_table": "payments",
     "transactions_table": "payments",
     "ratelimit_table": "core",

@@ -1,0 +1,34 @@
+"""notifications: a user's in-app feed (every notice sent to them is also here)."""
+
+from __future__ import annotations
+
+from chalicelib.core.openapi import PAGE, ROLES, Op
+from chalicelib.core.schema import Page, View
+
+TAG = "notifications"
+C = "chalicelib.notifications.contract"
+
+
+class Notification(View):
+    notificationId: str
+    category: str
+    title: str
+    body: str
+    orderId: str | None = None
+    createdAt: str
+    read: bool
+
+
+class NotificationPage(Page):
+    items: list[Notification]
+
+
+class Marked(View):
+    notificationId: str
+    read: bool
+
+
+ROUTES: dict[tuple[str, str], Op] = {
+    ("GET", "/users/me/notifications"): Op(f"{C}:NotificationPage", query=PAGE, roles=ROLES),
+    ("POST", "/users/me/notifications/{notification_id}/read"): Op(f"{C}:Marked", roles=ROLES),
+}
