@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
     from chalicelib.orders.views import OrderViews
+    from chalicelib.payments.methods import SavedMethods
     from chalicelib.payments.reconcile import PaymentReconciler
     from chalicelib.payments.service import PaymentService
     from chalicelib.payments.statements import Statements
@@ -126,6 +127,15 @@ def payments() -> PaymentService:
         SnsBus(),
         SqsRetryQueue(),
     )
+
+
+@lru_cache(maxsize=1)
+def saved_methods() -> SavedMethods:
+    from chalicelib.payments.methods import SavedMethods
+    from chalicelib.payments.repo import PaymentsRepo
+    from chalicelib.payments.wallet import StripeWallet
+
+    return SavedMethods(PaymentsRepo(), StripeWallet())
 
 
 @lru_cache(maxsize=1)
@@ -279,5 +289,6 @@ def reset() -> None:
         payment_reconciler,
         deliveries,
         feed,
+        saved_methods,
     ):
         factory.cache_clear()

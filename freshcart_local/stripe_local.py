@@ -22,6 +22,7 @@ import os
 import pickle
 import re
 import secrets
+import string
 import threading
 import time
 import urllib.request
@@ -146,7 +147,8 @@ def _changed() -> None:
 def patch() -> None:
     """Once per process: the store no longer pickles itself to /tmp (it tells us it changed
     instead), and ``pm_card_visa_chargeDeclined`` (card 4000000000000002) is declined when
-    charged, as on Stripe; localstripe 1.15.10 declines it only when attached to a customer.
+    charged, as on Stripe; localstripe 1.15.10 declines it only when attached to a customer; a
+    succeeded SetupIntent attaches its method to its customer, as on Stripe.
     Relies on localstripe internals (pinned); tests/integration/test_stripe_local.py checks."""
     global _patched
     if _patched:
@@ -182,6 +184,20 @@ def patch() -> None:
             self.fee_details = [{"amount": self.fee, "currency": self.currency, "type": "stripe_fee"}]
 
     resources.BalanceTransaction.__init__ = fee_taken  # type: ignore[method-assign]
+    attach = resources.SetupIntent._attach_pm
+
+    def attach_to_customer(self: Any, pm: Any) -> None:
+        """Stripe attaches a SetupIntent's method to its customer when it succeeds; localstripe
+        1.15.10 only records it on the intent (so the customer has no saved card to charge)."""
+        attach(self, pm)
+        if self.status == "succeeded" and self.customer and getattr(pm, "customer", None) != self.customer:
+            resources.PaymentMethod._api_attach(pm.id, customer=self.customer)
+
+    resources.SetupIntent._attach_pm = attach_to_customer  # type: ignore[method-assign]
+    # Ids from the process's global ``random``: a program that seeds it (hypothesis does, in the
+    # contract fuzz) makes localstripe mint the same id twice and answer 409. Stripe's never repeat.
+    alphabet = string.ascii_letters + string.digits
+    resources.random_id = lambda n: "".join(secrets.choice(alphabet) for _ in range(n))
     _patched = True
 
 

@@ -44,6 +44,7 @@ class FakeStripe:
         key: str,
         return_url: str | None,
         since: int | None = None,
+        customer: str | None = None,
     ) -> Charge:
         intent_id = self.keys.get(key)
         if intent_id is None:
@@ -56,6 +57,7 @@ class FakeStripe:
                 "metadata": dict(metadata),
                 "status": status,
                 "created": int(time.time()),
+                **({"customer": customer, "off_session": True} if customer else {}),
             }
         pi = self.intents[intent_id]
         if pi["status"] == "requires_payment_method":

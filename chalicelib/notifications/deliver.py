@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib.core import aws, idempotency, logs
@@ -57,7 +58,7 @@ class Notifier:
     def _one(self, event: dict[str, Any], notice: Notice, to: Recipient) -> tuple[bool, int]:
         sent, ok = 0, True
         if to.user_id:
-            at = int(time.time() * 1000)
+            at = _millis(event.get("time"))  # the feed is in the order things happened, not were told
             item = {
                 "notificationId": notification_id(event["eventId"], to.key, at),
                 "dedupe": f"{event['eventId']}:{to.key}",
@@ -137,3 +138,11 @@ def _phone(value: Any) -> str | None:
         return None
     digits = "".join(c for c in str(value) if c.isdigit())
     return f"+{digits}" if digits else None
+
+
+def _millis(when: Any) -> int:
+    """An event's time (ISO 8601) in epoch milliseconds; now when it has none."""
+    try:
+        return int(datetime.fromisoformat(str(when)).timestamp() * 1000)
+    except ValueError:
+        return int(time.time() * 1000)

@@ -3,6 +3,7 @@ webhook, and a vendor's ledger and payouts."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
@@ -112,3 +113,31 @@ def stripe_webhook() -> dict[str, Any]:
         raise ValidationError(f"invalid Stripe signature: {exc}", fields={"Stripe-Signature": str(exc)}) from None
     bootstrap.webhooks().enqueue(event)
     return {"received": True}
+
+
+@bp.route("/users/me/payment-methods", methods=["POST"], authorizer=jwt_auth)
+def save_payment_method() -> Response:
+    """Start saving a card for off-session charges (subscriptions): a SetupIntent's client
+    secret, confirmed by the customer with Stripe.js; the card then appears in the list."""
+    who = caller(_req())
+    user = bootstrap.profiles().me(who)
+    return Response(bootstrap.saved_methods().start(who.user_id, user.get("email"), uuid.uuid4().hex), status_code=201)
+
+
+@bp.route("/users/me/payment-methods", methods=["GET"], authorizer=jwt_auth)
+def list_payment_methods() -> dict[str, Any]:
+    """Your saved cards (brand, last 4) and which one is the default."""
+    return bootstrap.saved_methods().list(caller(_req()).user_id)
+
+
+@bp.route("/users/me/payment-methods/{payment_method_id}/default", methods=["POST"], authorizer=jwt_auth)
+def default_payment_method(payment_method_id: str) -> dict[str, Any]:
+    """Make one of your saved cards the default (the one subscriptions charge)."""
+    return bootstrap.saved_methods().choose(caller(_req()).user_id, payment_method_id)
+
+
+@bp.route("/users/me/payment-methods/{payment_method_id}", methods=["DELETE"], authorizer=jwt_auth)
+def remove_payment_method(payment_method_id: str) -> Response:
+    """Remove one of your saved cards."""
+    bootstrap.saved_methods().remove(caller(_req()).user_id, payment_method_id)
+    return Response(body="", status_code=204)

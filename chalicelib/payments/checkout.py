@@ -70,9 +70,13 @@ class Checkout:
     workflows: Workflows
     fraud: FraudScreen
 
-    def pay(self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo) -> dict[str, Any]:
+    def pay(
+        self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo, customer: str | None = None
+    ) -> dict[str, Any]:
         """Start paying an order: at most one open payment per order; the amount is the order's.
-        Concurrent copies of one request (same Idempotency-Key) all answer the same payment."""
+        Concurrent copies of one request (same Idempotency-Key) all answer the same payment.
+        ``customer``: charged off-session with the customer's saved ``method`` (a subscription's
+        order, placed by the scheduled job: nobody is there to authenticate)."""
         payment_id = payment_id_for(order_id, who.user_id, key)
         digest = body_hash({"paymentMethod": method})
         repo = self.book.payments
@@ -98,7 +102,7 @@ class Checkout:
                 raise Conflict(
                     "a payment for this order is in progress", code="payment_in_progress", fields={"orderId": "paying"}
                 )
-            payment = self._new_payment(who, order, payment_id, method, digest, client)
+            payment = self._new_payment(who, order, payment_id, method, digest, client, customer)
             prev_seq = head.chain_seq
             row, chained = self.book.chain.row(
                 order_id,
@@ -122,7 +126,13 @@ class Checkout:
 
     @staticmethod
     def _new_payment(
-        who: Caller, order: dict[str, Any], payment_id: str, method: str, digest: str, client: ClientInfo
+        who: Caller,
+        order: dict[str, Any],
+        payment_id: str,
+        method: str,
+        digest: str,
+        client: ClientInfo,
+        customer: str | None,
     ) -> Payment:
         now = now_iso()
         return Payment(
@@ -136,11 +146,13 @@ class Checkout:
             created_at=now,
             updated_at=now,
             body_hash=digest,
+            customer_id=customer,
             client={
                 "ip": client.ip,
                 "userAgent": client.user_agent,
                 "country": client.country,
                 "session": who.session_id,  # the login it comes from: what the fraud rules judge against
+                **({"offSession": True} if customer else {}),
             },
             lines=[
                 {"vendorId": x["vendorId"], "unitPrice": int(x["unitPrice"]), "quantity": int(x["quantity"])}

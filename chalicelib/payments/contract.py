@@ -106,6 +106,22 @@ class Payouts(View):
     days: list[PayoutDay]
 
 
+class SetupStarted(View):
+    setupIntentId: str
+    clientSecret: str  # confirm it with Stripe.js (locally: localstripe's /v1/setup_intents/{id}/confirm)
+
+
+class SavedCard(View):
+    paymentMethodId: str
+    brand: str
+    last4: str
+    default: bool
+
+
+class SavedCards(View):
+    items: list[SavedCard]
+
+
 DAYS = (
     Param(
         "from", {"type": "string", "format": "date", "pattern": patterns.DATE}, description="default: 29 days before to"
@@ -138,6 +154,12 @@ ROUTES: dict[tuple[str, str], Op] = {
     ("GET", "/vendors/{vendor_id}/payouts"): Op(
         f"{C}:Payouts", query=DAYS, roles=("vendor", "admin"), errors=(404, 422)
     ),
+    ("POST", "/users/me/payment-methods"): Op(f"{C}:SetupStarted", 201, roles=ROLES, errors=(503,)),
+    ("GET", "/users/me/payment-methods"): Op(f"{C}:SavedCards", roles=ROLES, errors=(503,)),
+    ("POST", "/users/me/payment-methods/{payment_method_id}/default"): Op(
+        f"{C}:SavedCards", roles=ROLES, errors=(404, 503)
+    ),
+    ("DELETE", "/users/me/payment-methods/{payment_method_id}"): Op(None, 204, roles=ROLES, errors=(404, 503)),
     ("POST", "/payments/validate"): Op(f"{C}:Validation", body=f"{M}:ValidateBody", roles=ROLES, errors=(404,)),
     ("POST", "/webhooks/stripe"): Op(f"{C}:Received", body=f"{M}:StripeEvent", headers=(SIGNATURE,), errors=(503,)),
 }

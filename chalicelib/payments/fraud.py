@@ -38,8 +38,13 @@ class FraudScreen:
                 currency=order["currency"],
                 first_order=not self.order_reads.ever_paid(order["userId"]),
                 orders_last_hour=len(recent) + 1,
-                known_device=any(d.get("key") == device_key for d in before) or not before,
-                known_ip=any(d.get("ip") == client.get("ip") for d in before) or not before,
+                # off-session (a subscription's order): no device or IP, the saved card was set up by its owner
+                known_device=bool(client.get("offSession"))
+                or any(d.get("key") == device_key for d in before)
+                or not before,
+                known_ip=bool(client.get("offSession"))
+                or any(d.get("ip") == client.get("ip") for d in before)
+                or not before,
                 address_country=(order.get("address") or {}).get("country"),
                 request_country=client.get("country"),
                 spent_last_hour=sum(int(o["total"]) for o in recent if o.get("currency") == order["currency"]),

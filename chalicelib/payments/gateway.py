@@ -175,13 +175,18 @@ class StripeGateway:
         key: str,
         return_url: str | None,
         since: int | None = None,
+        customer: str | None = None,
     ) -> Charge:
         """Create a PaymentIntent, then confirm it: two calls, each idempotent on its own key
         (``key`` and ``confirm-<key>``). ``since``: when this charge's keys were first used (epoch
         seconds); past ``KEY_HORIZON_SECONDS`` the keys may be gone at Stripe, so the intent made
-        for ``metadata["paymentId"]`` is looked up first and confirmed, never created again."""
+        for ``metadata["paymentId"]`` is looked up first and confirmed, never created again.
+        ``customer``: an off-session charge of the customer's saved method (a subscription's
+        order), created and confirmed in one call, as Stripe takes ``off_session``."""
         import stripe
 
+        if customer:
+            return self._off_session(amount, currency, method, metadata, key, customer, since)
         confirm_key = f"confirm-{key}"
         pi = None
         if since is not None and self.clock() - since > KEY_HORIZON_SECONDS:
@@ -213,6 +218,48 @@ class StripeGateway:
                 amount,
                 currency,
                 exc.user_message or "declined",
+            )
+        return self._charge_of(pi, amount, currency)
+
+    def _off_session(
+        self,
+        amount: int,
+        currency: str,
+        method: str,
+        metadata: dict[str, str],
+        key: str,
+        customer: str,
+        since: int | None,
+    ) -> Charge:
+        import stripe
+
+        if since is not None and self.clock() - since > KEY_HORIZON_SECONDS:
+            found = self.intents_for(metadata["paymentId"], since)
+            if found:
+                return found[0]  # the key may be gone: what Stripe holds for this payment stands
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method": method,
+            "customer": customer,
+            "metadata": metadata,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "off_session": True,
+        }
+        try:
+            pi = _call(client().payment_intents.create, params, key)
+        except stripe.CardError as exc:
+            body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
+            error = body.get("error", {})
+            intent = error.get("payment_intent") or {}
+            outcome = (
+                ChargeOutcome.REQUIRES_ACTION
+                if error.get("code") == "authentication_required"
+                else ChargeOutcome.DECLINED
+            )
+            return Charge(
+                outcome, intent.get("id"), intent.get("client_secret"), amount, currency, exc.user_message or "declined"
             )
         return self._charge_of(pi, amount, currency)
 

@@ -53,6 +53,7 @@ class Payment(Record):
     status: str
     created_at: str
     updated_at: str
+    customer_id: str | None = None  # set: an off-session charge of the customer's saved method
     captured: int = 0
     refundable: int = 0
     refunded: int = 0

@@ -13,6 +13,7 @@ The ledger is ``ledger.py``'s; the audit chain's rows are ``chalicelib/audit/cha
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,32 @@ class PaymentsRepo:
         """Replaces the day's close (a re-run of the reconciliation writes the same key)."""
         item = {"pk": {"S": f"CLOSE#{day}"}, "sk": {"S": "META"}, "close": {"S": json.dumps(close)}}
         self.ddb.put_item(TableName=self.table, Item=item)
+
+    # -- a user's Stripe Customer and default card: ``CUSTOMER#<userId>`` / ``META`` -----------
+    def customer(self, user_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.table, Key=to_item({"pk": f"CUSTOMER#{user_id}", "sk": "META"}), ConsistentRead=True
+        )
+        return strip(from_item(resp.get("Item")))
+
+    def put_customer(self, user_id: str, customer_id: str) -> None:
+        """Written once; a concurrent first save finds the same Customer (its key is the user's)."""
+        item = {"pk": f"CUSTOMER#{user_id}", "sk": "META", "userId": user_id, "customerId": customer_id}
+        with contextlib.suppress(self.ddb.exceptions.ConditionalCheckFailedException):
+            self.ddb.put_item(**put_new(self.table, item)["Put"])
+
+    def set_default_method(self, user_id: str, method: str | None) -> None:
+        key = to_item({"pk": f"CUSTOMER#{user_id}", "sk": "META"})
+        if method is None:
+            self.ddb.update_item(TableName=self.table, Key=key, UpdateExpression="REMOVE defaultMethod")
+            return
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET defaultMethod = :m",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values(m=method),
+        )
 
     # -- reads ------------------------------------------------------------------------------
     def partition(self, order_id: str) -> OrderPayments:

@@ -60,8 +60,10 @@ class PaymentService:
         self.events = StripeEvents(self.book, stripe, workflows, self.compensation, self.after_sale)
 
     # -- the API
-    def pay(self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo) -> dict[str, Any]:
-        return self.checkout.pay(who, order_id, method, key, client)
+    def pay(
+        self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo, customer: str | None = None
+    ) -> dict[str, Any]:
+        return self.checkout.pay(who, order_id, method, key, client, customer)
 
     def view(self, order_id: str, staff: bool = False) -> dict[str, Any]:
         return self.checkout.view(order_id, staff)

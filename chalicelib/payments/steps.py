@@ -118,7 +118,9 @@ class CheckoutSteps:
                 return {"outcome": done.value}
             raise Refused(f"payment is {p.status}")
         metadata = {"orderId": p.order_id, "paymentId": p.payment_id, "userId": p.user_id}
-        charge = self.stripe.charge(p.amount, p.currency, p.method, metadata, f"pi-{payment_id}", None, epoch(p))
+        charge = self.stripe.charge(
+            p.amount, p.currency, p.method, metadata, f"pi-{payment_id}", None, epoch(p), p.customer_id
+        )
         if charge.outcome == ChargeOutcome.PROCESSING:  # neither taken nor declined yet: ask again later
             raise Transient(f"PaymentIntent {charge.intent_id} is still processing at Stripe")
 

@@ -10,6 +10,7 @@ stocked product, and a promo. Each operation is called with a token of a role it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from collections.abc import Iterator
@@ -82,9 +83,9 @@ SEEDED_PATHS_REACHED = {
 
 
 @pytest.fixture
-def seeded() -> Iterator[Seeded]:
+def seeded(stripe_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
     from chalice.local import LocalChalice
-    from chalice.test import Client
+    from chalice.test import BaseClient, Client
     from moto import mock_aws
 
     from chalicelib.core import aws as aws_clients
@@ -97,8 +98,17 @@ def seeded() -> Iterator[Seeded]:
         os.environ.update(provision("local", "us-east-1"))
         config.reset()
         aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
+        from freshcart_local.stripe_local import Keys, write_secret
+
+        write_secret(aws_clients.client("secretsmanager"), "local", Keys.new())
         app.__class__ = LocalChalice
+        # the stage's variables once (as tests/conftest.py's client does), with a local Stripe
+        monkeypatch.setattr(BaseClient, "_patched_env_vars", lambda self, env: contextlib.nullcontext())
         with Client(app, stage_name="local") as client:
+            stage = client.http._config.scope(client.http._config.chalice_stage, "api_handler")
+            os.environ.update(stage.environment_variables)
+            os.environ["STRIPE_API_BASE"] = stripe_server  # the saved-card routes reach it
+            config.reset()
             api = Api(client)
             shop = Shop(api)
             product = shop.product("Milk", variants=2)
@@ -114,11 +124,13 @@ def seeded() -> Iterator[Seeded]:
             api.register("leaver")  # logs in afresh for each logout (sessions are capped per user)
             victim = api.register("victim")
             set_role(victim["userId"], "customer")
+            driver = api.user("drivy", role="driver")
             seeded = Seeded(
                 tokens={
                     "customer": customer,
                     "admin": shop.admin,
                     "vendor": api.login("vendy")["accessToken"],
+                    "driver": driver["accessToken"],
                 },
                 ids={
                     "product_id": [product["productId"]],
@@ -149,7 +161,7 @@ def _token(case: Any, seeded: Seeded) -> str | None:
         return None
     if case.operation.path == "/auth/logout":  # a session of its own: logging out must not end the others
         return str(seeded.api.login(seeded.fresh_login[0])["accessToken"])
-    for role in ("customer", "admin", "vendor"):
+    for role in ("customer", "admin", "vendor", "driver"):
         if role in roles:
             return seeded.tokens[role]
     return seeded.tokens["admin"]

@@ -81,6 +81,7 @@ class StripeDouble(FakeStripe):
         key: str,
         return_url: str | None,
         since: int | None = None,
+        customer: str | None = None,
     ) -> Charge:
         with self._lock:
             fault = self._fault("charge")

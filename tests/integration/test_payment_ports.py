@@ -142,3 +142,41 @@ def test_the_bus_and_the_retry_queue_deliver_what_was_given(bus_and_queue: tuple
     assert events == [("RefundSucceeded", {"orderId": "o1", "amount": 100})]
     assert alerts == [("DisputeLost", {"orderId": "o1"})]
     assert sent == [{"kind": "charge", "orderId": "o1", "paymentId": "p1", "correlationId": "corr-port"}]
+
+
+def test_an_off_session_charge_of_a_saved_card_is_idempotent_on_its_key(port: tuple[Any, dict[str, str]]) -> None:
+    stripe, cards = port
+    customer = None
+    if not isinstance(stripe, FakeStripe):  # the real adapter: a customer with the card saved
+        from chalicelib.payments.wallet import StripeWallet
+
+        wallet = StripeWallet()
+        customer = wallet.create_customer(f"u-{uuid.uuid4().hex}", None)
+        setup_id, _ = wallet.setup_intent(customer, uuid.uuid4().hex)
+        from chalicelib.payments import gateway
+
+        gateway.client().setup_intents.confirm(setup_id, params={"payment_method": cards["ok"]})
+        cards = {**cards, "ok": wallet.cards(customer)[0].payment_method_id}
+    payment_id = uuid.uuid4().hex
+    key = f"pi-{payment_id}"
+    first = stripe.charge(4000, "INR", cards["ok"], _meta(payment_id), key, None, customer=customer or "cus_fake")
+    again = stripe.charge(4000, "INR", cards["ok"], _meta(payment_id), key, None, customer=customer or "cus_fake")
+    assert first.outcome == ChargeOutcome.SUCCEEDED and again.intent_id == first.intent_id
+
+
+@pytest.mark.adapter
+def test_a_confirmed_setup_intent_saves_the_card_on_its_customer(stripe_env: dict[str, Any]) -> None:
+    """localstripe 1.15.10 records the method on the SetupIntent only; freshcart_local's patch
+    attaches it to the customer, as Stripe does (canary: fails if the patch stops applying)."""
+    from chalicelib.payments import gateway
+    from chalicelib.payments.wallet import StripeWallet
+
+    wallet = StripeWallet()
+    customer = wallet.create_customer("u-canary", "canary@example.com")
+    assert wallet.create_customer("u-canary", "canary@example.com") == customer  # once per user
+    setup_id, secret = wallet.setup_intent(customer, "k1")
+    assert secret.startswith(setup_id)
+    gateway.client().setup_intents.confirm(setup_id, params={"payment_method": "pm_card_visa"})
+    (card,) = wallet.cards(customer)
+    assert (card.brand, card.last4) == ("visa", "4242")
+    assert wallet.remove(card.payment_method_id) and wallet.cards(customer) == []
