@@ -23,6 +23,8 @@ from chalicelib.payments import api as payments_api
 from chalicelib.payments import jobs as payments_jobs
 from chalicelib.reports import api as reports_api
 from chalicelib.reports import jobs as reports_jobs
+from chalicelib.subscriptions import api as subscriptions_api
+from chalicelib.subscriptions import jobs as subscriptions_jobs
 from chalicelib.users import api as users_api
 from chalicelib.users import authorizer
 from chalicelib.users import jobs as users_jobs
@@ -54,6 +56,8 @@ app.register_blueprint(payments_api.bp)
 app.register_blueprint(payments_jobs.bp)
 app.register_blueprint(deliveries_api.bp)
 app.register_blueprint(deliveries_jobs.bp)
+app.register_blueprint(subscriptions_api.bp)
+app.register_blueprint(subscriptions_jobs.bp)
 app.register_blueprint(reports_api.bp)
 app.register_blueprint(reports_jobs.bp)
 

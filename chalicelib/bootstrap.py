@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.payments.statements import Statements
     from chalicelib.payments.webhooks import WebhookInbox
     from chalicelib.reports.service import ReportService
+    from chalicelib.subscriptions.service import SubscriptionService
     from chalicelib.users.profile import ProfileService
     from chalicelib.vendors.service import VendorService
 
@@ -225,6 +226,44 @@ def feed() -> FeedRepo:
     return FeedRepo()
 
 
+@lru_cache(maxsize=1)
+def subscriptions() -> SubscriptionService:
+    from chalicelib.catalog.repo import CatalogRepo
+    from chalicelib.subscriptions.repo import SubscriptionsRepo
+    from chalicelib.subscriptions.service import SubscriptionService
+
+    return SubscriptionService(
+        SubscriptionsRepo(),
+        CatalogRepo(),
+        UsersRepo(),
+        _SubscriptionOrders(),
+        payments(),
+        saved_methods(),
+        _UserEvents(),
+    )
+
+
+class _SubscriptionOrders:
+    """The orders domain, as the subscription job places and reads its orders."""
+
+    def place(self, who: Any, body: Any, key: str, client: Any, subscription_id: str | None = None) -> Any:
+        return order_placement().place(who, body, key, client, subscription_id=subscription_id)
+
+    def status(self, order_id: str) -> str | None:
+        order = order_lifecycle().orders.get(order_id)
+        return str(order["status"]) if order else None
+
+
+class _UserEvents:
+    """What the customer is told of their subscription (the user-events topic: notifications)."""
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        from chalicelib.core import events
+        from chalicelib.core.config import get_settings
+
+        events.publish(get_settings().user_events_topic_arn, kind, data)
+
+
 class _Drivers:
     """Who may be given a delivery: an active user with the driver role (the users domain's)."""
 
@@ -242,6 +281,7 @@ def repositories() -> dict[str, Any]:
     from chalicelib.orders.repo import OrdersRepo
     from chalicelib.payments.ledger import LedgerRepo
     from chalicelib.payments.repo import PaymentsRepo
+    from chalicelib.subscriptions.repo import SubscriptionsRepo
     from chalicelib.vendors.repo import VendorsRepo
 
     return {
@@ -254,6 +294,7 @@ def repositories() -> dict[str, Any]:
         "ledger": LedgerRepo(),
         "deliveries": DeliveriesRepo(),
         "notifications": FeedRepo(),
+        "subscriptions": SubscriptionsRepo(),
     }
 
 
@@ -290,5 +331,6 @@ def reset() -> None:
         deliveries,
         feed,
         saved_methods,
+        subscriptions,
     ):
         factory.cache_clear()

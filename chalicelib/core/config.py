@@ -44,6 +44,7 @@ class Settings:
     orders_table: str
     deliveries_table: str
     notifications_table: str
+    subscriptions_table: str
     reservation_ttl_seconds: int
     review_window_seconds: int
     max_order_lines: int
@@ -163,6 +164,7 @@ def get_settings() -> Settings:
         orders_table=name("ORDERS_TABLE", "orders"),
         deliveries_table=name("DELIVERIES_TABLE", "deliveries"),
         notifications_table=name("NOTIFICATIONS_TABLE", "notifications"),
+        subscriptions_table=name("SUBSCRIPTIONS_TABLE", "subscriptions"),
         reservation_ttl_seconds=int(_env("RESERVATION_TTL_SECONDS", "900")),
         review_window_seconds=int(_env("REVIEW_WINDOW_SECONDS", "86400")),
         max_order_lines=int(_env("MAX_ORDER_LINES", "25")),

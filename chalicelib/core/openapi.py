@@ -29,6 +29,7 @@ CONTRACTS = (
     "chalicelib.payments.contract",
     "chalicelib.deliveries.contract",
     "chalicelib.notifications.contract",
+    "chalicelib.subscriptions.contract",
     "chalicelib.reports.contract",
     "chalicelib.ops.contract",
     "chalicelib.core.contract",

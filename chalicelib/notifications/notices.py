@@ -131,7 +131,42 @@ def _assigned(d: dict[str, Any]) -> list[Notice]:
     return [Notice(f"driver:{d['driverId']}", "deliveries", "New Delivery Assignment", text, d["orderId"])]
 
 
+def _subscription(kind: str) -> Callable[[dict[str, Any]], list[Notice]]:
+    texts = {
+        "SubscriptionOrderCreated": (
+            "Subscription order placed",
+            "Your subscription's order {o} for the {slot} is placed.",
+        ),
+        "SubscriptionSkipped": ("Subscription delivery skipped", "No delivery in the {slot}: {why}."),
+        "SubscriptionPaymentFailed": ("Subscription not paid", "Your order for the {slot} could not be paid: {why}."),
+        "SubscriptionPaused": (
+            "Subscription paused",
+            "Your subscription {s} is paused: {why}. Resume it with POST /subscriptions/{s}/resume.",
+        ),
+    }
+    title, text = texts[kind]
+
+    def notices(d: dict[str, Any]) -> list[Notice]:
+        body = text.format(o=d.get("orderId"), slot=_slot(d), why=d.get("why") or "-", s=d["subscriptionId"])
+        return [Notice(f"user:{d['userId']}", "subscriptions", title, body, d.get("orderId"))]
+
+    return notices
+
+
+def _action_required(d: dict[str, Any]) -> list[Notice]:
+    text = (
+        f"Your bank asks you to confirm the payment for order {d['orderId']}: its clientSecret is in "
+        f"GET /orders/{d['orderId']}/payment; confirm it with 3-D Secure before the delivery's cut-off."
+    )
+    return [Notice(f"user:{d['userId']}", "payments", "Confirm your payment", text, d["orderId"])]
+
+
 NOTICES: dict[str, Callable[[dict[str, Any]], list[Notice]]] = {
+    **{
+        k: _subscription(k)
+        for k in ("SubscriptionOrderCreated", "SubscriptionSkipped", "SubscriptionPaymentFailed", "SubscriptionPaused")
+    },
+    "PaymentActionRequired": _action_required,
     **{k: _order(k) for k in ("OrderPlaced", "OrderApproved", "OrderRejected", "OrderCancelled", "OrderExpired")},
     "OrderPaid": _paid,
     "PaymentSucceeded": _payment_succeeded,

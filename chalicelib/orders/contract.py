@@ -101,6 +101,7 @@ class Order(View):
     deliveryDate: str | None = Field(default=None, json_schema_extra={"format": "date"})  # absent on older orders
     deliverySlot: Literal["MORNING", "EVENING"] | None = None
     specialInstructions: str | None = None
+    subscriptionId: str | None = None  # placed by the subscription job
     firstOrder: bool
     reservation: Reservation
     history: list[HistoryEntry]

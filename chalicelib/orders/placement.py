@@ -218,7 +218,15 @@ class OrderPlacement:
         return {"vendors": other_vendors, "variants": variants}
 
     # -- placement -------------------------------------------------------------------------
-    def place(self, who: Caller, body: models.OrderBody, key: str, client: ClientInfo) -> tuple[int, dict[str, Any]]:
+    def place(
+        self,
+        who: Caller,
+        body: models.OrderBody,
+        key: str,
+        client: ClientInfo,
+        subscription_id: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """``subscription_id``: the subscription the scheduled job places this order for."""
         idem_key = f"order:{who.user_id}:{key}"
         body_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
@@ -227,7 +235,9 @@ class OrderPlacement:
             prep = self._prepare(who, body, body.addressId, None, [when[0].isoformat()], idem_key=idem_key)
             if prep.idempotency:
                 return self._replay(prep.idempotency, body_hash)
-            placed = self._commit(who, body, prep, when, idem_key, body_hash, client)  # Contended: assign again
+            placed = self._commit(
+                who, body, prep, when, idem_key, body_hash, client, subscription_id
+            )  # Contended: again
             metrics.count("OrdersPlaced", Service="orders")
             return 201, placed
 
@@ -251,6 +261,7 @@ class OrderPlacement:
         idem_key: str,
         body_hash: str,
         client: ClientInfo,
+        subscription_id: str | None = None,
     ) -> dict[str, Any]:
         s = get_settings()
         if not prep.vendors:
@@ -303,6 +314,7 @@ class OrderPlacement:
             "deliveryDate": day,
             "deliverySlot": slot,
             "specialInstructions": body.specialInstructions,
+            "subscriptionId": subscription_id,
             "firstOrder": int(prep.user.get("orderCount", 0)) == 0,
             "reservation": {"status": "held", "expiresAt": expires},
             "history": [{"status": rules.PENDING_PAYMENT, "at": now.isoformat(), "by": who.user_id, "role": who.role}],

@@ -180,6 +180,9 @@ class CheckoutSteps:
             self.book.bus.publish(
                 "PaymentHeld", {"orderId": order_id, "paymentId": payment_id, "userId": parked.user_id}
             )
+        if parked is not None and kind == WaitKind.ACTION and parked.customer_id:  # off-session: nobody is there
+            told = {"orderId": order_id, "paymentId": payment_id, "userId": parked.user_id}
+            self.book.bus.publish("PaymentActionRequired", told)
         if kind == WaitKind.REVIEW:  # a manager has the review window, not what is left of the 15 minutes
             order = self.orders.hold_for_review(order, get_settings().review_window_seconds)
         self.workflows.start_wait(

@@ -258,6 +258,7 @@ def test_document_describes_what_the_server_checks(api: Api) -> None:
         "payments",
         "deliveries",
         "notifications",
+        "subscriptions",
         "reports",
         "ops",
         "meta",

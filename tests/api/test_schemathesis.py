@@ -15,6 +15,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -82,6 +83,55 @@ SEEDED_PATHS_REACHED = {
 }
 
 
+def _seed_more(
+    api: Api, shop: Shop, product: dict[str, Any], address: str, customer: str, driver_id: str
+) -> dict[str, list[str]]:
+    """An approved order's delivery assigned to the driver, a subscription, a saved card and a
+    notice in the customer's feed: the ids the newer routes take."""
+    import time
+
+    from chalicelib import bootstrap
+    from chalicelib.audit.repo import Actor
+    from chalicelib.core import events, tx
+    from chalicelib.notifications import service as notifications
+    from chalicelib.payments import gateway
+
+    body = {"items": [line(product, 1)], "addressId": address}
+    resp = api.call("POST", "/orders", body, token=customer, headers={"Idempotency-Key": "seed-2"})
+    order = json_body(resp)
+    lifecycle = bootstrap.order_lifecycle()
+    actor = Actor("system", "system", "-", "seed")
+    paid = {"paymentId": "p-seed", "amount": order["total"], "status": "SUCCEEDED"}
+    tx.commit(lifecycle.paid_items(lifecycle.get(order["orderId"]), paid, actor, int(time.time())), "seed-paid")
+    manager = api.user("mandy", role="manager")["accessToken"]
+    assert api.call("POST", f"/orders/{order['orderId']}/approve", token=manager).status_code == 200
+    bootstrap.deliveries().schedule(order["orderId"])
+    (delivery,) = bootstrap.deliveries().of_order(order["orderId"])
+    shop.ok("POST", f"/deliveries/{delivery['deliveryId']}/assign", {"driverId": driver_id})
+    sub = {
+        "productId": product["productId"],
+        "variantId": product["variants"][0]["variantId"],
+        "quantity": 1,
+        "frequency": "DAILY",
+        "deliverySlot": "MORNING",
+        "startDate": (date.today() + timedelta(days=2)).isoformat(),
+        "addressId": address,
+    }
+    subscription = json_body(api.call("POST", "/subscriptions", sub, token=customer))
+    started = json_body(api.call("POST", "/users/me/payment-methods", {}, token=customer))
+    gateway.client().setup_intents.confirm(started["setupIntentId"], params={"payment_method": "pm_card_visa"})
+    (card,) = json_body(api.call("GET", "/users/me/payment-methods", token=customer))["items"]
+    me = json_body(api.call("GET", "/users/me", token=customer))
+    notifications.handle(events.envelope("OrderPlaced", {"orderId": order["orderId"], "userId": me["userId"]}))
+    (notice,) = json_body(api.call("GET", "/users/me/notifications", token=customer))["items"]
+    return {
+        "delivery_id": [delivery["deliveryId"]],
+        "subscription_id": [subscription["subscriptionId"]],
+        "payment_method_id": [card["paymentMethodId"]],
+        "notification_id": [notice["notificationId"]],
+    }
+
+
 @pytest.fixture
 def seeded(stripe_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
     from chalice.local import LocalChalice
@@ -109,6 +159,7 @@ def seeded(stripe_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seed
             os.environ.update(stage.environment_variables)
             os.environ["STRIPE_API_BASE"] = stripe_server  # the saved-card routes reach it
             config.reset()
+            aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
             api = Api(client)
             shop = Shop(api)
             product = shop.product("Milk", variants=2)
@@ -125,6 +176,7 @@ def seeded(stripe_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seed
             victim = api.register("victim")
             set_role(victim["userId"], "customer")
             driver = api.user("drivy", role="driver")
+            extra_ids = _seed_more(api, shop, product, address, customer, driver["userId"])
             seeded = Seeded(
                 tokens={
                     "customer": customer,
@@ -139,6 +191,7 @@ def seeded(stripe_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seed
                     "address_id": [address],
                     "user_id": [victim["userId"]],
                     "code": ["SAVE10"],
+                    **extra_ids,
                 },
                 client=client,
                 api=api,

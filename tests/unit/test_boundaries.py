@@ -95,6 +95,7 @@ TABLES = {
     "orders_table": "orders",
     "deliveries_table": "deliveries",
     "notifications_table": "notifications",
+    "subscriptions_table": "subscriptions",
     "payments_table": "payments",
     "transactions_table": "payments",
     "ratelimit_table": "core",

@@ -1,0 +1,306 @@
+"""Subscriptions: milk every morning, bread every other day, paneer on Saturdays. A customer keeps
+them (create, change, pause for a vacation, skip a date, resume, cancel); the scheduled job turns
+each date's due ones into orders through the normal placement and pays them off-session with the
+customer's default saved card through the normal checkout.
+
+Exactly one order per subscription and date: the placement's Idempotency-Key and the payment's
+are the subscription's and the date's, so a second run of the job (or two at once) answers the
+same order and the same payment. Dunning: a date whose order was not paid counts; three in a row
+pause the subscription and the customer is told.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.catalog.rules import find_variant
+from chalicelib.core import logs
+from chalicelib.core.context import Caller, ClientInfo
+from chalicelib.core.errors import Conflict, NotFound, Unprocessable
+from chalicelib.deliveries import slots
+from chalicelib.subscriptions import models, rules
+from chalicelib.subscriptions.repo import SubscriptionsRepo
+
+log = logs.get_logger("freshcart.subscriptions")
+SYSTEM_CLIENT = ClientInfo("0.0.0.0", "freshcart-subscriptions", None)  # noqa: S104 - a label, not a bind
+PAID = frozenset({"PAID", "APPROVED", "DISPATCHED", "DELIVERED"})
+
+
+class Catalog(Protocol):
+    def get_product(self, product_id: str) -> dict[str, Any] | None: ...
+
+
+class Users(Protocol):
+    def get(self, user_id: str, consistent: bool = False) -> dict[str, Any] | None: ...
+
+
+class Orders(Protocol):
+    def place(
+        self, who: Caller, body: Any, key: str, client: ClientInfo, subscription_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]: ...
+    def status(self, order_id: str) -> str | None: ...
+
+
+class Payments(Protocol):
+    def pay(
+        self, who: Caller, order_id: str, method: str, key: str, client: ClientInfo, customer: str | None = None
+    ) -> dict[str, Any]: ...
+
+
+class Cards(Protocol):
+    def default(self, user_id: str) -> tuple[str, str] | None: ...
+
+
+class Bus(Protocol):
+    def publish(self, kind: str, data: dict[str, Any]) -> None: ...
+
+
+def _today() -> date:
+    return slots.policy().local(datetime.now(UTC)).date()
+
+
+@dataclass
+class SubscriptionService:
+    repo: SubscriptionsRepo
+    catalog: Catalog
+    users: Users
+    orders: Orders
+    payments: Payments
+    cards: Cards
+    bus: Bus
+
+    # -- the customer's ------------------------------------------------------------------------
+    def create(self, who: Caller, body: models.SubscriptionBody) -> dict[str, Any]:
+        product = self.catalog.get_product(body.productId)
+        if not product or not product.get("active") or not find_variant(product, body.variantId):
+            raise Unprocessable("no such product to subscribe to", fields={"variantId": "unknown or inactive"})
+        user = self.users.get(who.user_id) or {}
+        if not any(a.get("addressId") == body.addressId for a in user.get("addresses", [])):
+            raise NotFound("address not found", fields={"addressId": "not one of your addresses"})
+        tomorrow = _today() + timedelta(days=1)
+        if body.startDate < tomorrow:
+            raise Unprocessable("a subscription starts tomorrow at the earliest", fields={"startDate": "in the past"})
+        now = datetime.now(UTC).isoformat()
+        sub = {
+            "subscriptionId": uuid.uuid4().hex,
+            "userId": who.user_id,
+            "productId": body.productId,
+            "variantId": body.variantId,
+            "quantity": body.quantity,
+            "frequency": body.frequency,
+            "weekdays": sorted(set(body.weekdays or [])) or None,
+            "deliverySlot": body.deliverySlot,
+            "startDate": body.startDate.isoformat(),
+            "endDate": body.endDate.isoformat() if body.endDate else None,
+            "addressId": body.addressId,
+            "status": rules.ACTIVE,
+            "pauses": [],
+            "skips": [],
+            "failedDates": 0,
+            "version": 0,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        sub["nextDate"] = _iso(rules.first_date(sub, tomorrow))
+        self.repo.create({k: v for k, v in sub.items() if v is not None})
+        return view(sub)
+
+    def list(self, who: Caller, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+        items, nxt = self.repo.of_user(who.user_id, limit, cursor)
+        return [view(s) for s in items], nxt
+
+    def get(self, who: Caller, subscription_id: str) -> dict[str, Any]:
+        return view(self._mine(who, subscription_id))
+
+    def change(self, who: Caller, subscription_id: str, patch: models.SubscriptionPatch) -> dict[str, Any]:
+        return self._edit(who, subscription_id, lambda s: {**s, **patch.model_dump(exclude_unset=True)})
+
+    def pause(self, who: Caller, subscription_id: str, start: date, end: date) -> dict[str, Any]:
+        if end < _today():
+            raise Unprocessable("the pause is over already", fields={"to": "in the past"})
+
+        def paused(s: dict[str, Any]) -> dict[str, Any]:
+            return {**s, "pauses": [*s.get("pauses", []), {"from": start.isoformat(), "to": end.isoformat()}]}
+
+        return self._edit(who, subscription_id, paused)
+
+    def skip(self, who: Caller, subscription_id: str, day: date) -> dict[str, Any]:
+        def skipped(s: dict[str, Any]) -> dict[str, Any]:
+            if not rules.scheduled(s, day):
+                raise Unprocessable(
+                    "the subscription does not deliver that date", fields={"date": "not a delivery date"}
+                )
+            return {**s, "skips": sorted({*s.get("skips", []), day.isoformat()})}
+
+        return self._edit(who, subscription_id, skipped)
+
+    def resume(self, who: Caller, subscription_id: str) -> dict[str, Any]:
+        """Back to delivering from the next date: pauses not over yet are called off (skipped
+        dates stay skipped), a subscription paused by failed payments is active again."""
+        today = _today()
+
+        def resumed(s: dict[str, Any]) -> dict[str, Any]:
+            pauses = [p for p in s.get("pauses", []) if date.fromisoformat(p["to"]) < today]  # the past ones
+            return {**s, "status": rules.ACTIVE, "failedDates": 0, "pauses": pauses}
+
+        return self._edit(who, subscription_id, resumed, allow_paused=True)
+
+    def cancel(self, who: Caller, subscription_id: str) -> dict[str, Any]:
+        return self._edit(who, subscription_id, lambda s: {**s, "status": rules.CANCELLED}, allow_paused=True)
+
+    def _mine(self, who: Caller, subscription_id: str) -> dict[str, Any]:
+        sub = self.repo.get(subscription_id)
+        if sub is None or (sub["userId"] != who.user_id and who.role != "admin"):
+            raise NotFound("subscription not found")
+        return sub
+
+    def _edit(self, who: Caller, subscription_id: str, change: Any, allow_paused: bool = False) -> dict[str, Any]:
+        sub = self._mine(who, subscription_id)
+        if sub["status"] == rules.CANCELLED or (sub["status"] == rules.PAUSED and not allow_paused):
+            raise Conflict(
+                f"a {sub['status']} subscription cannot be changed",
+                code="invalid_transition",
+                fields={"status": sub["status"]},
+            )
+        moved = change(sub)
+        moved["updatedAt"] = datetime.now(UTC).isoformat()
+        # the job places the next date's orders the day before: a change reaches from the day after tomorrow
+        # on when tomorrow's order may already be placed
+        moved["nextDate"] = _iso(rules.first_date(moved, _today() + timedelta(days=1)))
+        self.repo.save({k: v for k, v in moved.items() if v is not None and k != "version"}, int(sub.get("version", 0)))
+        return view(moved)
+
+    # -- the job ----------------------------------------------------------------------------------
+    @staticmethod
+    def tomorrow() -> str:
+        """The date the daily run places orders for: tomorrow, in the shop's time."""
+        return (_today() + timedelta(days=1)).isoformat()
+
+    def place_due(self, day: str) -> dict[str, int]:
+        """Every subscription due on ``day``: its order placed and paid (or skipped, told why)."""
+        counts: dict[str, int] = {}
+        cursor = None
+        while True:
+            ids, cursor = self.repo.due(day, 100, cursor)
+            for sid in ids:
+                try:
+                    outcome = self._one(sid, day)
+                except Exception:
+                    log.exception("subscription order failed", extra={"subscriptionId": sid, "day": day})
+                    outcome = "error"  # the next run of the job tries it again (the keys make it safe)
+                counts[outcome] = counts.get(outcome, 0) + 1
+            if not cursor:
+                return counts
+
+    def _one(self, sid: str, day: str) -> str:
+        sub = self.repo.get(sid)
+        if sub is None or sub.get("nextDate") != day or sub["status"] != rules.ACTIVE:
+            return "not due"
+        who = Caller(sub["userId"], "customer", f"subscription-{sid}")
+        failed = self._failed_dates(sub)
+        if failed >= rules.MAX_FAILED_DATES:
+            self._advance(sub, day, {"status": rules.PAUSED, "failedDates": failed})
+            self._tell("SubscriptionPaused", sub, day, f"{failed} deliveries in a row could not be paid")
+            return "paused"
+        body = models_order(sub, day)
+        key = f"sub-{sid}-{day}"
+        try:
+            _, order = self.orders.place(who, body, key, SYSTEM_CLIENT, subscription_id=sid)
+        except (Conflict, Unprocessable, NotFound) as exc:  # out of stock, the slot full, the product gone: skipped
+            self.repo.record_run(sid, day, {"outcome": "SKIPPED", "reason": exc.message})
+            self._advance(sub, day, {"failedDates": failed})
+            self._tell("SubscriptionSkipped", sub, day, exc.message)
+            return "skipped"
+        card = self.cards.default(sub["userId"])
+        outcome = "placed"
+        if card is None:
+            self._tell(
+                "SubscriptionPaymentFailed", sub, day, "no saved card: add one with POST /users/me/payment-methods"
+            )
+            outcome = "no card"
+        else:
+            customer, method = card
+            try:
+                self.payments.pay(who, order["orderId"], method, key, SYSTEM_CLIENT, customer=customer)
+            except Conflict as exc:  # paid already (a second run), or a payment in flight: the first answers
+                log.info("subscription order already paying", extra={"orderId": order["orderId"], "why": exc.message})
+        self.repo.record_run(sid, day, {"outcome": outcome.upper().replace(" ", "_"), "orderId": order["orderId"]})
+        self._advance(sub, day, {"failedDates": failed, "lastOrder": {"date": day, "orderId": order["orderId"]}})
+        self._tell("SubscriptionOrderCreated", sub, day, None, order["orderId"])
+        return outcome
+
+    def _failed_dates(self, sub: dict[str, Any]) -> int:
+        """Dates in a row whose order was not paid, counting the last one placed."""
+        last = sub.get("lastOrder") or {}
+        if not last.get("orderId"):
+            return int(sub.get("failedDates", 0))
+        status = self.orders.status(str(last["orderId"]))
+        return 0 if status in PAID else int(sub.get("failedDates", 0)) + 1
+
+    def _advance(self, sub: dict[str, Any], day: str, sets: dict[str, Any]) -> None:
+        moved = {**sub, **sets, "updatedAt": datetime.now(UTC).isoformat()}
+        moved["nextDate"] = _iso(rules.next_date(moved, date.fromisoformat(day)))
+        try:
+            self.repo.save(
+                {k: v for k, v in moved.items() if v is not None and k != "version"}, int(sub.get("version", 0))
+            )
+        except Conflict:  # another run advanced it (its keys made the same order): nothing to add
+            log.info("subscription advanced by another run", extra={"subscriptionId": sub["subscriptionId"]})
+
+    def _tell(self, kind: str, sub: dict[str, Any], day: str, why: str | None, order_id: str | None = None) -> None:
+        data = {
+            "subscriptionId": sub["subscriptionId"],
+            "userId": sub["userId"],
+            "deliveryDate": day,
+            "deliverySlot": sub["deliverySlot"],
+            **({"why": why} if why else {}),
+            **({"orderId": order_id} if order_id else {}),
+        }
+        self.bus.publish(kind, data)
+
+
+def models_order(sub: dict[str, Any], day: str) -> Any:
+    """The order a subscription's date places (as a customer's POST /orders would)."""
+    from chalicelib.orders.models import OrderBody
+
+    item = {"productId": sub["productId"], "variantId": sub["variantId"], "quantity": int(sub["quantity"])}
+    body = {
+        "items": [item],
+        "addressId": sub["addressId"],
+        "deliveryDate": day,
+        "deliverySlot": sub["deliverySlot"],
+        "paymentMethod": "card",
+    }
+    return OrderBody.model_validate(body)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+VIEW = (
+    "subscriptionId",
+    "productId",
+    "variantId",
+    "quantity",
+    "frequency",
+    "weekdays",
+    "deliverySlot",
+    "startDate",
+    "endDate",
+    "addressId",
+    "status",
+    "pauses",
+    "skips",
+    "nextDate",
+    "failedDates",
+    "createdAt",
+    "updatedAt",
+)
+
+
+def view(sub: dict[str, Any]) -> dict[str, Any]:
+    return {k: sub[k] for k in VIEW if sub.get(k) is not None}

@@ -1,0 +1,151 @@
+"""Subscriptions: kept by their customer (validated as orders are), turned into orders by the daily
+job (exactly one per subscription and date, however often or concurrently it runs), paid
+off-session with the default saved card through the normal checkout; skipped dates and unpaid
+ones told; three unpaid dates in a row pause it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import bootstrap
+from chalicelib.deliveries import slots
+from chalicelib.payments import gateway
+from tests.api.test_payments import Checkout
+from tests.conftest import Api, json_body, race
+
+
+def _day(n: int) -> str:
+    return (slots.policy().local(datetime.now(UTC)).date() + timedelta(days=n)).isoformat()
+
+
+def _subscribe(shop: Checkout, **extra: Any) -> dict[str, Any]:
+    body = {
+        "productId": shop.milk["productId"],
+        "variantId": shop.milk["variants"][0]["variantId"],
+        "quantity": 2,
+        "frequency": "DAILY",
+        "deliverySlot": "MORNING",
+        "startDate": _day(1),
+        "addressId": shop.address,
+        **extra,
+    }
+    resp = shop.api.call("POST", "/subscriptions", body, token=shop.token)
+    assert resp.status_code == 201, resp.body
+    return dict(json_body(resp))
+
+
+def _save_card(shop: Checkout) -> str:
+    started = json_body(shop.api.call("POST", "/users/me/payment-methods", {}, token=shop.token))
+    gateway.client().setup_intents.confirm(started["setupIntentId"], params={"payment_method": "pm_card_visa"})
+    (card,) = json_body(shop.api.call("GET", "/users/me/payment-methods", token=shop.token))["items"]
+    return str(card["paymentMethodId"])
+
+
+def _orders(shop: Checkout, sub_id: str) -> list[dict[str, Any]]:
+    items = json_body(shop.api.call("GET", "/orders?limit=100", token=shop.token))["items"]
+    return [o for o in items if o.get("subscriptionId") == sub_id]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "field"),
+    [
+        ({"frequency": "WEEKLY"}, 422, "weekdays"),
+        ({"weekdays": [1]}, 422, "weekdays"),
+        ({"startDate": "2020-01-01"}, 422, "startDate"),
+        ({"endDate": "2020-01-01"}, 422, "endDate"),
+        ({"frequency": "HOURLY"}, 400, "frequency"),
+        ({"quantity": 0}, 400, "quantity"),
+        ({"addressId": "nope"}, 404, "addressId"),
+    ],
+)
+def test_a_bad_subscription_is_refused_naming_the_field(
+    checkout: Checkout, extra: dict[str, Any], status: int, field: str
+) -> None:
+    body = {
+        "productId": checkout.milk["productId"],
+        "variantId": checkout.milk["variants"][0]["variantId"],
+        "quantity": 1,
+        "frequency": "DAILY",
+        "deliverySlot": "MORNING",
+        "startDate": _day(1),
+        "addressId": checkout.address,
+        **extra,
+    }
+    resp = checkout.api.call("POST", "/subscriptions", body, token=checkout.token)
+    assert resp.status_code == status, resp.body
+    assert field in json_body(resp)["error"].get("fields", {}), resp.body
+
+
+def test_a_vacation_a_skip_and_a_resume_move_the_next_date(checkout: Checkout) -> None:
+    sub = _subscribe(checkout)
+    sid = sub["subscriptionId"]
+    assert (sub["status"], sub["nextDate"]) == ("ACTIVE", _day(1))
+    paused = checkout.ok("POST", f"/subscriptions/{sid}/pause", {"from": _day(1), "to": _day(3)}, token=checkout.token)
+    assert paused["nextDate"] == _day(4)
+    skipped = checkout.ok("POST", f"/subscriptions/{sid}/skip", {"date": _day(4)}, token=checkout.token)
+    assert skipped["nextDate"] == _day(5) and skipped["skips"] == [_day(4)]
+    resumed = checkout.ok("POST", f"/subscriptions/{sid}/resume", {}, token=checkout.token)
+    assert resumed["nextDate"] == _day(1) and resumed["pauses"] == []  # the vacation in progress is over
+    changed = checkout.ok("PATCH", f"/subscriptions/{sid}", {"quantity": 3}, token=checkout.token)
+    assert changed["quantity"] == 3
+    other = checkout.api.user("eve")["accessToken"]
+    assert checkout.api.call("GET", f"/subscriptions/{sid}", token=other).status_code == 404
+    assert checkout.api.call("DELETE", f"/subscriptions/{sid}", token=other).status_code == 404
+    cancelled = checkout.ok("DELETE", f"/subscriptions/{sid}", token=checkout.token)
+    assert cancelled["status"] == "CANCELLED" and "nextDate" not in cancelled
+    again = checkout.api.call("POST", f"/subscriptions/{sid}/skip", {"date": _day(6)}, token=checkout.token)
+    assert again.status_code == 409
+    listed = json_body(checkout.api.call("GET", "/subscriptions", token=checkout.token))["items"]
+    assert [s["subscriptionId"] for s in listed] == [sid]
+
+
+def test_the_job_places_one_order_per_date_and_pays_it_off_session_however_often_it_runs(checkout: Checkout) -> None:
+    card = _save_card(checkout)
+    sub = _subscribe(checkout)
+    sid, day = sub["subscriptionId"], _day(1)
+    job = bootstrap.subscriptions()
+    results = race(*[lambda: job.place_due(day) for _ in range(4)])  # two instances overlap, and run again
+    assert sum(r.get("placed", 0) for r in results) >= 1
+    (order,) = _orders(checkout, sid)
+    assert (order["deliveryDate"], order["deliverySlot"], order["lines"][0]["quantity"]) == (day, "MORNING", 2)
+    paid = checkout.payment(order["orderId"], {"SUCCEEDED", "FAILED", "REFUNDED"})
+    assert paid["status"] == "SUCCEEDED" and paid["amount"] == order["total"]
+    checkout.finished(order["orderId"])
+    intent = gateway.client().payment_intents.retrieve(paid["paymentIntentId"]).to_dict()
+    assert intent["payment_method"] == card and intent["customer"]  # the saved card, off-session
+    assert len([pi for pi in checkout.stripe_intents(order["orderId"])]) == 1
+    assert job.place_due(day) == {}  # not due any more: the next date moved on
+    now = checkout.ok("GET", f"/subscriptions/{sid}", token=checkout.token)
+    assert now["nextDate"] == _day(2) and now["failedDates"] == 0
+
+
+def test_a_date_without_stock_is_skipped_and_the_customer_told(checkout: Checkout) -> None:
+    _save_card(checkout)
+    sub = _subscribe(checkout, quantity=50)  # more than the vendor has
+    assert bootstrap.subscriptions().place_due(_day(1)) == {"skipped": 1}
+    assert _orders(checkout, sub["subscriptionId"]) == []
+    now = checkout.ok("GET", f"/subscriptions/{sub['subscriptionId']}", token=checkout.token)
+    assert now["nextDate"] == _day(2) and now["status"] == "ACTIVE"
+
+
+def test_three_unpaid_dates_in_a_row_pause_the_subscription(checkout: Checkout) -> None:
+    sub = _subscribe(checkout)  # no saved card: nothing can pay its orders
+    job = bootstrap.subscriptions()
+    for n in (1, 2, 3):
+        assert job.place_due(_day(n)) == {"no card": 1}
+    assert job.place_due(_day(4)) == {"paused": 1}
+    now = checkout.ok("GET", f"/subscriptions/{sub['subscriptionId']}", token=checkout.token)
+    assert (now["status"], now["failedDates"]) == ("PAUSED", 3) and "nextDate" not in now
+    assert len(_orders(checkout, sub["subscriptionId"])) == 3
+    resumed = checkout.ok("POST", f"/subscriptions/{sub['subscriptionId']}/resume", {}, token=checkout.token)
+    assert (resumed["status"], resumed["failedDates"]) == ("ACTIVE", 0)
+
+
+def test_due_subscriptions_are_read_from_their_date_alone(api: Api, checkout: Checkout) -> None:
+    _subscribe(checkout, startDate=_day(5))
+    assert bootstrap.subscriptions().repo.due(_day(1), 100, None) == ([], None)
+    assert len(bootstrap.subscriptions().repo.due(_day(5), 100, None)[0]) == 1
+    assert date.fromisoformat(_day(5))
