@@ -13,6 +13,8 @@
   against the real local stack (bench/checkout.py says how each is counted).
 - report_items_read (+ its split), report_seconds_1k_orders, report_html_kb: the daily report of
   a day of 1,000 orders among 50,000 older ones, in moto (bench/report.py).
+- subscription_job_items_read, driver_run_queries, aws_calls_per_notification: deliveries,
+  subscriptions and notifications, in moto (bench/fulfilment.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import checkout
+from bench import checkout, fulfilment
 from bench import report as daily_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -436,6 +438,7 @@ def main() -> None:
     checkout.run()  # its own local stacks, after this moto has stopped
     quiet_metrics()  # a stopped local stack gives the sink back to stdout
     daily_report.run()  # in-process moto of its own
+    fulfilment.run()  # deliveries, subscriptions, notifications: in-process moto of its own
 
 
 if __name__ == "__main__":
