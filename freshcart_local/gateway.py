@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import sys
 import uuid
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -109,10 +112,77 @@ def for_chalice_local() -> None:
 
     apply()
     ThreadedHTTPServer.request_queue_size = 128
+    reload_on_code_only()
     home = Home(Path(os.environ["FRESHCART_HOME"])) if os.environ.get("FRESHCART_HOME") else Home()
-    # No stack running: the stage's default stays, and the first request gets a one-line hint.
+    os.environ["PUBLIC_API_URL"] = f"http://127.0.0.1:{cli_port(sys.argv)}"  # links in emails: this server
+    # No stack running: the stage's defaults stay, and the first request gets a one-line hint.
     with contextlib.suppress(StackError, KeyError, ValueError):
-        os.environ["FRESHCART_LOCAL_AWS"] = str(read_facts(home)["aws_endpoint"])
+        facts = read_facts(home)
+        os.environ["FRESHCART_LOCAL_AWS"] = str(facts["aws_endpoint"])
+        os.environ["STRIPE_API_BASE"] = str(facts["stripe"]["api_base"])  # wherever `make aws` put it
+
+
+def cli_port(argv: list[str]) -> int:
+    """The port `chalice local` serves on (``--port N`` or ``--port=N``; its default 8000)."""
+    for i, arg in enumerate(argv):
+        if arg == "--port" and i + 1 < len(argv) and argv[i + 1].isdigit():
+            return int(argv[i + 1])
+        if arg.startswith("--port=") and arg[7:].isdigit():
+            return int(arg[7:])
+    return 8000
+
+
+CODE_SUFFIXES = (".py", ".json")
+NOT_CODE = (".freshcart", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", ".git")
+
+
+def is_code_edit(path: str) -> bool:
+    """Does a change of ``path`` mean the app changed (not the local stack writing its state)?"""
+    parts = Path(path).parts
+    return path.endswith(CODE_SUFFIXES) and not any(p in NOT_CODE for p in parts)
+
+
+def code_files(root_dir: str) -> Iterator[str]:
+    """The files below ``root_dir`` whose edit changes the app (state, caches and the venv pruned)."""
+    for folder, dirs, files in os.walk(root_dir):
+        dirs[:] = [d for d in dirs if d not in NOT_CODE]
+        for name in files:
+            path = os.path.join(folder, name)
+            if is_code_edit(path):
+                yield path
+
+
+def reload_on_code_only() -> None:
+    """`chalice local`'s reloader restarts the server on any change below the project, the
+    running stack's own files (.freshcart/) included, every few seconds: only code edits now
+    (its stat() watcher, used without watchdog, walks the code files alone; with watchdog, its
+    restarter ignores other paths). Relies on chalice 1.32's filewatch (pinned)."""
+    from chalice.cli.filewatch import stat
+
+    watcher = stat.StatFileWatcher
+    if not getattr(watcher, "_freshcart", False):
+
+        def seed(self: Any, root_dir: str) -> None:
+            for path in code_files(root_dir):
+                self._mtime_cache[path] = self._osutils.mtime(path)
+
+        watcher._seed_mtime_cache = seed  # type: ignore[method-assign]
+        watcher._recursive_walk_files = lambda self, root_dir: code_files(root_dir)  # type: ignore[method-assign]
+        watcher._freshcart = True  # type: ignore[attr-defined]
+    with contextlib.suppress(ImportError):  # watchdog is optional for chalice
+        from chalice.cli.filewatch import eventbased
+
+        restarter = eventbased.WatchdogRestarter
+        if getattr(restarter, "_freshcart", False):
+            return
+        original = restarter.on_any_event
+
+        def on_any_event(self: Any, event: Any) -> None:
+            if is_code_edit(str(getattr(event, "src_path", ""))):
+                original(self, event)
+
+        restarter.on_any_event = on_any_event  # type: ignore[method-assign]
+        restarter._freshcart = True  # type: ignore[attr-defined]
 
 
 def _allowed_methods(handler: ChaliceRequestHandler) -> str:
