@@ -13,7 +13,7 @@ from chalicelib.core.schema import Instant, Page, View
 TAG = "deliveries"
 M = "chalicelib.deliveries.models"
 C = "chalicelib.deliveries.contract"
-Status = Literal["SCHEDULED", "IN_TRANSIT", "DELIVERED", "FAILED", "REFUNDED"]
+Status = Literal["SCHEDULED", "IN_TRANSIT", "DELIVERED", "FAILED", "REFUNDED", "CANCELLED"]
 
 
 class Delivery(View):

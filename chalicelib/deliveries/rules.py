@@ -5,6 +5,7 @@ on the order's date and slot. A delivery moves forward only:
 
     SCHEDULED -> IN_TRANSIT -> DELIVERED
     SCHEDULED | IN_TRANSIT -> FAILED -> SCHEDULED (rescheduled by a manager) | REFUNDED
+    SCHEDULED | FAILED -> CANCELLED (its order cancelled or rejected before it went out)
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import hashlib
 from typing import Any
 
 SCHEDULED, IN_TRANSIT, DELIVERED, FAILED, REFUNDED = "SCHEDULED", "IN_TRANSIT", "DELIVERED", "FAILED", "REFUNDED"
+CANCELLED = "CANCELLED"
 DRIVER_MOVES: dict[str, frozenset[str]] = {  # what the assigned driver may do
     SCHEDULED: frozenset({IN_TRANSIT, FAILED}),
     IN_TRANSIT: frozenset({DELIVERED, FAILED}),
     DELIVERED: frozenset(),
     FAILED: frozenset(),
     REFUNDED: frozenset(),
+    CANCELLED: frozenset(),
 }
-DONE = frozenset({DELIVERED, REFUNDED})  # nothing more happens to it
+DONE = frozenset({DELIVERED, REFUNDED, CANCELLED})  # nothing more happens to it
 SLOT_ORDER = {"MORNING": "1", "EVENING": "2"}  # a driver's run: the morning's first
 PROOF_TYPES = ("image/jpeg", "image/png")
 PROOF_MAX_BYTES = 5 * 1024 * 1024

@@ -98,6 +98,30 @@ class DeliveryService:
             self._publish("DeliveryScheduled", d, f"scheduled-{d['deliveryId']}")
         return outcome
 
+    def cancel_for_order(self, order_id: str) -> str:
+        """The order was cancelled or rejected before it went out: its deliveries are called off
+        (their drivers told). One already on the road stays (the order could not be cancelled then)."""
+        cancelled = 0
+        for d in self.repo.of_order(order_id)[1]:
+            if d["status"] not in (rules.SCHEDULED, rules.FAILED):
+                continue
+            now = _now()
+            sets = {
+                "status": rules.CANCELLED,
+                "updatedAt": now,
+                "history": [*d.get("history", []), {"status": rules.CANCELLED, "at": now}],
+            }
+            try:
+                tx.commit(
+                    [self.repo.update_request(d, d["status"], sets)], uow.attempt_token(f"cancel:{d['deliveryId']}")
+                )
+            except tx.Cancelled:
+                raise uow.Contended from None  # it moved meanwhile: the message comes back and reads again
+            if d.get("driverId"):
+                self._publish("DeliveryCancelled", {**d, **sets}, f"cancelled-{d['deliveryId']}")
+            cancelled += 1
+        return f"cancelled {cancelled}"
+
     def _new(self, order: dict[str, Any], vendor_id: str) -> dict[str, Any]:
         day, slot = order.get("deliveryDate"), order.get("deliverySlot")
         if not day or not slot:  # placed before orders carried a slot: the earliest open one

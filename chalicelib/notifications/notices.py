@@ -60,6 +60,8 @@ def _order(kind: str) -> Callable[[dict[str, Any]], list[Notice]]:
     title, text = texts[kind]
 
     def notices(d: dict[str, Any]) -> list[Notice]:
+        if kind == "OrderPlaced" and d.get("subscriptionId"):
+            return []  # the subscription's own notice says it (and that it pays by itself)
         return [Notice(f"user:{d['userId']}", "orders", title, text.format(o=d["orderId"]), d["orderId"])]
 
     return notices
@@ -126,6 +128,11 @@ def _delivery(kind: str) -> Callable[[dict[str, Any]], list[Notice]]:
     return notices
 
 
+def _called_off(d: dict[str, Any]) -> list[Notice]:
+    text = f"Order {d['orderId']} was cancelled: do not deliver it in the {_slot(d)}."
+    return [Notice(f"driver:{d['driverId']}", "deliveries", "Delivery cancelled", text, d["orderId"])]
+
+
 def _assigned(d: dict[str, Any]) -> list[Notice]:
     text = f"You deliver order {d['orderId']} in the {_slot(d)}: GET /drivers/me/deliveries?date={d['deliveryDate']}."
     return [Notice(f"driver:{d['driverId']}", "deliveries", "New Delivery Assignment", text, d["orderId"])]
@@ -175,6 +182,7 @@ NOTICES: dict[str, Callable[[dict[str, Any]], list[Notice]]] = {
     "RefundSucceeded": _refunded,
     **{k: _delivery(k) for k in ("DeliveryScheduled", "DeliveryInTransit", "DeliveryCompleted", "DeliveryFailed")},
     "DeliveryAssigned": _assigned,
+    "DeliveryCancelled": _called_off,
 }
 
 

@@ -55,7 +55,8 @@ def place_order() -> Response:
 
 @bp.route("/orders", methods=["GET"], authorizer=jwt_auth)
 def list_orders() -> dict[str, Any]:
-    """Mine, newest first; managers and admins filter by status, userId, from/to or day."""
+    """Mine, newest first; managers and admins filter by status, userId, from/to or day; anyone
+    narrows to a delivery date (``deliveryDate``)."""
     req = _req()
     wanted = rules.OrderFilter.of(
         status=query(req, "status"),
@@ -64,7 +65,9 @@ def list_orders() -> dict[str, Any]:
         end=query_datetime(req, "to"),
         day=query_date(req, "day"),
     )
-    items, last = bootstrap.order_views().list_page(caller(req), wanted, page_limit(req), decode_cursor(req))
+    items, last = bootstrap.order_views().list_page(
+        caller(req), wanted, page_limit(req), decode_cursor(req), delivery_date=query_date(req, "deliveryDate")
+    )
     return {"items": items, "nextCursor": encode_cursor(last)}
 
 

@@ -193,6 +193,11 @@ class OrderCheck(View):
 
 STAFF_ONLY = "managers and admins only (others get a 403)"
 FILTERS = (
+    Param(
+        "deliveryDate",
+        {"type": "string", "format": "date", "pattern": patterns.DATE},
+        description="the orders delivered that date (anyone, of what they may list)",
+    ),
     Param("status", {"type": "string", "enum": sorted(rules.TRANSITIONS)}, description=STAFF_ONLY),
     Param("userId", {"type": "string", "pattern": patterns.ID}, description=STAFF_ONLY),
     Param(

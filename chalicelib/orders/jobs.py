@@ -39,6 +39,7 @@ def order_events(name: str, old: dict[str, Any] | None, new: dict[str, Any] | No
         "total": new.get("total"),
         "currency": new.get("currency"),
         "vendorIds": new.get("vendorIds", []),
+        **({"subscriptionId": new["subscriptionId"]} if new.get("subscriptionId") else {}),
     }
     if old is not None and new.get("migratedAt") != old.get("migratedAt"):
         return []  # a stored order moved to the current shape (make migrate-orders): nothing happened to it

@@ -58,13 +58,14 @@ class OrdersRepo:
         return Read(self.table, [order_key(order_id)], lambda rows: strip(rows[0]) if rows else None, consistent=True)
 
     def placed_since(self, user_id: str, since: str) -> list[dict[str, Any]]:
-        """A user's orders placed since an instant, at most 100 (byUser): id, total, currency, status."""
+        """A user's orders placed since an instant, at most 100 (byUser): id, total, currency,
+        status, and the subscription that placed it, if one did."""
         resp = self.ddb.query(
             TableName=self.table,
             IndexName="byUser",
             KeyConditionExpression="userId = :u AND createdKey > :s",
             ExpressionAttributeValues=values(u=user_id, s=since),
-            ProjectionExpression="orderId, #t, currency, #st",
+            ProjectionExpression="orderId, #t, currency, #st, subscriptionId",
             ExpressionAttributeNames={"#t": "total", "#st": "status"},
             Limit=100,
         )

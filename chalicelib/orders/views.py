@@ -90,15 +90,29 @@ class OrderViews:
         return view(order)
 
     def list_page(
-        self, who: Caller, wanted: rules.OrderFilter, limit: int, cursor: dict[str, Any] | None
+        self,
+        who: Caller,
+        wanted: rules.OrderFilter,
+        limit: int,
+        cursor: dict[str, Any] | None,
+        delivery_date: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Customers list their own orders; managers and admins filter by user, status, dates
-        or day (today by default). Each filter is one Query on an index."""
+        or day (today by default). Each filter is one Query on an index; ``delivery_date``
+        narrows any listing's page to the orders delivered that date (a page may come back
+        short, its cursor goes on)."""
+        items, last = self._page(who, wanted, limit, cursor)
+        if delivery_date:
+            items = [o for o in items if o.get("deliveryDate") == delivery_date]
+        return [view(o) for o in items], last
+
+    def _page(
+        self, who: Caller, wanted: rules.OrderFilter, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if who.role not in ("admin", "manager"):
             if wanted.any():
                 raise Forbidden("only managers and admins filter orders")
-            items, last = self.orders.query("byUser", "userId", who.user_id, limit, cursor)
-            return [view(o) for o in items], last
+            return self.orders.query("byUser", "userId", who.user_id, limit, cursor)
         start, end = wanted.start, wanted.end
         if wanted.user_id:
             items, last = self.orders.query("byUser", "userId", wanted.user_id, limit, cursor, start, end)
@@ -109,4 +123,4 @@ class OrderViews:
         else:
             day = wanted.day or datetime.now(UTC).date().isoformat()
             items, last = self.orders.query("byDay", "day", day, limit, cursor)
-        return [view(o) for o in items], last
+        return items, last

@@ -27,10 +27,10 @@ class FraudScreen:
         device_key = (
             session.get("device") or hashlib.sha256(str(client.get("userAgent") or "").encode()).hexdigest()[:16]
         )
-        recent = [
+        recent = [  # what the customer placed: a subscription's scheduled orders are no burst
             o
             for o in self.order_reads.placed_since(order["userId"], since)
-            if o["orderId"] != order["orderId"] and o.get("status") != "EXPIRED"
+            if o["orderId"] != order["orderId"] and o.get("status") != "EXPIRED" and not o.get("subscriptionId")
         ]
         return rules.score_fraud(
             rules.FraudInput(

@@ -226,3 +226,40 @@ def test_two_drivers_racing_a_delivery_move_it_once(run: Run) -> None:
     stored = run.shop.ok("GET", f"/deliveries/{d['deliveryId']}", token=run.manager)
     assert stored["status"] == "IN_TRANSIT"
     assert bootstrap.order_lifecycle().get(order["orderId"])["status"] == "DISPATCHED"
+
+
+def test_an_order_cancelled_before_it_went_out_calls_its_deliveries_off(run: Run) -> None:
+    order = run.approved_order([line(run.milk, 1), line(run.ghee, 1)])
+    run.approved_event(order)
+    vera_d = next(d for d in run.deliveries(order) if d["vendorId"] == run.vera["vendorId"])
+    run.shop.ok(
+        "POST", f"/deliveries/{vera_d['deliveryId']}/assign", {"driverId": run.driver["userId"]}, token=run.vera_token
+    )
+    cancelled = run.shop.ok("POST", f"/orders/{order['orderId']}/cancel", {}, token=run.token)
+    assert cancelled["status"] == "CANCELLED"
+    body = json.dumps(
+        {"eventId": "e-cancel", "type": "OrderCancelled", "version": 1, "data": {"orderId": order["orderId"]}}
+    )
+    record = {
+        "messageId": "m-cancel",
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:freshcart-local-deliveries",
+    }
+    for _ in range(2):  # delivered twice: the second changes nothing
+        result = run.api.client.lambda_.invoke("deliveries_schedule", {"Records": [record]}).payload
+        assert result == {"batchItemFailures": []}
+    assert {d["status"] for d in run.deliveries(order)} == {"CANCELLED"}
+    moved = run.call(
+        "POST", f"/deliveries/{vera_d['deliveryId']}/status", {"status": "IN_TRANSIT"}, run.driver["accessToken"]
+    )
+    assert moved.status_code == 409
+    assert (
+        run.shop.ok("GET", f"/drivers/me/deliveries?date={_tomorrow()}", token=run.driver["accessToken"])["items"][0][
+            "status"
+        ]
+        == "CANCELLED"
+    )

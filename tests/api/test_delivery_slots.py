@@ -142,3 +142,16 @@ def test_a_vendor_that_does_not_deliver_a_slot_is_never_given_it(shop: Shop) -> 
     resp = place(shop, token, address, [line(milk, 1)], deliveryDate=_days_ahead(1), deliverySlot="EVENING")
     assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "slot_full"
     assert shop.available(milk, vendor) == (10, 0)
+
+
+def test_orders_are_listed_by_their_delivery_date(shop: Shop) -> None:
+    milk = shop.product("Milk")
+    vendor = shop.vendor([milk["productId"]])
+    shop.stock(milk, vendor, 10)
+    token, address = shop.customer("ann")
+    first = json_body(place(shop, token, address, [line(milk, 1)], deliveryDate=_days_ahead(1), deliverySlot="MORNING"))
+    place(shop, token, address, [line(milk, 1)], deliveryDate=_days_ahead(2), deliverySlot="EVENING")
+    listed = shop.ok("GET", f"/orders?deliveryDate={_days_ahead(1)}", token=token)["items"]
+    assert [o["orderId"] for o in listed] == [first["orderId"]]
+    bad = shop.api.call("GET", "/orders?deliveryDate=tomorrow", token=token)
+    assert bad.status_code == 400 and "deliveryDate" in json_body(bad)["error"]["fields"]

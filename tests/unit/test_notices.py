@@ -19,6 +19,7 @@ def test_every_step_has_its_recipient() -> None:
     assert "INR 1,500.50" in refund.text and refund.category == "payments"
     retry = notices("PaymentFailed", {"orderId": "o1", "userId": "u1", "why": "declined"})[0]
     assert "POST /orders/o1/pay" in retry.text  # the way back to paying
+    assert notices("OrderPlaced", {"orderId": "o1", "userId": "u1", "subscriptionId": "s1"}) == []  # its own notice
     assert notices("SomethingElse", {}) == [] and {"OrderPlaced", "OrderCancelled", "OrderExpired"} <= set(NOTICES)
 
 

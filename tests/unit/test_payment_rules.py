@@ -155,3 +155,15 @@ def test_the_fraud_screen_judges_the_accounts_history_and_the_card_over_fakes() 
     recent = [{"orderId": f"r{i}", "total": 400_000, "currency": "INR", "status": "PAID"} for i in range(4)]
     split = FraudScreen(FakeOrderReads(recent, paid_before=True)).score(order, user, client, "IN")
     assert split.decision == "hold" and "in the last hour is over the limit" in split.reasons[0]
+    # a subscription's scheduled orders of the hour are no burst of the customer's
+    small = {**order, "total": 5000}
+    scheduled = [
+        {"orderId": f"s{i}", "total": 5000, "currency": "INR", "status": "PAID", "subscriptionId": "x"}
+        for i in range(6)
+    ]
+    assert FraudScreen(FakeOrderReads(scheduled, paid_before=True)).score(small, user, client, "IN").reasons == []
+    burst = [{k: v for k, v in o.items() if k != "subscriptionId"} for o in scheduled]
+    assert (
+        "orders in the last hour"
+        in FraudScreen(FakeOrderReads(burst, paid_before=True)).score(small, user, client, "IN").reasons[0]
+    )
