@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.deliveries.service import DeliveryService
     from chalicelib.inventory.reconcile import StockReconciler
     from chalicelib.inventory.service import InventoryService
+    from chalicelib.notifications.devices import Devices
     from chalicelib.notifications.repo import FeedRepo
     from chalicelib.orders.lifecycle import OrderLifecycle
     from chalicelib.orders.placement import OrderPlacement
@@ -220,6 +221,13 @@ def deliveries() -> DeliveryService:
 
 
 @lru_cache(maxsize=1)
+def devices() -> Devices:
+    from chalicelib.notifications.devices import Devices
+
+    return Devices(feed())
+
+
+@lru_cache(maxsize=1)
 def feed() -> FeedRepo:
     from chalicelib.notifications.repo import FeedRepo
 
@@ -330,6 +338,7 @@ def reset() -> None:
         payment_reconciler,
         deliveries,
         feed,
+        devices,
         saved_methods,
         subscriptions,
     ):

@@ -5,6 +5,7 @@ exit status 1, never a traceback (FRESHCART_DEBUG=1 shows tracebacks for the une
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import logging
@@ -296,7 +297,8 @@ def run_job(name: str, date: str | None, home: Path | None) -> None:
 @click.option("--wait", default=15.0, show_default=True, help="With --token: seconds to wait for the email.")
 @HOME
 def mailbox(to: str | None, token: bool, wait: float, home: Path | None) -> None:
-    """Show the emails SES 'sent' and the text messages SNS 'sent' (moto keeps both)."""
+    """Show the emails SES 'sent', and the text messages and pushes SNS 'sent' (moto keeps them);
+    TO= an address, a phone (+91...) or a user id (pushes)."""
     from freshcart_local.stack import read_facts
 
     endpoint = read_facts(_home(home))["aws_endpoint"]
@@ -381,6 +383,15 @@ def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
         if to and to != phone:
             continue
         out.append({"to": [phone], "subject": "(SMS)", "body": sms.get("message")})
+    for phone_endpoint in data.get("sns", {}).get("PlatformEndpoint", []):  # push: what each phone got
+        user = str(phone_endpoint.get("custom_user_data") or "")
+        if to and to != user:
+            continue
+        for message in (phone_endpoint.get("messages") or {}).values():
+            text = str(message)
+            with contextlib.suppress(ValueError, AttributeError):
+                text = str(json.loads(text).get("default", text))  # the notice's text, not each platform's shape
+            out.append({"to": [f"push:{user}"], "subject": "(push)", "body": text})
     return out
 
 

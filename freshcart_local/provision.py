@@ -353,5 +353,22 @@ def stream_sources(stage: str, region: str, template: dict[str, Any] | None = No
     return out
 
 
+# Push: SNS platform applications hold FCM / APNs credentials, which no template can (they are
+# secrets of the app's developer accounts); on AWS they are made once by hand and named to the
+# stage (PUSH_*_APPLICATION_ARN). The local stack makes stand-ins, whose endpoints keep what was sent.
+PUSH_APPLICATIONS = {"android": "GCM", "ios": "APNS_SANDBOX"}
+
+
+def push_application_arn(platform: str, stage: str, region: str) -> str:
+    return f"arn:aws:sns:{region}:{ACCOUNT_ID}:app/{PUSH_APPLICATIONS[platform]}/freshcart-{stage}-{platform}"
+
+
 def provision(stage: str, region: str, template: dict[str, Any] | None = None) -> dict[str, str]:
-    return Provisioner(template or load_template(), stage, region).apply()
+    env = Provisioner(template or load_template(), stage, region).apply()
+    sns = aws.client("sns")
+    for platform, kind in PUSH_APPLICATIONS.items():
+        sns.create_platform_application(
+            Name=f"freshcart-{stage}-{platform}", Platform=kind, Attributes={"PlatformCredential": "local"}
+        )
+        env[f"PUSH_{platform.upper()}_APPLICATION_ARN"] = push_application_arn(platform, stage, region)
+    return env

@@ -290,7 +290,10 @@ class LocalStack:
         self._started("snapshot", self.snapshotter.stop)
         self.dispatcher.start()
         self._started("dispatcher", self.dispatcher.stop)
-        tap = EventTap(events, [v for v in resource_env.values() if v.startswith("arn:aws:sns:")], STAGE, REGION)
+        topics = [
+            v for v in resource_env.values() if v.startswith("arn:aws:sns:") and ":app/" not in v
+        ]  # not push apps
+        tap = EventTap(events, topics, STAGE, REGION)
         tap.start()
         self._started("event tap", tap.stop)
         if self.schedules:

@@ -74,6 +74,7 @@ class Settings:
     stripe_timeout_seconds: float
     platform_fee_bps: int
     public_api_url: str
+    push_applications: dict[str, str]  # platform (android, ios) -> its SNS platform application ARN; none: no push
     delivery_cutoffs: str  # MORNING=05:00,EVENING=14:00: today's slot may be ordered until then
     delivery_horizon_days: int
     shop_utc_offset_minutes: int
@@ -196,6 +197,11 @@ def get_settings() -> Settings:
         platform_fee_bps=int(_env("PLATFORM_FEE_BPS", "500")),
         # Where people reach the API (links in emails); empty: links are paths only.
         public_api_url=_env("PUBLIC_API_URL", "").rstrip("/"),
+        push_applications={
+            platform: arn
+            for platform in ("android", "ios")
+            if (arn := _env(f"PUSH_{platform.upper()}_APPLICATION_ARN", ""))
+        },
         delivery_cutoffs=_env("DELIVERY_CUTOFFS", "MORNING=05:00,EVENING=14:00"),
         delivery_horizon_days=int(_env("DELIVERY_HORIZON_DAYS", "14")),
         shop_utc_offset_minutes=int(_env("SHOP_UTC_OFFSET_MINUTES", "330")),

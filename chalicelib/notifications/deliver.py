@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.core import aws, idempotency, logs
 from chalicelib.notifications import mailer
+from chalicelib.notifications.devices import push
 from chalicelib.notifications.notices import Notice, channels, notices
 from chalicelib.notifications.repo import FeedRepo, notification_id
 
@@ -70,23 +71,35 @@ class Notifier:
             }
             sent += int(self.feed.add(to.user_id, {k: v for k, v in item.items() if v is not None}))
         for channel in channels(notice.category, to.preferences):
-            claim = f"notify:{event['eventId']}:{to.key}:{channel}"
-            address = to.email if channel == "email" else to.phone if channel == "sms" else None
-            if address is None:
-                continue  # no address for it (push: no device registered)
-            if not idempotency.claim(claim, CLAIM_SECONDS, lease_seconds=CLAIM_SECONDS):
-                continue  # sent before (a redelivered event)
-            try:
-                if channel == "email":
-                    mailer.send(address, f"{notice.title} - freshcart", notice.text)
-                else:
-                    aws.client("sns").publish(PhoneNumber=address, Message=f"freshcart: {notice.text}"[:1400])
-                sent += 1
-            except Exception:
-                idempotency.release(claim)
-                log.exception("notice not sent", extra={"channel": channel, "eventId": event["eventId"]})
-                ok = False
+            targets = self._addresses(channel, to)
+            for address in targets:  # none: no address for it (push: no phone registered)
+                claim = f"notify:{event['eventId']}:{to.key}:{channel}" + (f":{address}" if channel == "push" else "")
+                if not idempotency.claim(claim, CLAIM_SECONDS, lease_seconds=CLAIM_SECONDS):
+                    continue  # sent before (a redelivered event)
+                try:
+                    self._send(channel, address, notice)
+                    sent += 1
+                except Exception:
+                    idempotency.release(claim)
+                    log.exception("notice not sent", extra={"channel": channel, "eventId": event["eventId"]})
+                    ok = False
         return ok, sent
+
+    def _addresses(self, channel: str, to: Recipient) -> list[str]:
+        if channel == "email":
+            return [to.email] if to.email else []
+        if channel == "sms":
+            return [to.phone] if to.phone else []
+        return [str(d["endpointArn"]) for d in self.feed.devices(to.user_id)] if to.user_id else []
+
+    @staticmethod
+    def _send(channel: str, address: str, notice: Notice) -> None:
+        if channel == "email":
+            mailer.send(address, f"{notice.title} - freshcart", notice.text)
+        elif channel == "sms":
+            aws.client("sns").publish(PhoneNumber=address, Message=f"freshcart: {notice.text}"[:1400])
+        else:
+            push(address, notice.title, notice.text)
 
     def _recipients(self, to: str) -> list[Recipient]:
         kind, _, ident = to.partition(":")

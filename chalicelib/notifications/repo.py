@@ -1,5 +1,6 @@
 """The in-app feed in the notifications table: every notice sent is also a feed item.
 
+``USER#<userId>`` / ``DEVICE#<deviceId>``: a phone registered for push (its SNS endpoint).
 ``USER#<userId>`` / ``N#<notificationId>``: one notice. The id starts with the time it was made
 (milliseconds, zero-padded), so the partition read backwards is the feed newest first; it ends
 with a hash of the event and the recipient, so a redelivered event writes no second item (the
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from chalicelib.core.dynamo import Read, is_conditional_failure, ping_read, query_page, to_item, values
+from chalicelib.core.dynamo import Read, from_item, is_conditional_failure, ping_read, query_page, to_item, values
 from chalicelib.core.errors import NotFound
 
 KEEP_SECONDS = 365 * 86400
@@ -82,6 +83,25 @@ class FeedRepo:
             sort_between=("sk", "N#", "N#~"),
         )
         return [{k: v for k, v in i.items() if k != "expiresAt"} for i in items], nxt
+
+    # -- devices ---------------------------------------------------------------------------------
+    def put_device(self, user_id: str, device: dict[str, Any]) -> None:
+        item = {"pk": f"USER#{user_id}", "sk": f"DEVICE#{device['deviceId']}", **device}
+        self.ddb.put_item(TableName=self.table, Item=to_item(item))
+
+    def devices(self, user_id: str) -> list[dict[str, Any]]:
+        items, _ = query_page(
+            self.ddb, self.table, ("pk", f"USER#{user_id}"), 20, None, sort_between=("sk", "DEVICE#", "DEVICE#~")
+        )
+        return items
+
+    def remove_device(self, user_id: str, device_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.delete_item(
+            TableName=self.table,
+            Key=to_item({"pk": f"USER#{user_id}", "sk": f"DEVICE#{device_id}"}),
+            ReturnValues="ALL_OLD",
+        )
+        return from_item(resp.get("Attributes"))
 
     def mark_read(self, user_id: str, notification_id_: str) -> None:
         try:

@@ -206,3 +206,46 @@ def test_the_alerts_topic_has_an_email_subscriber_in_the_template() -> None:
     assert template["Parameters"]["NotificationEmail"]["Type"] == "String"
     assert get_settings().notifications_table.endswith("notifications") and deliver.CLAIM_SECONDS >= 86400
     assert bootstrap.feed() is bootstrap.feed()
+
+
+def test_a_registered_phone_gets_its_push_once_when_opted_in(run: Run) -> None:
+    from moto.backends import get_backend
+
+    sns = get_backend("sns")["123456789012"]["us-east-1"]
+    device = run.shop.ok(
+        "POST", "/users/me/devices", {"platform": "android", "token": "fcm-token-123456"}, token=run.token, status=201
+    )
+    again = run.shop.ok(
+        "POST", "/users/me/devices", {"platform": "android", "token": "fcm-token-123456"}, token=run.token, status=201
+    )
+    assert again["deviceId"] == device["deviceId"]  # the same phone
+    assert [d["deviceId"] for d in run.shop.ok("GET", "/users/me/devices", token=run.token)["items"]] == [
+        device["deviceId"]
+    ]
+    me = run.shop.ok("GET", "/users/me", token=run.token)
+    from chalicelib.notifications import service
+
+    data = {
+        "orderId": "o-9",
+        "userId": me["userId"],
+        "deliveryDate": _tomorrow(),
+        "deliverySlot": "MORNING",
+        "deliveryId": "d",
+    }
+    service.handle(events.envelope("DeliveryInTransit", data))
+    (endpoint,) = [e for e in sns.platform_endpoints.values() if e.token == "fcm-token-123456"]
+    assert endpoint.messages == {}  # push is opt-in
+    run.shop.ok(
+        "PATCH", "/users/me", {"preferences": {"notifications": {"deliveries": {"push": True}}}}, token=run.token
+    )
+    event = events.envelope("DeliveryCompleted", data)
+    service.handle(event)
+    service.handle(event)  # redelivered
+    (sent,) = endpoint.messages.values()
+    assert json.loads(json.loads(sent)["GCM"])["notification"]["title"] == "Delivered"
+    assert (
+        run.api.call("DELETE", f"/users/me/devices/{device['deviceId']}", token=run.driver["accessToken"]).status_code
+        == 404
+    )
+    assert run.api.call("DELETE", f"/users/me/devices/{device['deviceId']}", token=run.token).status_code == 204
+    assert run.shop.ok("GET", "/users/me/devices", token=run.token)["items"] == []
