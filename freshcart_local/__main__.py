@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import html
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -369,6 +371,15 @@ def reports(args: tuple[str, ...], home: Path | None) -> None:
     sys.exit(main(list(args)))
 
 
+def readable(body: str) -> str:
+    """An HTML email as its text (moto keeps only the HTML part when there is one)."""
+    if not body.lstrip().lower().startswith("<!doctype html"):
+        return body
+    body = re.sub(r"<title>.*?</title>", "", body, flags=re.S)
+    text = re.sub(r"<br>", "\n", re.sub(r"</p>", "\n\n", body))
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
 def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as resp:  # noqa: S310 - local only
         data = json.load(resp)
@@ -377,7 +388,7 @@ def read_mailbox(endpoint: str, to: str | None = None) -> list[dict[str, Any]]:
         dest = msg.get("destinations", {}).get("ToAddresses", []) or msg.get("destinations", [])
         if to and to not in dest:
             continue
-        out.append({"to": dest, "subject": msg.get("subject"), "body": msg.get("body")})
+        out.append({"to": dest, "subject": msg.get("subject"), "body": readable(str(msg.get("body") or ""))})
     for sms in data.get("sns", {}).get("SMS", []):  # text messages: SNS Publish to a phone number
         phone = str(sms.get("phone_number") or "")
         if to and to != phone:

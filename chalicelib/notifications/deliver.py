@@ -95,7 +95,7 @@ class Notifier:
     @staticmethod
     def _send(channel: str, address: str, notice: Notice) -> None:
         if channel == "email":
-            mailer.send(address, f"{notice.title} - freshcart", notice.text)
+            mailer.send(address, f"{notice.title} - freshcart", notice.text, with_html=True)
         elif channel == "sms":
             aws.client("sns").publish(PhoneNumber=address, Message=f"freshcart: {notice.text}"[:1400])
         else:

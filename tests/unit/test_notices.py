@@ -41,3 +41,21 @@ def test_transactional_email_stays_on_and_the_rest_is_opt_in() -> None:
     assert channels("marketing", {"notifications": {"marketing": {"email": False}}}) == []
     assert channels("marketing", {"notifications": {"marketing": {"push": True}}}) == ["push"]
     assert money(500, "JPY") == "JPY 500" and money(5, "USD") == "USD 0.05"
+
+
+def test_an_email_has_its_text_as_escaped_html_too() -> None:
+    from chalicelib.notifications.mailer import as_html
+
+    page = as_html("Order <placed>", "Hi Ann,\n\nYour order <o1> & more\nis placed.")
+    assert "<title>Order &lt;placed&gt;</title>" in page
+    assert "<p>Hi Ann,</p><p>Your order &lt;o1&gt; &amp; more<br>is placed.</p>" in page
+
+
+def test_the_local_mailbox_shows_an_html_email_as_its_text() -> None:
+    from chalicelib.notifications.mailer import as_html
+    from freshcart_local.__main__ import readable
+
+    assert readable(as_html("Paid", "We received your payment of INR 56.00.\n\nThanks")) == (
+        "We received your payment of INR 56.00.\n\nThanks\n\nfreshcart"
+    )
+    assert readable("plain text\nstays") == "plain text\nstays"
