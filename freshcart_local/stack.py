@@ -218,8 +218,9 @@ class LocalStack:
         from freshcart_local import faults, gateway, lambdas, snapshot, stripe_local
         from freshcart_local.awsserver import MotoServer
         from freshcart_local.dispatcher import Dispatcher
+        from freshcart_local.email_relay import EmailRelay, email_subscriptions
         from freshcart_local.eventlog import EventLog, EventTap
-        from freshcart_local.provision import provision
+        from freshcart_local.provision import load_template, provision
         from freshcart_local.scheduler import Scheduler, jobs
 
         for port in (self.aws_port, self.stripe_port, *((self.api_port,) if self.api else ())):
@@ -296,6 +297,9 @@ class LocalStack:
         tap = EventTap(events, topics, STAGE, REGION)
         tap.start()
         self._started("event tap", tap.stop)
+        relay = EmailRelay(email_subscriptions(load_template(), STAGE, REGION), STAGE, REGION, get_settings().mail_from)
+        relay.start()  # the alerts topic's email subscriber, into the mailbox
+        self._started("email relay", relay.stop)
         if self.schedules:
             self.scheduler = Scheduler(app, REGION)
             self.scheduler.start()

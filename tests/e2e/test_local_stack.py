@@ -289,3 +289,22 @@ def test_ctrl_c_stops_everything_within_seconds(stack: dict[str, Any]) -> None:
     assert not any(port_open(p) for p in stack["_ports"])
     assert not (stack["_home"] / "local.json").exists()
     assert (stack["_home"] / "state.json").exists()
+
+
+def test_an_alert_reaches_the_notification_email_in_the_mailbox(stack: dict[str, Any]) -> None:
+    """The alerts topic's email subscriber (NotificationEmail): moto sends no email, the local
+    stack's relay puts each alert in the mailbox as SNS would send it."""
+    import boto3
+
+    sns = boto3.client(
+        "sns",
+        endpoint_url=stack["aws_endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    topic = stack["env"]["ALERTS_TOPIC_ARN"]
+    event = {"eventId": "e-alert", "type": "RefundFailed", "version": 1, "data": {"orderId": "o-alert"}}
+    sns.publish(TopicArn=topic, Message=json.dumps(event))
+    body = mailbox(stack, "ops@freshcart.example.com", "AWS Notification: RefundFailed on freshcart-local-alerts")
+    assert "o-alert" in body
