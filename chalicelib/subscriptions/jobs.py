@@ -27,3 +27,10 @@ def subscription_orders(event: Any) -> dict[str, int]:
     """Daily at 12:30 UTC (18:00 in India), well before tomorrow's morning cut-off: each
     subscription due tomorrow gets its order, paid off-session with the customer's default card."""
     return bootstrap.subscriptions().place_due(delivery_date(event))
+
+
+@bp.schedule(Cron(30, 16, "*", "*", "?", "*"), description="Tomorrow's unpaid subscription orders, tried once more")
+def subscription_retries(event: Any) -> dict[str, int]:
+    """Daily at 16:30 UTC (22:00 in India), four hours after the orders: each of tomorrow's
+    subscription orders still unpaid (a decline, a bank asking the customer) is tried once more."""
+    return bootstrap.subscriptions().retry_due(delivery_date(event))

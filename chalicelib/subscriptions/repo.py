@@ -3,6 +3,7 @@
 - ``SUB#<id>`` / ``META``: a subscription. Listed by the GSI ``byUser`` (``userId``,
   ``createdAt``), and, while it has a next date, by the sparse GSI ``byNextDate`` (``dueDate``,
   ``subscriptionId``): the job reads only what is due that date, never a scan of them all.
+  ``byRetryDate`` (``retryDate``) lists those whose order of a date is to be tried again once.
 - ``SUB#<id>`` / ``RUN#<date>``: what the job did for that date (the order, the outcome), written
   once per date.
 """
@@ -28,7 +29,7 @@ from chalicelib.core.dynamo import (
 )
 from chalicelib.core.errors import Conflict
 
-INDEX_KEYS = ("dueDate",)
+INDEX_KEYS = ("dueDate",)  # (retryDate is the subscription's own: it lists it in byRetryDate too)
 
 
 def _key(subscription_id: str, sk: str = "META") -> dict[str, Any]:
@@ -67,6 +68,12 @@ class SubscriptionsRepo:
     def due(self, day: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
         """One page of the ids of the subscriptions due on ``day`` (byNextDate, keys only)."""
         items, nxt = query_page(self.ddb, self.table, ("dueDate", day), limit, cursor, index="byNextDate")
+        return [str(i["subscriptionId"]) for i in items], nxt
+
+    def to_retry(self, day: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+        """One page of the ids of the subscriptions whose order for ``day`` may need its payment
+        tried again (the sparse byRetryDate, keys only)."""
+        items, nxt = query_page(self.ddb, self.table, ("retryDate", day), limit, cursor, index="byRetryDate")
         return [str(i["subscriptionId"]) for i in items], nxt
 
     def create(self, sub: dict[str, Any]) -> None:

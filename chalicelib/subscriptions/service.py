@@ -11,6 +11,7 @@ pause the subscription and the customer is told.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -199,37 +200,95 @@ class SubscriptionService:
         sub = self.repo.get(sid)
         if sub is None or sub.get("nextDate") != day or sub["status"] != rules.ACTIVE:
             return "not due"
-        who = Caller(sub["userId"], "customer", f"subscription-{sid}")
         failed = self._failed_dates(sub)
         if failed >= rules.MAX_FAILED_DATES:
             self._advance(sub, day, {"status": rules.PAUSED, "failedDates": failed})
             self._tell("SubscriptionPaused", sub, day, f"{failed} deliveries in a row could not be paid")
             return "paused"
-        body = models_order(sub, day)
-        key = f"sub-{sid}-{day}"
+        placed = self._place_and_pay(sub, day, f"sub-{sid}-{day}")
+        if placed is None:
+            self._advance(sub, day, {"failedDates": failed})
+            return "skipped"
+        order, outcome = placed
+        self.repo.record_run(sid, day, {"outcome": outcome.upper().replace(" ", "_"), "orderId": order["orderId"]})
+        last = {"lastOrder": {"date": day, "orderId": order["orderId"]}}
+        retry = {"retryDate": day} if outcome == "placed" else {}  # tried once more later today if unpaid
+        self._advance(sub, day, {"failedDates": failed, **last, **retry})
+        self._tell("SubscriptionOrderCreated", sub, day, None, order["orderId"])
+        return outcome
+
+    def _place_and_pay(self, sub: dict[str, Any], day: str, key: str) -> tuple[dict[str, Any], str] | None:
+        """The date's order placed and its payment started (None: skipped, the customer told)."""
+        sid = sub["subscriptionId"]
+        who = Caller(sub["userId"], "customer", f"subscription-{sid}")
         try:
-            _, order = self.orders.place(who, body, key, SYSTEM_CLIENT, subscription_id=sid)
+            _, order = self.orders.place(who, models_order(sub, day), key, SYSTEM_CLIENT, subscription_id=sid)
         except (Conflict, Unprocessable, NotFound) as exc:  # out of stock, the slot full, the product gone: skipped
             self.repo.record_run(sid, day, {"outcome": "SKIPPED", "reason": exc.message})
-            self._advance(sub, day, {"failedDates": failed})
             self._tell("SubscriptionSkipped", sub, day, exc.message)
-            return "skipped"
+            return None
         card = self.cards.default(sub["userId"])
-        outcome = "placed"
         if card is None:
-            self._tell(
-                "SubscriptionPaymentFailed", sub, day, "no saved card: add one with POST /users/me/payment-methods"
+            why = "no saved card: add one with POST /users/me/payment-methods"
+            self._tell("SubscriptionPaymentFailed", sub, day, why)
+            return order, "no card"
+        customer, method = card
+        try:
+            self.payments.pay(who, order["orderId"], method, key, SYSTEM_CLIENT, customer=customer)
+        except Conflict as exc:  # paid already (a second run), or a payment in flight: the first answers
+            log.info("subscription order already paying", extra={"orderId": order["orderId"], "why": exc.message})
+        return order, "placed"
+
+    def retry_due(self, day: str) -> dict[str, int]:
+        """Later the same day: each order of ``day`` still unpaid (declined, or its bank asked
+        for the customer) is tried once more: paid again while it is held, placed again once
+        its hold ran out. Read from the sparse byRetryDate index alone."""
+        counts: dict[str, int] = {}
+        cursor = None
+        while True:
+            ids, cursor = self.repo.to_retry(day, 100, cursor)
+            for sid in ids:
+                try:
+                    outcome = self._retry(sid, day)
+                except Exception:
+                    log.exception("subscription retry failed", extra={"subscriptionId": sid, "day": day})
+                    outcome = "error"
+                counts[outcome] = counts.get(outcome, 0) + 1
+            if not cursor:
+                return counts
+
+    def _retry(self, sid: str, day: str) -> str:
+        sub = self.repo.get(sid)
+        if sub is None or sub.get("retryDate") != day:
+            return "not due"
+        last = sub.get("lastOrder") or {}
+        status = self.orders.status(str(last.get("orderId"))) if last.get("orderId") else None
+        outcome = "paid already"
+        order_id = last.get("orderId")
+        if status not in PAID and sub["status"] == rules.ACTIVE:
+            key = f"sub-{sid}-{day}-retry"
+            if status == "PENDING_PAYMENT":  # still held: the same order, paid again
+                card = self.cards.default(sub["userId"])
+                if card:
+                    who = Caller(sub["userId"], "customer", f"subscription-{sid}")
+                    with contextlib.suppress(Conflict):  # a payment in flight, or paid meanwhile
+                        self.payments.pay(who, str(order_id), card[1], key, SYSTEM_CLIENT, customer=card[0])
+                outcome = "retried" if card else "no card"
+            else:  # its hold ran out: the date's order placed again (stock and slot held afresh)
+                placed = self._place_and_pay(sub, day, key)
+                outcome = "skipped" if placed is None else "retried"
+                order_id = placed[0]["orderId"] if placed else order_id
+            self.repo.record_run(
+                sid, day, {"outcome": f"RETRY_{outcome.upper().replace(' ', '_')}", "orderId": order_id}
             )
-            outcome = "no card"
-        else:
-            customer, method = card
-            try:
-                self.payments.pay(who, order["orderId"], method, key, SYSTEM_CLIENT, customer=customer)
-            except Conflict as exc:  # paid already (a second run), or a payment in flight: the first answers
-                log.info("subscription order already paying", extra={"orderId": order["orderId"], "why": exc.message})
-        self.repo.record_run(sid, day, {"outcome": outcome.upper().replace(" ", "_"), "orderId": order["orderId"]})
-        self._advance(sub, day, {"failedDates": failed, "lastOrder": {"date": day, "orderId": order["orderId"]}})
-        self._tell("SubscriptionOrderCreated", sub, day, None, order["orderId"])
+        moved = {**sub, "lastOrder": {"date": day, "orderId": order_id}, "updatedAt": datetime.now(UTC).isoformat()}
+        moved.pop("retryDate", None)  # once
+        try:
+            self.repo.save(
+                {k: v for k, v in moved.items() if v is not None and k != "version"}, int(sub.get("version", 0))
+            )
+        except Conflict:
+            log.info("subscription retried by another run", extra={"subscriptionId": sid})
         return outcome
 
     def _failed_dates(self, sub: dict[str, Any]) -> int:

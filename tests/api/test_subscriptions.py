@@ -149,3 +149,27 @@ def test_due_subscriptions_are_read_from_their_date_alone(api: Api, checkout: Ch
     assert bootstrap.subscriptions().repo.due(_day(1), 100, None) == ([], None)
     assert len(bootstrap.subscriptions().repo.due(_day(5), 100, None)[0]) == 1
     assert date.fromisoformat(_day(5))
+
+
+def test_a_declined_subscription_payment_is_tried_once_more_later_the_same_day(checkout: Checkout) -> None:
+    started = json_body(checkout.api.call("POST", "/users/me/payment-methods", {}, token=checkout.token))
+    card = {"number": "4000000000000341", "exp_month": 12, "exp_year": 2030, "cvc": "123"}  # saved; charges decline
+    declining = gateway.client().payment_methods.create(params={"type": "card", "card": card}).id
+    gateway.client().setup_intents.confirm(started["setupIntentId"], params={"payment_method": declining})
+    sub = _subscribe(checkout)
+    job, day = bootstrap.subscriptions(), _day(1)
+    assert job.place_due(day) == {"placed": 1}
+    (order,) = _orders(checkout, sub["subscriptionId"])
+    assert checkout.payment(order["orderId"], {"FAILED", "SUCCEEDED"})["status"] == "FAILED"
+    checkout.finished(order["orderId"])
+    started = json_body(checkout.api.call("POST", "/users/me/payment-methods", {}, token=checkout.token))
+    gateway.client().setup_intents.confirm(started["setupIntentId"], params={"payment_method": "pm_card_visa"})
+    cards = json_body(checkout.api.call("GET", "/users/me/payment-methods", token=checkout.token))["items"]
+    visa = next(c for c in cards if not c["default"])
+    checkout.ok("POST", f"/users/me/payment-methods/{visa['paymentMethodId']}/default", token=checkout.token)
+    assert job.retry_due(day) == {"retried": 1}
+    paid = checkout.payment(order["orderId"], {"SUCCEEDED"})
+    assert paid["status"] == "SUCCEEDED" and [a["status"] for a in paid["attempts"]] == ["FAILED", "SUCCEEDED"]
+    checkout.finished(order["orderId"])
+    assert job.retry_due(day) == {}  # once
+    assert [o["orderId"] for o in _orders(checkout, sub["subscriptionId"])] == [order["orderId"]]

@@ -282,15 +282,6 @@ def test_mailbox_token_waits_for_the_email(stack: dict[str, Any]) -> None:
     assert none.returncode == 1 and none.stderr.strip().startswith("Error: no verification email to nobody")
 
 
-def test_ctrl_c_stops_everything_within_seconds(stack: dict[str, Any]) -> None:
-    took = stack["_stack"].interrupt(timeout=30)
-    assert stack["_stack"].proc.returncode == 0, stack["_stack"].output
-    assert took < 10, f"exit took {took:.1f}s"
-    assert not any(port_open(p) for p in stack["_ports"])
-    assert not (stack["_home"] / "local.json").exists()
-    assert (stack["_home"] / "state.json").exists()
-
-
 def test_an_alert_reaches_the_notification_email_in_the_mailbox(stack: dict[str, Any]) -> None:
     """The alerts topic's email subscriber (NotificationEmail): moto sends no email, the local
     stack's relay puts each alert in the mailbox as SNS would send it."""
@@ -308,3 +299,12 @@ def test_an_alert_reaches_the_notification_email_in_the_mailbox(stack: dict[str,
     sns.publish(TopicArn=topic, Message=json.dumps(event))
     body = mailbox(stack, "ops@freshcart.example.com", "AWS Notification: RefundFailed on freshcart-local-alerts")
     assert "o-alert" in body
+
+
+def test_ctrl_c_stops_everything_within_seconds(stack: dict[str, Any]) -> None:  # the module's last: it stops the stack
+    took = stack["_stack"].interrupt(timeout=30)
+    assert stack["_stack"].proc.returncode == 0, stack["_stack"].output
+    assert took < 10, f"exit took {took:.1f}s"
+    assert not any(port_open(p) for p in stack["_ports"])
+    assert not (stack["_home"] / "local.json").exists()
+    assert (stack["_home"] / "state.json").exists()
