@@ -133,6 +133,8 @@ def client(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         stage = c.http._config.scope(c.http._config.chalice_stage, "api_handler")
         for key, value in stage.environment_variables.items():
             monkeypatch.setenv(key, value)
+        config.reset()  # the stage's sender (MAIL_FROM) is verified too, as the local stack does
+        aws_clients.client("ses").verify_email_identity(EmailAddress=config.get_settings().mail_from)
         yield c
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.core.config import get_settings
 from chalicelib.deliveries import slots
 from chalicelib.payments import gateway
 from tests.api.test_payments import Checkout
@@ -173,3 +174,28 @@ def test_a_declined_subscription_payment_is_tried_once_more_later_the_same_day(c
     checkout.finished(order["orderId"])
     assert job.retry_due(day) == {}  # once
     assert [o["orderId"] for o in _orders(checkout, sub["subscriptionId"])] == [order["orderId"]]
+
+
+def test_an_off_session_charge_the_bank_wants_confirmed_tells_the_customer_how(checkout: Checkout) -> None:
+    """A saved card whose bank asks for 3-D Secure again: the payment waits for the customer
+    (REQUIRES_ACTION, with its clientSecret) and they are told to confirm it before the cut-off."""
+    from moto.backends import get_backend
+
+    from chalicelib.payments.wallet import StripeWallet
+
+    me = checkout.ok("GET", "/users/me", token=checkout.token)
+    customer = StripeWallet().create_customer(me["userId"], me["email"])
+    bootstrap.saved_methods().payments.put_customer(me["userId"], customer)
+    card = {"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"}  # 3-D Secure always
+    pm = gateway.client().payment_methods.create(params={"type": "card", "card": card})
+    gateway.client().payment_methods.attach(pm.id, params={"customer": customer})
+    sub = _subscribe(checkout)
+    assert bootstrap.subscriptions().place_due(_day(1)) == {"placed": 1}
+    (order,) = _orders(checkout, sub["subscriptionId"])
+    waiting = checkout.payment(order["orderId"], {"REQUIRES_ACTION", "FAILED", "SUCCEEDED"})
+    assert waiting["status"] == "REQUIRES_ACTION" and waiting["clientSecret"], waiting
+    checkout.drain(get_settings().notifications_queue, "handle_notifications")
+    sent = [
+        m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages if me["email"] in str(m.destinations)
+    ]
+    assert "Confirm your payment - freshcart" in [m.subject for m in sent]
