@@ -435,10 +435,11 @@ def main() -> None:
         print(f"cold_first_request_ratio: {ratio:.2f}")
     finally:
         server.stop()
-    checkout.run()  # its own local stacks, after this moto has stopped
+    figures = checkout.run()  # its own local stacks, after this moto has stopped
     quiet_metrics()  # a stopped local stack gives the sink back to stdout
     daily_report.run()  # in-process moto of its own
-    fulfilment.run()  # deliveries, subscriptions, notifications: in-process moto of its own
+    placed = figures.get("cost_per_1000_orders_with_placement_usd")
+    fulfilment.run(float(placed) if placed else None)  # deliveries, subscriptions, notifications: its own moto
 
 
 if __name__ == "__main__":

@@ -1093,15 +1093,19 @@ def seconds_local() -> list[float]:
 FIGURE = re.compile(r"^([a-z0-9_]+: |#)")
 
 
-def run() -> None:
-    """From bench/__main__.py: the counted figures (a process of their own), then the timing."""
+def run() -> dict[str, str]:
+    """From bench/__main__.py: the counted figures (a process of their own), then the timing.
+    Returns the figures by name (the subscription bench prices its orders with them)."""
     env = {k: v for k, v in ENV.items() if not k.startswith(("AWS_", "MOTO_"))}
     done = subprocess.run(
         [sys.executable, "-m", "bench.checkout"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
+    figures: dict[str, str] = {}
     for line in done.stdout.splitlines():
         if FIGURE.match(line):
             print(line, flush=True)
+            name, _, value = line.partition(":")
+            figures[name.strip()] = value.strip().split()[0] if value.strip() else ""
     if done.returncode != 0:
         raise RuntimeError(f"bench.checkout failed ({done.returncode}):\n{done.stderr[-4000:]}")
     times = seconds_local()
@@ -1111,6 +1115,7 @@ def run() -> None:
         f"POST /orders/{{id}}/pay -> GET /orders/{{id}} says PAID, over HTTP against `python -m freshcart_local run`; "
         f"median of {len(times)} (min {min(times):.3f}, max {max(times):.3f})",
     )
+    return figures
 
 
 if __name__ == "__main__":

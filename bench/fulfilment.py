@@ -10,6 +10,9 @@ In moto (in-process), with the template's tables; AWS calls and items counted wi
   the subscription advanced, per due subscription).
 - ``driver_run_queries``: DynamoDB calls behind GET /drivers/me/deliveries for a day of 40
   deliveries among 2,000 of other drivers and days.
+- ``subscription_job_cost_per_1000_usd``: those reads and writes priced (bench/checkout.py PRICES);
+  ``cost_per_1000_subscription_orders_usd`` adds the checkout bench's placed-and-paid order
+  (``make bench`` runs both; alone, this bench prints the job's part only). Emails on top.
 - ``aws_calls_per_notification``: AWS calls per recipient per channel when one event is told by
   email (the once-only claim and the send), and ``aws_calls_per_recipient``: what each recipient
   costs once whatever the channels (their profile read, their feed item).
@@ -19,7 +22,6 @@ In moto (in-process), with the template's tables; AWS calls and items counted wi
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -58,15 +60,6 @@ class _Counter:
         self.writes.clear()
 
 
-def _write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    from chalicelib.core.dynamo import to_item
-
-    for i in range(0, len(items), 25):
-        request = {table: [{"PutRequest": {"Item": to_item(x)}} for x in items[i : i + 25]]}
-        while request:
-            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-
-
 class _Stand:
     """Placement, payment, cards and bus for the job: what they cost is the checkout bench's."""
 
@@ -86,37 +79,19 @@ class _Stand:
         pass
 
 
-def run() -> None:
-    os.environ.update(
-        {
-            "FRESHCART_STAGE": "local",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from moto import mock_aws
+def run(order_cost_per_1000: float | None = None) -> None:
+    """``order_cost_per_1000``: what placing and paying an order costs (the checkout bench's
+    ``cost_per_1000_orders_with_placement_usd``), to price a subscription's order with."""
+    from bench.moto_world import in_moto, put_all
 
-    from chalicelib import bootstrap
-    from chalicelib.catalog.repo import CatalogRepo
-    from chalicelib.core import aws, config, events
-    from chalicelib.subscriptions.repo import SubscriptionsRepo
-    from chalicelib.subscriptions.service import SubscriptionService
-    from chalicelib.users.repo import UsersRepo
-    from freshcart_local.provision import provision
+    with in_moto() as s:
+        from chalicelib import bootstrap
+        from chalicelib.catalog.repo import CatalogRepo
+        from chalicelib.core import aws, events
+        from chalicelib.subscriptions.repo import SubscriptionsRepo
+        from chalicelib.subscriptions.service import SubscriptionService
+        from chalicelib.users.repo import UsersRepo
 
-    with mock_aws():
-        aws.reset()
-        config.reset()
-        bootstrap.reset()
-        os.environ.update(provision("local", "us-east-1"))
-        config.reset()
-        s = config.get_settings()
-        aws.client("ses").verify_email_identity(EmailAddress=s.mail_from)
         ddb = aws.client("dynamodb")
         tables = {s.subscriptions_table: "subscriptions", s.deliveries_table: "deliveries"}
         count = _Counter(ddb, tables)
@@ -149,7 +124,7 @@ def run() -> None:
                     "createdAt": "2030-03-01T00:00:00+00:00",
                 }
             )
-        _write(ddb, s.subscriptions_table, subs)
+        put_all(ddb, s.subscriptions_table, subs)
         stand = _Stand()
         job = SubscriptionService(SubscriptionsRepo(), CatalogRepo(), UsersRepo(), stand, stand, stand, stand)
         count.hook(ddb)
@@ -157,6 +132,15 @@ def run() -> None:
         assert outcome == {"placed": DUE}, outcome
         print(f"subscription_job_items_read: {count.read['subscriptions']}")
         print(f"subscription_job_writes: {count.writes['subscriptions']}")
+        from bench.checkout import PRICES
+
+        # each write 1 WRU (items under 1 KB) plus the index entries it moves: byNextDate's key
+        # changes (delete + put) and byUser's all-attribute copy is rewritten; a consistent read 1 RRU
+        wru = count.writes["subscriptions"] + 3 * DUE
+        job = (wru * PRICES["dynamodb_wru"] + count.read["subscriptions"] * PRICES["dynamodb_rru"]) / DUE * 1000
+        print(f"subscription_job_cost_per_1000_usd: {job:.4f}")
+        if order_cost_per_1000 is not None:
+            print(f"cost_per_1000_subscription_orders_usd: {order_cost_per_1000 + job:.4f}")
 
         # -- a driver's run ---------------------------------------------------------------------
         deliveries = []
@@ -184,7 +168,7 @@ def run() -> None:
                     "updatedAt": "2030-03-01T00:00:00+00:00",
                 }
             )
-        _write(ddb, s.deliveries_table, deliveries)
+        put_all(ddb, s.deliveries_table, deliveries)
         from chalicelib.core.context import Caller
 
         count.reset()
@@ -195,7 +179,7 @@ def run() -> None:
         # -- a notification ---------------------------------------------------------------------
         from chalicelib.notifications import service as notifications
 
-        _write(
+        put_all(
             ddb,
             s.users_table,
             [{"pk": "USER#u-n", "sk": "PROFILE", "userId": "u-n", "email": "n@example.com", "status": "active"}],

@@ -21,7 +21,6 @@ SETTLEMENT per vendor, REFUND), a manager and an admin. Seeded with BatchWriteIt
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
@@ -134,42 +133,13 @@ def _ledger(order: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    from chalicelib.core.dynamo import to_item
-
-    for i in range(0, len(items), 25):
-        request = {table: [{"PutRequest": {"Item": to_item(x)}} for x in items[i : i + 25]]}
-        while request:
-            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-
-
 def run() -> None:
-    os.environ.update(
-        {
-            "FRESHCART_STAGE": "local",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from moto import mock_aws
+    from bench.moto_world import in_moto, put_all
 
-    from chalicelib import bootstrap
-    from chalicelib.core import aws, config
-    from freshcart_local.provision import provision
+    with in_moto() as s:
+        from chalicelib import bootstrap
+        from chalicelib.core import aws
 
-    with mock_aws():
-        aws.reset()
-        config.reset()
-        bootstrap.reset()
-        os.environ.update(provision("local", "us-east-1"))
-        config.reset()
-        s = config.get_settings()
-        aws.client("ses").verify_email_identity(EmailAddress=s.mail_from)
         ddb = aws.client("dynamodb")
         rng = random.Random(7)
         products = [(f"p{i}", "v1", f"Product {i:02d}") for i in range(40)]
@@ -183,11 +153,11 @@ def run() -> None:
             _order(rng, start + timedelta(seconds=rng.randint(0, 86399)), rng.choice(users), products)
             for _ in range(TODAY)
         ]
-        _write(ddb, s.orders_table, older + today)
-        _write(ddb, s.transactions_table, [e for o in today if o.get("payment") for e in _ledger(o)])
+        put_all(ddb, s.orders_table, older + today)
+        put_all(ddb, s.transactions_table, [e for o in today if o.get("payment") for e in _ledger(o)])
         for role in ("manager", "admin"):
             uid = uuid.uuid4().hex
-            _write(
+            put_all(
                 ddb,
                 s.users_table,
                 [

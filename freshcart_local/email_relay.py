@@ -5,13 +5,11 @@ subscribes a queue of its own to those topics and mails each message through SES
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from typing import Any
 
+from freshcart_local.eventlog import Polling
 from freshcart_local.runtime import ACCOUNT_ID
-
-log = logging.getLogger("freshcart.local")
 
 
 def email_subscriptions(template: dict[str, Any], stage: str, region: str) -> list[tuple[str, str]]:
@@ -29,7 +27,7 @@ def email_subscriptions(template: dict[str, Any], stage: str, region: str) -> li
     return out
 
 
-class EmailRelay:
+class EmailRelay(Polling):
     def __init__(self, subscriptions: list[tuple[str, str]], stage: str, region: str, source: str) -> None:
         self.subscriptions, self.source, self.region = subscriptions, source, region
         self.name = f"freshcart-{stage}-local-email-relay"
@@ -48,8 +46,7 @@ class EmailRelay:
         arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{self.name}"
         for topic, _ in self.subscriptions:  # not raw: the envelope names the topic, hence the address
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        self._thread = threading.Thread(target=self._loop, args=(sqs,), name="email-relay", daemon=True)
-        self._thread.start()
+        self._run(sqs, "email-relay")
 
     def poll(self, sqs: Any, wait_seconds: int = 1) -> int:
         from chalicelib.core import aws
@@ -73,18 +70,3 @@ class EmailRelay:
                 )
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
         return len(got)
-
-    def _loop(self, sqs: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll(sqs)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("email relay poll failed")
-                self._stop.wait(1)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3)

@@ -50,7 +50,36 @@ class EventLog:
         self.write(entry)
 
 
-class EventTap:
+class Polling:
+    """A queue of the local stack's own, polled on a thread until stopped (``poll`` is the work)."""
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def poll(self, sqs: Any, wait_seconds: int = 1) -> int:
+        raise NotImplementedError
+
+    def _run(self, sqs: Any, name: str) -> None:
+        self._thread = threading.Thread(target=self._loop, args=(sqs,), name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self, sqs: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll(sqs)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception(f"{type(self).__name__} poll failed")
+                self._stop.wait(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+
+class EventTap(Polling):
     """A queue subscribed (raw delivery) to every topic; each message becomes an ``event`` line."""
 
     def __init__(self, events: EventLog, topic_arns: list[str], stage: str, region: str) -> None:
@@ -70,8 +99,7 @@ class EventTap:
         arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{self.name}"
         for topic in self.topic_arns:
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-        self._thread = threading.Thread(target=self._loop, args=(sqs,), name="event-tap", daemon=True)
-        self._thread.start()
+        self._run(sqs, "event-tap")
 
     def poll(self, sqs: Any, wait_seconds: int = 1) -> int:
         resp = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
@@ -84,21 +112,6 @@ class EventTap:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
         return len(messages)
-
-    def _loop(self, sqs: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll(sqs)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("event tap poll failed")
-                self._stop.wait(1)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3)
 
 
 def describe(body: str) -> dict[str, Any]:

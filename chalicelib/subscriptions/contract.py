@@ -21,6 +21,12 @@ class Pause(View):
     to: str = Field(json_schema_extra=DATE)
 
 
+class DatedChange(View):
+    from_: str = Field(alias="from", json_schema_extra=DATE)
+    quantity: int | None = None
+    deliverySlot: Literal["MORNING", "EVENING"] | None = None
+
+
 class Subscription(View):
     subscriptionId: str
     productId: str
@@ -35,6 +41,7 @@ class Subscription(View):
     status: Literal["ACTIVE", "PAUSED", "CANCELLED"]
     pauses: list[Pause]
     skips: list[str]
+    changes: list[DatedChange] | None = None  # quantity or slot from a date on
     nextDate: str | None = Field(default=None, json_schema_extra=DATE)  # the next order's date; none when over
     failedDates: int
     createdAt: Instant

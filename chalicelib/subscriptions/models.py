@@ -37,10 +37,11 @@ class SubscriptionBody(Body):
 
 
 class SubscriptionPatch(Patch):
-    """From the next order on."""
+    """From ``fromDate`` on (a date's order not placed yet), or from the next order."""
 
     quantity: StrictInt | None = Field(default=None, ge=1, le=50)
     deliverySlot: Literal["MORNING", "EVENING"] | None = None
+    fromDate: Day | None = None
 
 
 class PauseBody(Body):

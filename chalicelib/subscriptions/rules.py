@@ -61,3 +61,12 @@ def next_date(sub: dict[str, Any], after: date) -> date | None:
 def first_date(sub: dict[str, Any], earliest: date) -> date | None:
     """The first due date on or after ``earliest`` (the first date whose cut-off is still ahead)."""
     return next_date(sub, earliest - timedelta(days=1))
+
+
+def as_of(sub: dict[str, Any], day: date) -> dict[str, Any]:
+    """The subscription as it orders on ``day``: its changes dated on or before it applied in order."""
+    out = dict(sub)
+    for change in sorted(sub.get("changes") or [], key=lambda c: str(c["from"])):
+        if _day(change["from"]) <= day:
+            out.update({k: v for k, v in change.items() if k in ("quantity", "deliverySlot")})
+    return out

@@ -28,6 +28,7 @@ from chalicelib.subscriptions.repo import SubscriptionsRepo
 log = logs.get_logger("freshcart.subscriptions")
 SYSTEM_CLIENT = ClientInfo("0.0.0.0", "freshcart-subscriptions", None)  # noqa: S104 - a label, not a bind
 PAID = frozenset({"PAID", "APPROVED", "DISPATCHED", "DELIVERED"})
+UNPAID_ENDS = frozenset({"EXPIRED", "CANCELLED", "REJECTED"})
 
 
 class Catalog(Protocol):
@@ -117,7 +118,16 @@ class SubscriptionService:
         return view(self._mine(who, subscription_id))
 
     def change(self, who: Caller, subscription_id: str, patch: models.SubscriptionPatch) -> dict[str, Any]:
-        return self._edit(who, subscription_id, lambda s: {**s, **patch.model_dump(exclude_unset=True)})
+        """Quantity or slot: from ``fromDate`` (kept as a dated change the job applies), or now."""
+        sets = patch.model_dump(exclude_unset=True, exclude={"fromDate"})
+        if not sets:
+            raise Unprocessable("nothing to change from that date", fields={"quantity": "or deliverySlot: give one"})
+        if patch.fromDate is None:
+            return self._edit(who, subscription_id, lambda s: {**s, **sets})
+        if patch.fromDate <= _today():
+            raise Unprocessable("a change starts tomorrow at the earliest", fields={"fromDate": "in the past"})
+        dated = {"from": patch.fromDate.isoformat(), **sets}
+        return self._edit(who, subscription_id, lambda s: {**s, "changes": [*s.get("changes", []), dated]})
 
     def pause(self, who: Caller, subscription_id: str, start: date, end: date) -> dict[str, Any]:
         if end < _today():
@@ -182,16 +192,22 @@ class SubscriptionService:
 
     def place_due(self, day: str) -> dict[str, int]:
         """Every subscription due on ``day``: its order placed and paid (or skipped, told why)."""
+        return self._each(self.repo.due, self._one, day)
+
+    @staticmethod
+    def _each(pages: Any, apply: Any, day: str) -> dict[str, int]:
+        """``apply(id, day)`` to every id of every page, counting outcomes; one that raises is an
+        "error" the next run tries again (the keys make that safe)."""
         counts: dict[str, int] = {}
         cursor = None
         while True:
-            ids, cursor = self.repo.due(day, 100, cursor)
+            ids, cursor = pages(day, 100, cursor)
             for sid in ids:
                 try:
-                    outcome = self._one(sid, day)
+                    outcome = apply(sid, day)
                 except Exception:
-                    log.exception("subscription order failed", extra={"subscriptionId": sid, "day": day})
-                    outcome = "error"  # the next run of the job tries it again (the keys make it safe)
+                    log.exception("subscription run failed", extra={"subscriptionId": sid, "day": day})
+                    outcome = "error"
                 counts[outcome] = counts.get(outcome, 0) + 1
             if not cursor:
                 return counts
@@ -243,19 +259,7 @@ class SubscriptionService:
         """Later the same day: each order of ``day`` still unpaid (declined, or its bank asked
         for the customer) is tried once more: paid again while it is held, placed again once
         its hold ran out. Read from the sparse byRetryDate index alone."""
-        counts: dict[str, int] = {}
-        cursor = None
-        while True:
-            ids, cursor = self.repo.to_retry(day, 100, cursor)
-            for sid in ids:
-                try:
-                    outcome = self._retry(sid, day)
-                except Exception:
-                    log.exception("subscription retry failed", extra={"subscriptionId": sid, "day": day})
-                    outcome = "error"
-                counts[outcome] = counts.get(outcome, 0) + 1
-            if not cursor:
-                return counts
+        return self._each(self.repo.to_retry, self._retry, day)
 
     def _retry(self, sid: str, day: str) -> str:
         sub = self.repo.get(sid)
@@ -292,12 +296,17 @@ class SubscriptionService:
         return outcome
 
     def _failed_dates(self, sub: dict[str, Any]) -> int:
-        """Dates in a row whose order was not paid, counting the last one placed."""
+        """Dates in a row whose order was not paid, counting the last one placed: paid resets
+        the count, ended unpaid (its hold ran out, cancelled) adds one, still being paid for
+        (a bank's answer, 3-D Secure pending) leaves it as it is."""
         last = sub.get("lastOrder") or {}
+        counted = int(sub.get("failedDates", 0))
         if not last.get("orderId"):
-            return int(sub.get("failedDates", 0))
+            return counted
         status = self.orders.status(str(last["orderId"]))
-        return 0 if status in PAID else int(sub.get("failedDates", 0)) + 1
+        if status in PAID:
+            return 0
+        return counted + 1 if status in UNPAID_ENDS else counted
 
     def _advance(self, sub: dict[str, Any], day: str, sets: dict[str, Any]) -> None:
         moved = {**sub, **sets, "updatedAt": datetime.now(UTC).isoformat()}
@@ -325,12 +334,13 @@ def models_order(sub: dict[str, Any], day: str) -> Any:
     """The order a subscription's date places (as a customer's POST /orders would)."""
     from chalicelib.orders.models import OrderBody
 
-    item = {"productId": sub["productId"], "variantId": sub["variantId"], "quantity": int(sub["quantity"])}
+    now = rules.as_of(sub, date.fromisoformat(day))  # with its changes dated up to that day
+    item = {"productId": now["productId"], "variantId": now["variantId"], "quantity": int(now["quantity"])}
     body = {
         "items": [item],
-        "addressId": sub["addressId"],
+        "addressId": now["addressId"],
         "deliveryDate": day,
-        "deliverySlot": sub["deliverySlot"],
+        "deliverySlot": now["deliverySlot"],
         "paymentMethod": "card",
     }
     return OrderBody.model_validate(body)
@@ -354,6 +364,7 @@ VIEW = (
     "status",
     "pauses",
     "skips",
+    "changes",
     "nextDate",
     "failedDates",
     "createdAt",

@@ -92,6 +92,12 @@ def test_a_vacation_a_skip_and_a_resume_move_the_next_date(checkout: Checkout) -
     assert resumed["nextDate"] == _day(1) and resumed["pauses"] == []  # the vacation in progress is over
     changed = checkout.ok("PATCH", f"/subscriptions/{sid}", {"quantity": 3}, token=checkout.token)
     assert changed["quantity"] == 3
+    dated = checkout.ok(
+        "PATCH", f"/subscriptions/{sid}", {"deliverySlot": "EVENING", "fromDate": _day(5)}, token=checkout.token
+    )
+    assert dated["deliverySlot"] == "MORNING" and dated["changes"] == [{"from": _day(5), "deliverySlot": "EVENING"}]
+    empty = checkout.api.call("PATCH", f"/subscriptions/{sid}", {"fromDate": _day(5)}, token=checkout.token)
+    assert empty.status_code == 422
     other = checkout.api.user("eve")["accessToken"]
     assert checkout.api.call("GET", f"/subscriptions/{sid}", token=other).status_code == 404
     assert checkout.api.call("DELETE", f"/subscriptions/{sid}", token=other).status_code == 404
@@ -133,10 +139,16 @@ def test_a_date_without_stock_is_skipped_and_the_customer_told(checkout: Checkou
 
 
 def test_three_unpaid_dates_in_a_row_pause_the_subscription(checkout: Checkout) -> None:
+    from tests.api.test_payments import expire_reservation
+
     sub = _subscribe(checkout)  # no saved card: nothing can pay its orders
     job = bootstrap.subscriptions()
     for n in (1, 2, 3):
         assert job.place_due(_day(n)) == {"no card": 1}
+        (unpaid,) = [o for o in _orders(checkout, sub["subscriptionId"]) if o["deliveryDate"] == _day(n)]
+        assert job.place_due(_day(n)) == {}  # not counted twice
+        expire_reservation(unpaid["orderId"])  # a day later its 15-minute hold is long over
+        bootstrap.order_lifecycle().sweep()
     assert job.place_due(_day(4)) == {"paused": 1}
     now = checkout.ok("GET", f"/subscriptions/{sub['subscriptionId']}", token=checkout.token)
     assert (now["status"], now["failedDates"]) == ("PAUSED", 3) and "nextDate" not in now
@@ -199,3 +211,27 @@ def test_an_off_session_charge_the_bank_wants_confirmed_tells_the_customer_how(c
         m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages if me["email"] in str(m.destinations)
     ]
     assert "Confirm your payment - freshcart" in [m.subject for m in sent]
+
+
+def test_a_week_of_daily_and_alternate_with_a_vacation_and_a_skip_orders_the_right_dates(checkout: Checkout) -> None:
+    """Days 1-7: DAILY with days 3-4 away and day 6 skipped orders days 1, 2, 5, 7; ALTERNATE from
+    day 1 with day 3 skipped orders days 1, 5, 7. The job runs twice each day, the second time
+    as two overlapping runs: still one order per subscription and date, each paid."""
+    _save_card(checkout)
+    daily = _subscribe(checkout, quantity=1)  # 7 units in all: within the vendor's stock
+    alternate = _subscribe(checkout, quantity=1, frequency="ALTERNATE", deliverySlot="EVENING")
+    tok = checkout.token
+    checkout.ok("POST", f"/subscriptions/{daily['subscriptionId']}/pause", {"from": _day(3), "to": _day(4)}, token=tok)
+    checkout.ok("POST", f"/subscriptions/{daily['subscriptionId']}/skip", {"date": _day(6)}, token=tok)
+    checkout.ok("POST", f"/subscriptions/{alternate['subscriptionId']}/skip", {"date": _day(3)}, token=tok)
+    job = bootstrap.subscriptions()
+    for n in range(1, 8):
+        job.place_due(_day(n))
+        race(lambda n=n: job.place_due(_day(n)), lambda n=n: job.place_due(_day(n)))
+    for sub, days in ((daily, [1, 2, 5, 7]), (alternate, [1, 5, 7])):
+        orders = _orders(checkout, sub["subscriptionId"])
+        assert sorted(o["deliveryDate"] for o in orders) == [_day(n) for n in days]
+        for order in orders:
+            assert checkout.payment(order["orderId"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"
+            checkout.finished(order["orderId"])
+    assert checkout.ok("GET", f"/subscriptions/{daily['subscriptionId']}", token=tok)["nextDate"] == _day(8)

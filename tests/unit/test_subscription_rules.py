@@ -37,3 +37,23 @@ def test_the_next_date_jumps_pauses_and_skips_and_ends() -> None:
     assert rules.next_date(sub(startDate="2030-02-01"), MON) == date(2030, 2, 1)  # not before it starts
     forever = sub(pauses=[{"from": "2030-01-08", "to": "2099-01-01"}])
     assert rules.next_date(forever, MON) is None  # nothing within the look-ahead
+
+
+def test_a_dated_change_applies_from_its_date_on() -> None:
+    s = sub(
+        quantity=1,
+        deliverySlot="MORNING",
+        changes=[{"from": "2030-01-10", "quantity": 3}, {"from": "2030-01-12", "deliverySlot": "EVENING"}],
+    )
+    assert (rules.as_of(s, date(2030, 1, 9))["quantity"], rules.as_of(s, date(2030, 1, 9))["deliverySlot"]) == (
+        1,
+        "MORNING",
+    )
+    assert (rules.as_of(s, date(2030, 1, 10))["quantity"], rules.as_of(s, date(2030, 1, 10))["deliverySlot"]) == (
+        3,
+        "MORNING",
+    )
+    assert (rules.as_of(s, date(2030, 1, 13))["quantity"], rules.as_of(s, date(2030, 1, 13))["deliverySlot"]) == (
+        3,
+        "EVENING",
+    )

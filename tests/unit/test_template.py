@@ -132,3 +132,17 @@ def test_packaged_functions_have_the_names_the_state_machines_call() -> None:
     assert "freshcart-${Stage}" in named and "freshcart-${Stage}-checkout_charge" in named
     called = set(re.findall(r"function:(freshcart-\$\{Stage\}-[a-z_]*[a-z])(?![a-z_*])", json.dumps(template)))
     assert called and called <= named, called - named
+
+
+def test_the_packaged_template_emails_every_alert_to_the_stage_parameter() -> None:
+    """Issue 20: on AWS an alert must reach somebody, so the alerts topic has an email subscriber,
+    the NotificationEmail parameter, in what `make package` merges. The failed-transactions DLQ
+    alarm notifies that topic too."""
+    from infra.for_stage import merge_template
+
+    template = merge_template("prod")
+    subs = [r["Properties"] for r in template["Resources"].values() if r.get("Type") == "AWS::SNS::Subscription"]
+    assert {"TopicArn": {"Ref": "AlertsTopic"}, "Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}} in subs
+    assert template["Parameters"]["NotificationEmail"]["Type"] == "String"
+    alarm = template["Resources"]["FailedTransactionsDLQAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
