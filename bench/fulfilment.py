@@ -75,8 +75,11 @@ class _Stand:
     def default(self, user_id: str) -> tuple[str, str] | None:
         return "cus_1", "pm_1"
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, kind: str, data: dict[str, Any], event_id: str) -> None:
         pass
+
+    def serves(self, pincode: str, product_id: str) -> bool:
+        return True
 
 
 def run(order_cost_per_1000: float | None = None) -> None:
@@ -126,7 +129,7 @@ def run(order_cost_per_1000: float | None = None) -> None:
             )
         put_all(ddb, s.subscriptions_table, subs)
         stand = _Stand()
-        job = SubscriptionService(SubscriptionsRepo(), CatalogRepo(), UsersRepo(), stand, stand, stand, stand)
+        job = SubscriptionService(SubscriptionsRepo(), CatalogRepo(), UsersRepo(), stand, stand, stand, stand, stand)
         count.hook(ddb)
         outcome = job.place_due(DAY)
         assert outcome == {"placed": DUE}, outcome

@@ -248,7 +248,17 @@ def subscriptions() -> SubscriptionService:
         payments(),
         saved_methods(),
         _UserEvents(),
+        _Serving(),
     )
+
+
+class _Serving:
+    """The vendors domain's area index, as a subscription asks it."""
+
+    def serves(self, pincode: str, product_id: str) -> bool:
+        from chalicelib.vendors.repo import VendorsRepo
+
+        return any(v.get("active") and product_id in v.get("products", []) for v in VendorsRepo().by_pincode(pincode))
 
 
 class _SubscriptionOrders:
@@ -265,11 +275,11 @@ class _SubscriptionOrders:
 class _UserEvents:
     """What the customer is told of their subscription (the user-events topic: notifications)."""
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, kind: str, data: dict[str, Any], event_id: str) -> None:
         from chalicelib.core import events
         from chalicelib.core.config import get_settings
 
-        events.publish(get_settings().user_events_topic_arn, kind, data)
+        events.publish(get_settings().user_events_topic_arn, kind, data, event_id=event_id)
 
 
 class _Drivers:

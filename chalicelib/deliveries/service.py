@@ -325,11 +325,28 @@ class DeliveryService:
         now = _now()
         sets = {"status": rules.REFUNDED, "refundId": refund["refundId"], "updatedAt": now}
         sets["history"] = [*d.get("history", []), {"status": rules.REFUNDED, "at": now, "by": who.user_id}]
-        try:
-            tx.commit([self.repo.update_request(d, rules.FAILED, sets)], uow.attempt_token(f"refund:{delivery_id}"))
-        except tx.Cancelled:
-            raise Conflict("the delivery changed meanwhile; reload it", code="invalid_transition") from None
+
+        def attempt() -> None:
+            items = [self.repo.update_request(d, rules.FAILED, sets), *self._order_settles(d, who)]
+            self._commit(items, f"refund:{delivery_id}")
+
+        uow.retrying(attempt, message="the delivery or its order changed meanwhile; retry")
         return rules.view({**d, **sets})
+
+    def _order_settles(self, d: dict[str, Any], who: Caller) -> list[Tagged]:
+        """A refunded delivery is over too: the order's count goes down with it, and with its
+        last one the order ends: DELIVERED when something went out (its refund says the rest),
+        CANCELLED when nothing did (its stock back, what is not refunded yet refunded)."""
+        summary, _ = self.repo.of_order(d["orderId"])
+        pending = int((summary or {}).get("pending", 1))
+        items = [self.repo.pending_request(d["orderId"], pending)]
+        if pending == 1:
+            actor = Actor(who.user_id, who.role, "-", "deliveries")
+            order = self.orders.get(d["orderId"])
+            target = {"DISPATCHED": "DELIVERED", "APPROVED": "CANCELLED"}.get(order["status"])
+            if target:
+                items += self.orders.transition(order, target, actor, "its last delivery was refunded")[0]
+        return items
 
     def _failed(self, who: Caller, delivery_id: str) -> dict[str, Any]:
         if who.role not in STAFF:

@@ -9,7 +9,7 @@ ahead. How many orders a vendor takes per slot is the vendor's capacity (vendors
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
 SLOTS = ("MORNING", "EVENING")
@@ -52,6 +52,10 @@ class SlotPolicy:
         if day > today + timedelta(days=self.horizon_days):
             return "deliveryDate", f"at most {self.horizon_days} days ahead"
         return None
+
+    def cutoff_at(self, day: date, slot: str) -> datetime:
+        """The instant a date's slot stops taking orders (its cut-off that day, in the shop's time)."""
+        return datetime.combine(day, dict(self.cutoffs)[slot], self.local(datetime.now(UTC)).tzinfo)
 
     def upcoming(self, now: datetime, count: int) -> list[Slot]:
         """The next ``count`` slots that can be ordered at ``now``, earliest first."""

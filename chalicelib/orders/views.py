@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit.repo import Actor
 from chalicelib.core.context import Caller, ClientInfo
-from chalicelib.core.errors import Forbidden, NotFound
+from chalicelib.core.errors import Forbidden, NotFound, Unprocessable
 from chalicelib.orders import rules
 from chalicelib.orders.repo import OrdersRepo
 
@@ -101,6 +101,12 @@ class OrderViews:
         or day (today by default). Each filter is one Query on an index; ``delivery_date``
         narrows any listing's page to the orders delivered that date (a page may come back
         short, its cursor goes on)."""
+        staff = who.role in ("admin", "manager")
+        if delivery_date and staff and not (wanted.user_id or wanted.status):  # the day listing is by creation
+            raise Unprocessable(
+                "deliveryDate narrows your own, a status or a userId listing; a date's deliveries: GET /deliveries",
+                fields={"deliveryDate": "needs status or userId"},
+            )
         items, last = self._page(who, wanted, limit, cursor)
         if delivery_date:
             items = [o for o in items if o.get("deliveryDate") == delivery_date]

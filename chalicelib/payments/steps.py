@@ -49,6 +49,17 @@ def _screened(screen: dict[str, Any] | None, email: str | None) -> dict[str, Any
     return {k: v for k, v in {"fraud": fraud, "email": email}.items() if v}
 
 
+def _until_cutoff(order: dict[str, Any], now: float) -> int:
+    """Seconds the customer has to confirm an off-session payment: until the delivery slot's
+    cut-off, never less than the usual reservation."""
+    from datetime import date
+
+    from chalicelib.deliveries import slots
+
+    cutoff = slots.policy().cutoff_at(date.fromisoformat(order["deliveryDate"]), order["deliverySlot"])
+    return max(get_settings().reservation_ttl_seconds, int(cutoff.timestamp() - now))
+
+
 @dataclass
 class CheckoutSteps:
     book: PaymentBook
@@ -185,6 +196,8 @@ class CheckoutSteps:
             self.book.bus.publish("PaymentActionRequired", told)
         if kind == WaitKind.REVIEW:  # a manager has the review window, not what is left of the 15 minutes
             order = self.orders.hold_for_review(order, get_settings().review_window_seconds)
+        elif parked is not None and parked.customer_id and order.get("deliveryDate"):
+            order = self.orders.hold_for_review(order, _until_cutoff(order, self.book.clock()))  # off-session 3DS
         self.workflows.start_wait(
             order_id, payment_id, kind, int(order["reservation"]["expiresAt"]) - int(self.book.clock())
         )

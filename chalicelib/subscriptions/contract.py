@@ -54,7 +54,9 @@ class SubscriptionPage(Page):
 
 ONE = "/subscriptions/{subscription_id}"
 ROUTES: dict[tuple[str, str], Op] = {
-    ("POST", "/subscriptions"): Op(f"{C}:Subscription", 201, f"{M}:SubscriptionBody", roles=ROLES, errors=(404, 422)),
+    ("POST", "/subscriptions"): Op(
+        f"{C}:Subscription", 201, f"{M}:SubscriptionBody", roles=ROLES, errors=(404, 409, 422)
+    ),
     ("GET", "/subscriptions"): Op(f"{C}:SubscriptionPage", query=PAGE, roles=ROLES),
     ("GET", ONE): Op(f"{C}:Subscription", roles=ROLES),
     ("PATCH", ONE): Op(f"{C}:Subscription", body=f"{M}:SubscriptionPatch", roles=ROLES, errors=(409, 422)),

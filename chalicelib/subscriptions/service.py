@@ -24,11 +24,13 @@ from chalicelib.core.errors import Conflict, NotFound, Unprocessable
 from chalicelib.deliveries import slots
 from chalicelib.subscriptions import models, rules
 from chalicelib.subscriptions.repo import SubscriptionsRepo
+from chalicelib.subscriptions.views import iso, order_body, view
 
 log = logs.get_logger("freshcart.subscriptions")
 SYSTEM_CLIENT = ClientInfo("0.0.0.0", "freshcart-subscriptions", None)  # noqa: S104 - a label, not a bind
 PAID = frozenset({"PAID", "APPROVED", "DISPATCHED", "DELIVERED"})
 UNPAID_ENDS = frozenset({"EXPIRED", "CANCELLED", "REJECTED"})
+CATCH_UP_DAYS = 3  # a run moves on subscriptions left due this many days back
 
 
 class Catalog(Protocol):
@@ -56,8 +58,14 @@ class Cards(Protocol):
     def default(self, user_id: str) -> tuple[str, str] | None: ...
 
 
+class Serving(Protocol):
+    """Does a vendor deliver ``product_id`` to ``pincode`` (the vendors domain's area index)?"""
+
+    def serves(self, pincode: str, product_id: str) -> bool: ...
+
+
 class Bus(Protocol):
-    def publish(self, kind: str, data: dict[str, Any]) -> None: ...
+    def publish(self, kind: str, data: dict[str, Any], event_id: str) -> None: ...
 
 
 def _today() -> date:
@@ -73,6 +81,7 @@ class SubscriptionService:
     payments: Payments
     cards: Cards
     bus: Bus
+    serving: Serving
 
     # -- the customer's ------------------------------------------------------------------------
     def create(self, who: Caller, body: models.SubscriptionBody) -> dict[str, Any]:
@@ -80,8 +89,15 @@ class SubscriptionService:
         if not product or not product.get("active") or not find_variant(product, body.variantId):
             raise Unprocessable("no such product to subscribe to", fields={"variantId": "unknown or inactive"})
         user = self.users.get(who.user_id) or {}
-        if not any(a.get("addressId") == body.addressId for a in user.get("addresses", [])):
+        address = next((a for a in user.get("addresses", []) if a.get("addressId") == body.addressId), None)
+        if address is None:
             raise NotFound("address not found", fields={"addressId": "not one of your addresses"})
+        if not self.serving.serves(str(address.get("pincode", "")), body.productId):
+            raise Conflict(
+                "no vendor delivers this product to that address",
+                code="not_serviceable",
+                fields={"addressId": f"pincode {address.get('pincode')} is not served for it"},
+            )
         tomorrow = _today() + timedelta(days=1)
         if body.startDate < tomorrow:
             raise Unprocessable("a subscription starts tomorrow at the earliest", fields={"startDate": "in the past"})
@@ -106,7 +122,7 @@ class SubscriptionService:
             "createdAt": now,
             "updatedAt": now,
         }
-        sub["nextDate"] = _iso(rules.first_date(sub, tomorrow))
+        sub["nextDate"] = iso(rules.first_date(sub, tomorrow))
         self.repo.create({k: v for k, v in sub.items() if v is not None})
         return view(sub)
 
@@ -178,9 +194,7 @@ class SubscriptionService:
             )
         moved = change(sub)
         moved["updatedAt"] = datetime.now(UTC).isoformat()
-        # the job places the next date's orders the day before: a change reaches from the day after tomorrow
-        # on when tomorrow's order may already be placed
-        moved["nextDate"] = _iso(rules.first_date(moved, _today() + timedelta(days=1)))
+        moved["nextDate"] = iso(rules.first_date(moved, _open_from(moved)))
         self.repo.save({k: v for k, v in moved.items() if v is not None and k != "version"}, int(sub.get("version", 0)))
         return view(moved)
 
@@ -191,8 +205,23 @@ class SubscriptionService:
         return (_today() + timedelta(days=1)).isoformat()
 
     def place_due(self, day: str) -> dict[str, int]:
-        """Every subscription due on ``day``: its order placed and paid (or skipped, told why)."""
-        return self._each(self.repo.due, self._one, day)
+        """Every subscription due on ``day``: its order placed and paid (or skipped, told why).
+        Ones left due on the days before (a run that failed, a day the job did not run) move on
+        to their next date: a delivery date past is not ordered any more."""
+        counts = self._each(self.repo.due, self._one, day)
+        for back in range(1, CATCH_UP_DAYS + 1):
+            missed = (date.fromisoformat(day) - timedelta(days=back)).isoformat()
+            for outcome, n in self._each(self.repo.due, self._skip_missed, missed).items():
+                counts[outcome] = counts.get(outcome, 0) + n
+        return counts
+
+    def _skip_missed(self, sid: str, day: str) -> str:
+        sub = self.repo.get(sid)
+        if sub is None or sub.get("nextDate") != day:
+            return "not due"
+        self.repo.record_run(sid, day, {"outcome": "MISSED"})
+        self._advance(sub, day, {})
+        return "missed"
 
     @staticmethod
     def _each(pages: Any, apply: Any, day: str) -> dict[str, int]:
@@ -238,7 +267,7 @@ class SubscriptionService:
         sid = sub["subscriptionId"]
         who = Caller(sub["userId"], "customer", f"subscription-{sid}")
         try:
-            _, order = self.orders.place(who, models_order(sub, day), key, SYSTEM_CLIENT, subscription_id=sid)
+            _, order = self.orders.place(who, order_body(sub, day), key, SYSTEM_CLIENT, subscription_id=sid)
         except (Conflict, Unprocessable, NotFound) as exc:  # out of stock, the slot full, the product gone: skipped
             self.repo.record_run(sid, day, {"outcome": "SKIPPED", "reason": exc.message})
             self._tell("SubscriptionSkipped", sub, day, exc.message)
@@ -258,8 +287,21 @@ class SubscriptionService:
     def retry_due(self, day: str) -> dict[str, int]:
         """Later the same day: each order of ``day`` still unpaid (declined, or its bank asked
         for the customer) is tried once more: paid again while it is held, placed again once
-        its hold ran out. Read from the sparse byRetryDate index alone."""
-        return self._each(self.repo.to_retry, self._retry, day)
+        its hold ran out. Read from the sparse byRetryDate index alone; first, any subscription
+        the day's run left due (it failed after or before placing: the keys make it safe)."""
+        just_placed: set[str] = set()
+
+        def straggler(sid: str, on: str) -> str:
+            just_placed.add(sid)
+            return self._one(sid, on)
+
+        def retry(sid: str, on: str) -> str:
+            return "just placed" if sid in just_placed else self._retry(sid, on)  # its payment has just started
+
+        counts = self._each(self.repo.due, straggler, day)
+        for outcome, n in self._each(self.repo.to_retry, retry, day).items():
+            counts[outcome] = counts.get(outcome, 0) + n
+        return counts
 
     def _retry(self, sid: str, day: str) -> str:
         sub = self.repo.get(sid)
@@ -310,7 +352,7 @@ class SubscriptionService:
 
     def _advance(self, sub: dict[str, Any], day: str, sets: dict[str, Any]) -> None:
         moved = {**sub, **sets, "updatedAt": datetime.now(UTC).isoformat()}
-        moved["nextDate"] = _iso(rules.next_date(moved, date.fromisoformat(day)))
+        moved["nextDate"] = iso(rules.next_date(moved, date.fromisoformat(day)))
         try:
             self.repo.save(
                 {k: v for k, v in moved.items() if v is not None and k != "version"}, int(sub.get("version", 0))
@@ -327,50 +369,12 @@ class SubscriptionService:
             **({"why": why} if why else {}),
             **({"orderId": order_id} if order_id else {}),
         }
-        self.bus.publish(kind, data)
+        self.bus.publish(kind, data, f"{kind}-{sub['subscriptionId']}-{day}")  # overlapping runs tell once
 
 
-def models_order(sub: dict[str, Any], day: str) -> Any:
-    """The order a subscription's date places (as a customer's POST /orders would)."""
-    from chalicelib.orders.models import OrderBody
-
-    now = rules.as_of(sub, date.fromisoformat(day))  # with its changes dated up to that day
-    item = {"productId": now["productId"], "variantId": now["variantId"], "quantity": int(now["quantity"])}
-    body = {
-        "items": [item],
-        "addressId": now["addressId"],
-        "deliveryDate": day,
-        "deliverySlot": now["deliverySlot"],
-        "paymentMethod": "card",
-    }
-    return OrderBody.model_validate(body)
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-VIEW = (
-    "subscriptionId",
-    "productId",
-    "variantId",
-    "quantity",
-    "frequency",
-    "weekdays",
-    "deliverySlot",
-    "startDate",
-    "endDate",
-    "addressId",
-    "status",
-    "pauses",
-    "skips",
-    "changes",
-    "nextDate",
-    "failedDates",
-    "createdAt",
-    "updatedAt",
-)
-
-
-def view(sub: dict[str, Any]) -> dict[str, Any]:
-    return {k: sub[k] for k in VIEW if sub.get(k) is not None}
+def _open_from(sub: dict[str, Any]) -> date:
+    """The first date a change can still reach: tomorrow, or the day after the last date the job
+    placed an order for (that order stands; the next run must find the subscription due)."""
+    tomorrow = _today() + timedelta(days=1)
+    placed = (sub.get("lastOrder") or {}).get("date")
+    return max(tomorrow, date.fromisoformat(placed) + timedelta(days=1)) if placed else tomorrow

@@ -50,7 +50,10 @@ class Run:
         lifecycle = bootstrap.order_lifecycle()
         actor = Actor("system", "system", "-", "test")
         paid = {"paymentId": "p-1", "amount": order["total"], "status": "SUCCEEDED"}
-        tx.commit(lifecycle.paid_items(lifecycle.get(order["orderId"]), paid, actor, int(time.time())), "paid")
+        tx.commit(
+            lifecycle.paid_items(lifecycle.get(order["orderId"]), paid, actor, int(time.time())),
+            f"paid-{order['orderId']}",
+        )
         approved = self.shop.ok("POST", f"/orders/{order['orderId']}/approve", token=self.manager)
         assert approved["status"] == "APPROVED"
         return approved
@@ -254,3 +257,48 @@ def test_an_order_cancelled_before_it_went_out_calls_its_deliveries_off(run: Run
         ]
         == "CANCELLED"
     )
+
+
+def test_refunding_a_failed_delivery_ends_the_order_as_what_happened(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing went out: refunded and its order CANCELLED (stock back). One of two went out: the
+    order DELIVERED once the other's refund settles it. (The money side is the payments domain's,
+    tested there; here its refund answers as Stripe's success would.)"""
+    refunds: list[tuple[str, int]] = []
+
+    def refund(who: Any, order_id: str, amount: int | None, reason: str, key: str) -> dict[str, Any]:
+        refunds.append((order_id, int(amount or 0)))
+        return {"refundId": key, "status": "SUCCEEDED"}
+
+    monkeypatch.setattr(bootstrap.deliveries().refunds, "refund", refund)
+    dtoken, driver = run.driver["accessToken"], run.driver["userId"]
+    alone = run.approved_order([line(run.milk, 1)])
+    run.approved_event(alone)
+    (d,) = run.deliveries(alone)
+    run.shop.ok("POST", f"/deliveries/{d['deliveryId']}/assign", {"driverId": driver}, token=run.vera_token)
+    run.shop.ok(
+        "POST", f"/deliveries/{d['deliveryId']}/status", {"status": "FAILED", "reason": "gate locked"}, token=dtoken
+    )
+    refunded = run.shop.ok("POST", f"/deliveries/{d['deliveryId']}/reschedule", {"refund": True}, token=run.manager)
+    assert refunded["status"] == "REFUNDED"
+    assert bootstrap.order_lifecycle().get(alone["orderId"])["status"] == "CANCELLED"
+    both = run.approved_order([line(run.milk, 1), line(run.ghee, 1)])
+    run.approved_event(both)
+    vera_d, otto_d = sorted(run.deliveries(both), key=lambda x: x["vendorId"] != run.vera["vendorId"])
+    for x, token in ((vera_d, run.vera_token), (otto_d, run.otto_token)):
+        run.shop.ok("POST", f"/deliveries/{x['deliveryId']}/assign", {"driverId": driver}, token=token)
+        run.shop.ok("POST", f"/deliveries/{x['deliveryId']}/status", {"status": "IN_TRANSIT"}, token=dtoken)
+    proof = run.photo(vera_d["deliveryId"])
+    run.shop.ok(
+        "POST", f"/deliveries/{vera_d['deliveryId']}/status", {"status": "DELIVERED", "proofKey": proof}, token=dtoken
+    )
+    run.shop.ok(
+        "POST",
+        f"/deliveries/{otto_d['deliveryId']}/status",
+        {"status": "FAILED", "reason": "no one home"},
+        token=dtoken,
+    )
+    assert bootstrap.order_lifecycle().get(both["orderId"])["status"] == "DISPATCHED"
+    run.shop.ok("POST", f"/deliveries/{otto_d['deliveryId']}/reschedule", {"refund": True}, token=run.manager)
+    assert bootstrap.order_lifecycle().get(both["orderId"])["status"] == "DELIVERED"
+    assert refunds == [(alone["orderId"], alone["total"]), (both["orderId"], otto_d and refunds[1][1])]
+    assert 0 < refunds[1][1] < both["total"]  # Otto's share only

@@ -155,3 +155,10 @@ def test_orders_are_listed_by_their_delivery_date(shop: Shop) -> None:
     assert [o["orderId"] for o in listed] == [first["orderId"]]
     bad = shop.api.call("GET", "/orders?deliveryDate=tomorrow", token=token)
     assert bad.status_code == 400 and "deliveryDate" in json_body(bad)["error"]["fields"]
+
+
+def test_staff_narrow_a_listing_by_delivery_date_not_the_days_orders(shop: Shop) -> None:
+    manager = shop.api.user("mona", role="manager")["accessToken"]
+    bad = shop.api.call("GET", f"/orders?deliveryDate={_days_ahead(1)}", token=manager)
+    assert bad.status_code == 422 and "deliveryDate" in json_body(bad)["error"]["fields"]
+    assert shop.api.call("GET", f"/orders?deliveryDate={_days_ahead(1)}&status=PAID", token=manager).status_code == 200

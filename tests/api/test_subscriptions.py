@@ -206,6 +206,9 @@ def test_an_off_session_charge_the_bank_wants_confirmed_tells_the_customer_how(c
     (order,) = _orders(checkout, sub["subscriptionId"])
     waiting = checkout.payment(order["orderId"], {"REQUIRES_ACTION", "FAILED", "SUCCEEDED"})
     assert waiting["status"] == "REQUIRES_ACTION" and waiting["clientSecret"], waiting
+    held = checkout.ok("GET", f"/orders/{order['orderId']}", token=checkout.token)["reservation"]["expiresAt"]
+    cutoff = slots.policy().cutoff_at(date.fromisoformat(_day(1)), "MORNING").timestamp()
+    assert held >= int(cutoff) - 5  # held until the slot's cut-off, not the usual 15 minutes
     checkout.drain(get_settings().notifications_queue, "handle_notifications")
     sent = [
         m for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages if me["email"] in str(m.destinations)
@@ -235,3 +238,74 @@ def test_a_week_of_daily_and_alternate_with_a_vacation_and_a_skip_orders_the_rig
             assert checkout.payment(order["orderId"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"
             checkout.finished(order["orderId"])
     assert checkout.ok("GET", f"/subscriptions/{daily['subscriptionId']}", token=tok)["nextDate"] == _day(8)
+
+
+def test_a_change_after_the_job_placed_tomorrows_order_keeps_the_next_run_finding_it(checkout: Checkout) -> None:
+    _save_card(checkout)
+    sub = _subscribe(checkout, quantity=1)
+    sid, job = sub["subscriptionId"], bootstrap.subscriptions()
+    assert job.place_due(_day(1)) == {"placed": 1}
+    after = checkout.ok("POST", f"/subscriptions/{sid}/skip", {"date": _day(5)}, token=checkout.token)
+    assert after["nextDate"] == _day(2)  # not back to day 1, whose order is placed
+    assert job.place_due(_day(2)) == {"placed": 1}
+    assert sorted(o["deliveryDate"] for o in _orders(checkout, sid)) == [_day(1), _day(2)]
+
+
+def test_overlapping_runs_tell_the_customer_once(checkout: Checkout) -> None:
+    from moto.backends import get_backend
+
+    _save_card(checkout)
+    sub = _subscribe(checkout, quantity=1)
+    job = bootstrap.subscriptions()
+    race(*[lambda: job.place_due(_day(1)) for _ in range(4)])
+    checkout.drain(get_settings().notifications_queue, "handle_notifications")
+    me = checkout.ok("GET", "/users/me", token=checkout.token)
+    sent = [
+        m.subject
+        for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+        if me["email"] in str(m.destinations)
+    ]
+    assert sent.count("Subscription order placed - freshcart") == 1, sent
+    assert len(_orders(checkout, sub["subscriptionId"])) == 1
+
+
+def test_a_subscription_left_due_by_a_failed_run_is_taken_by_the_days_second_run(
+    checkout: Checkout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _save_card(checkout)
+    sub = _subscribe(checkout, quantity=1)
+    job = bootstrap.subscriptions()
+
+    def down(user_id: str) -> None:
+        raise RuntimeError("Stripe is down")
+
+    with monkeypatch.context() as m:
+        m.setattr(job.cards, "default", down)
+        assert job.place_due(_day(1)) == {"error": 1}
+    assert job.retry_due(_day(1)) == {"placed": 1, "just placed": 1}  # the same order, its payment started now
+    (order,) = _orders(checkout, sub["subscriptionId"])
+    assert checkout.payment(order["orderId"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"
+    checkout.finished(order["orderId"])
+    assert job.place_due(_day(3)) == {"missed": 1}  # day 2 was never run: moved on, not ordered late
+
+
+def test_a_subscription_to_an_address_no_vendor_serves_is_refused(checkout: Checkout) -> None:
+    far = checkout.ok(
+        "POST",
+        "/users/me/addresses",
+        {"label": "cabin", "line1": "1 Hill Rd", "city": "Shimla", "state": "HP", "pincode": "171001", "country": "IN"},
+        token=checkout.token,
+        status=201,
+    )
+    body = {
+        "productId": checkout.milk["productId"],
+        "variantId": checkout.milk["variants"][0]["variantId"],
+        "quantity": 1,
+        "frequency": "DAILY",
+        "deliverySlot": "MORNING",
+        "startDate": _day(1),
+        "addressId": far["addressId"],
+    }
+    resp = checkout.api.call("POST", "/subscriptions", body, token=checkout.token)
+    assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "not_serviceable"
+    assert "addressId" in json_body(resp)["error"]["fields"]
