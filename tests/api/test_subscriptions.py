@@ -22,8 +22,9 @@ def _day(n: int) -> str:
     return (slots.policy().local(datetime.now(UTC)).date() + timedelta(days=n)).isoformat()
 
 
-def _subscribe(shop: Checkout, **extra: Any) -> dict[str, Any]:
-    body = {
+def _body(shop: Checkout, **extra: Any) -> dict[str, Any]:
+    """A DAILY subscription of 2 milk for the mornings from tomorrow, to the customer's address."""
+    return {
         "productId": shop.milk["productId"],
         "variantId": shop.milk["variants"][0]["variantId"],
         "quantity": 2,
@@ -33,7 +34,10 @@ def _subscribe(shop: Checkout, **extra: Any) -> dict[str, Any]:
         "addressId": shop.address,
         **extra,
     }
-    resp = shop.api.call("POST", "/subscriptions", body, token=shop.token)
+
+
+def _subscribe(shop: Checkout, **extra: Any) -> dict[str, Any]:
+    resp = shop.api.call("POST", "/subscriptions", _body(shop, **extra), token=shop.token)
     assert resp.status_code == 201, resp.body
     return dict(json_body(resp))
 
@@ -65,16 +69,7 @@ def _orders(shop: Checkout, sub_id: str) -> list[dict[str, Any]]:
 def test_a_bad_subscription_is_refused_naming_the_field(
     checkout: Checkout, extra: dict[str, Any], status: int, field: str
 ) -> None:
-    body = {
-        "productId": checkout.milk["productId"],
-        "variantId": checkout.milk["variants"][0]["variantId"],
-        "quantity": 1,
-        "frequency": "DAILY",
-        "deliverySlot": "MORNING",
-        "startDate": _day(1),
-        "addressId": checkout.address,
-        **extra,
-    }
+    body = _body(checkout, **{"quantity": 1, **extra})
     resp = checkout.api.call("POST", "/subscriptions", body, token=checkout.token)
     assert resp.status_code == status, resp.body
     assert field in json_body(resp)["error"].get("fields", {}), resp.body
@@ -297,15 +292,7 @@ def test_a_subscription_to_an_address_no_vendor_serves_is_refused(checkout: Chec
         token=checkout.token,
         status=201,
     )
-    body = {
-        "productId": checkout.milk["productId"],
-        "variantId": checkout.milk["variants"][0]["variantId"],
-        "quantity": 1,
-        "frequency": "DAILY",
-        "deliverySlot": "MORNING",
-        "startDate": _day(1),
-        "addressId": far["addressId"],
-    }
+    body = _body(checkout, quantity=1, addressId=far["addressId"])
     resp = checkout.api.call("POST", "/subscriptions", body, token=checkout.token)
     assert resp.status_code == 409 and json_body(resp)["error"]["code"] == "not_serviceable"
     assert "addressId" in json_body(resp)["error"]["fields"]
