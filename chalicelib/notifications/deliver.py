@@ -9,7 +9,6 @@ loses that one notice (at most once: a duplicated email is the worse failure for
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,7 +61,6 @@ class Notifier:
             at = _millis(event.get("time"))  # the feed is in the order things happened, not were told
             item = {
                 "notificationId": notification_id(event["eventId"], to.key, at),
-                "dedupe": f"{event['eventId']}:{to.key}",
                 "category": notice.category,
                 "title": notice.title,
                 "body": notice.text,
@@ -158,4 +156,4 @@ def _millis(when: Any) -> int:
     try:
         return int(datetime.fromisoformat(str(when)).timestamp() * 1000)
     except ValueError:
-        return int(time.time() * 1000)
+        return 0  # no time: still the same id on a redelivery (it lists as the oldest)

@@ -1,10 +1,10 @@
 """The in-app feed in the notifications table: every notice sent is also a feed item.
 
 ``USER#<userId>`` / ``DEVICE#<deviceId>``: a phone registered for push (its SNS endpoint).
-``USER#<userId>`` / ``N#<notificationId>``: one notice. The id starts with the time it was made
+``USER#<userId>`` / ``N#<notificationId>``: one notice. The id starts with the time its event happened
 (milliseconds, zero-padded), so the partition read backwards is the feed newest first; it ends
-with a hash of the event and the recipient, so a redelivered event writes no second item (the
-put is conditional: it is also the in-app channel's once-only claim). Items expire after a year.
+with a hash of the event and the recipient, so a redelivered event (the same time, the same
+hash) writes no second item: the put is conditional, the in-app channel's once-only claim. Items expire after a year.
 """
 
 from __future__ import annotations
@@ -40,29 +40,17 @@ class FeedRepo:
         return ping_read(self.table)
 
     def add(self, user_id: str, item: dict[str, Any]) -> bool:
-        """Write a feed item once; False when this event already gave this user one (the id's
-        hash part is the same whatever the time: the check is on the event and recipient)."""
-        key = {"pk": f"USER#{user_id}", "sk": f"EVENT#{item['dedupe']}"}
+        """Write a feed item once; False when this event already gave this user one (its id is
+        the event's time and a hash of the event and the recipient: a redelivery has the same)."""
         row = {
             "pk": f"USER#{user_id}",
             "sk": f"N#{item['notificationId']}",
-            **{k: v for k, v in item.items() if k != "dedupe"},
+            **item,
             "read": False,
             "expiresAt": int(time.time()) + KEEP_SECONDS,
         }
         try:
-            self.ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item({**key, "expiresAt": row["expiresAt"]}),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": to_item(row)}},
-                ]
-            )
+            self.ddb.put_item(TableName=self.table, Item=to_item(row), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if is_conditional_failure(exc):
                 return False
@@ -72,7 +60,7 @@ class FeedRepo:
     def page(
         self, user_id: str, limit: int, cursor: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Newest first (``N#`` items only; the ``EVENT#`` markers sort before them)."""
+        """Newest first (``N#`` items only; the ``DEVICE#`` ones sort before them)."""
         items, nxt = query_page(
             self.ddb,
             self.table,
